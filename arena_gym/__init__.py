@@ -1,0 +1,1 @@
+"""arena-gym: a Gymnasium environment for leveraged perpetual-futures trading."""

@@ -1,0 +1,90 @@
+"""Batch-first account state: plain arrays, one row per account.
+
+All money is in the quote currency. Shapes: (N,) per account, (N, A) per account and asset.
+
+Accounting identity (checked by property tests at every step)::
+
+    equity     = collateral + sum(unrealized_pnl)
+    collateral = initial_capital + realized_pnl - fees_paid - funding_paid - forfeited
+
+``collateral`` includes the margin locked in positions; ``isolated_margin`` is the part of it
+assigned to each isolated position (all zeros in cross mode). ``funding_paid`` is positive
+when the account paid funding and negative when it received it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+CROSS, ISOLATED = "cross", "isolated"
+
+
+@dataclass
+class AccountState:
+    """State of ``N`` accounts trading ``A`` assets (see the module docstring)."""
+
+    initial_capital: np.ndarray   # (N,) starting collateral
+    collateral: np.ndarray        # (N,)
+    size: np.ndarray              # (N, A) signed coins, negative = short
+    entry: np.ndarray             # (N, A) average entry price, 0 when flat
+    leverage: np.ndarray          # (N, A) leverage of the open position, 0 when flat
+    isolated_margin: np.ndarray   # (N, A) margin of isolated positions (0 in cross mode)
+    stop_loss: np.ndarray         # (N, A) trigger price, NaN when none
+    take_profit: np.ndarray       # (N, A) trigger price, NaN when none
+    opened_bar: np.ndarray        # (N, A) int64 bar index the position was opened at, -1 when flat
+    mark: np.ndarray              # (N, A) price of the last mark (a bar close)
+    unrealized_pnl: np.ndarray    # (N, A) size x (mark - entry)
+    realized_pnl: np.ndarray      # (N,) cumulative
+    fees_paid: np.ndarray         # (N,) cumulative
+    funding_paid: np.ndarray      # (N,) cumulative, positive = paid
+    forfeited: np.ndarray         # (N,) collateral lost to backstop liquidations or bankruptcy closes
+    n_fills: np.ndarray           # (N,) int64 fills of any kind
+    n_liquidations: np.ndarray    # (N,) int64 positions liquidated
+    closed: np.ndarray            # (N,) bool: account liquidated (cross) or bankrupt; it no longer trades
+    bar: np.ndarray               # (N,) int64 index of the last processed bar (the observation time)
+
+    @classmethod
+    def new(cls, n_accounts: int, n_assets: int, initial_capital: float | np.ndarray) -> "AccountState":
+        cap = np.broadcast_to(np.asarray(initial_capital, dtype=np.float64), (n_accounts,)).copy()
+        if (cap <= 0).any() or not np.isfinite(cap).all():
+            raise ValueError(f"initial capital must be positive and finite, got {initial_capital}")
+        z = lambda: np.zeros((n_accounts, n_assets))
+        return cls(
+            initial_capital=cap, collateral=cap.copy(), size=z(), entry=z(), leverage=z(), isolated_margin=z(),
+            stop_loss=np.full((n_accounts, n_assets), np.nan), take_profit=np.full((n_accounts, n_assets), np.nan),
+            opened_bar=np.full((n_accounts, n_assets), -1, np.int64), mark=z(), unrealized_pnl=z(),
+            realized_pnl=np.zeros(n_accounts), fees_paid=np.zeros(n_accounts), funding_paid=np.zeros(n_accounts),
+            forfeited=np.zeros(n_accounts), n_fills=np.zeros(n_accounts, np.int64),
+            n_liquidations=np.zeros(n_accounts, np.int64), closed=np.zeros(n_accounts, bool),
+            bar=np.zeros(n_accounts, np.int64),
+        )
+
+    @property
+    def n_accounts(self) -> int:
+        return self.collateral.shape[0]
+
+    @property
+    def n_assets(self) -> int:
+        return self.size.shape[1]
+
+    @property
+    def equity(self) -> np.ndarray:
+        """(N,) collateral plus unrealized PnL at the last mark."""
+        return self.collateral + self.unrealized_pnl.sum(axis=1)
+
+    @property
+    def notional(self) -> np.ndarray:
+        """(N, A) absolute position value at the last mark."""
+        return np.abs(self.size) * self.mark
+
+    def reset_rows(self, rows: np.ndarray, initial_capital: float | np.ndarray | None = None) -> None:
+        """Reset the accounts selected by ``rows`` (bool mask or indices) to a fresh start."""
+        fresh = AccountState.new(self.n_accounts, self.n_assets,
+                                 self.initial_capital if initial_capital is None else initial_capital)
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(fresh, f.name)[rows]
+
+    def copy(self) -> "AccountState":
+        return AccountState(**{f.name: getattr(self, f.name).copy() for f in fields(self)})

@@ -1,0 +1,454 @@
+"""`MarketData`: aligned, validated multi-asset bars shared read-only by every environment.
+
+Layout and conventions
+----------------------
+* ``timestamps``: (T,) ``datetime64[ns]`` bar **open** times in UTC, uniformly spaced by
+  ``bar_seconds``.
+* ``open, high, low, close, volume, funding_rate``: (T, A) float64, C-contiguous, so one bar of
+  every asset is one contiguous row. Volume is in coins.
+* ``funding_rate[t, a]``: the rate settled at bar ``t`` (a fraction of notional, positive: longs
+  pay shorts), 0 where no settlement falls in the bar. A settlement stamped inside a bar
+  belongs to that bar; several settlements in one bar (e.g. hourly rates on 4h bars) are summed.
+  The exchange core settles bar ``t``'s funding at the open of bar ``t``.
+* ``mark``: optional (T, A) mark price at the bar open, used for funding when present.
+* ``open_interest``: optional (T, A) open interest in coins (shown to LLMs where known).
+* ``filled``: (T, A) bool, True for bars synthesized by the gap rule below.
+
+Gap rule (the only one): on the common uniform grid, a missing bar of an asset becomes a flat
+bar at the previous close (open = high = low = close), with zero volume and no funding, and is
+flagged in ``filled``. The common grid spans from the latest first bar to the earliest last
+bar across assets. Anything else that is wrong (NaN or inf, time going backwards, duplicate
+timestamps, inconsistent OHLC, non-positive prices, negative volume, bars off the grid) raises
+:class:`MarketDataError` naming the asset and the timestamp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .indicators import Indicators
+from .spec import AssetSpec, ExchangeRules, asset_specs
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+FIELDS = PRICE_FIELDS + ("volume",)
+
+
+class MarketDataError(ValueError):
+    """Invalid market data; the message names the asset and the timestamp."""
+
+
+def _ts(value) -> str:
+    return str(pd.Timestamp(value, tz="UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value))
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """Aligned bars of ``A`` assets over ``T`` uniform UTC bars (see the module docstring)."""
+
+    timestamps: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    funding_rate: np.ndarray
+    assets: tuple[AssetSpec, ...]
+    mark: np.ndarray | None = None
+    open_interest: np.ndarray | None = None
+    filled: np.ndarray | None = None
+    name: str = "market"
+    funding_interval_hours: int = 1
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ts = np.asarray(self.timestamps)
+        if ts.dtype.kind != "M":
+            raise MarketDataError(f"timestamps must be datetime64, got {ts.dtype}")
+        object.__setattr__(self, "timestamps", ts.astype("datetime64[ns]"))
+        T, A = len(ts), len(self.assets)
+        if T < 2:
+            raise MarketDataError(f"need at least 2 bars, got {T}")
+        for name in FIELDS + ("funding_rate",):
+            arr = np.ascontiguousarray(getattr(self, name), dtype=np.float64)
+            if arr.shape != (T, A):
+                raise MarketDataError(f"{name} has shape {arr.shape}, expected (T, A) = {(T, A)}")
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        for name in ("mark", "open_interest"):
+            arr = getattr(self, name)
+            if arr is not None:
+                arr = np.ascontiguousarray(arr, dtype=np.float64)
+                if arr.shape != (T, A):
+                    raise MarketDataError(f"{name} has shape {arr.shape}, expected {(T, A)}")
+                arr.setflags(write=False)
+                object.__setattr__(self, name, arr)
+        filled = np.zeros((T, A), bool) if self.filled is None else np.asarray(self.filled, bool)
+        filled.setflags(write=False)
+        object.__setattr__(self, "filled", filled)
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise :class:`MarketDataError` on the first defect found (asset and time named)."""
+        ts = self.timestamps.astype(np.int64)
+        steps = np.diff(ts)
+        if (steps <= 0).any():
+            i = int(np.argmax(steps <= 0)) + 1
+            kind = "duplicate timestamp" if steps[i - 1] == 0 else "time goes backwards"
+            raise MarketDataError(f"{kind} at {_ts(self.timestamps[i])} (after {_ts(self.timestamps[i - 1])})")
+        if (steps != steps[0]).any():
+            i = int(np.argmax(steps != steps[0])) + 1
+            raise MarketDataError(
+                f"bars are not uniform: {pd.Timedelta(int(steps[i - 1]))} between {_ts(self.timestamps[i - 1])} "
+                f"and {_ts(self.timestamps[i])}, expected {pd.Timedelta(int(steps[0]))}"
+            )
+        arrays = {n: getattr(self, n) for n in FIELDS + ("funding_rate",)}
+        for n in ("mark", "open_interest"):
+            if getattr(self, n) is not None:
+                arrays[n] = getattr(self, n)
+        for n, arr in arrays.items():
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                t, a = np.argwhere(bad)[0]
+                raise MarketDataError(f"{n} of {self.assets[a].symbol} is {arr[t, a]} at {_ts(self.timestamps[t])}")
+        checks = (
+            ("non-positive price", (self.low <= 0)),
+            ("high below open/close/low", (self.high < np.maximum(np.maximum(self.open, self.close), self.low))),
+            ("low above open/close", (self.low > np.minimum(self.open, self.close))),
+            ("negative volume", (self.volume < 0)),
+        )
+        for what, bad in checks:
+            if bad.any():
+                t, a = np.argwhere(bad)[0]
+                o, h, l, c = (getattr(self, f)[t, a] for f in PRICE_FIELDS)
+                raise MarketDataError(
+                    f"{what} for {self.assets[a].symbol} at {_ts(self.timestamps[t])}: "
+                    f"open={o} high={h} low={l} close={c} volume={self.volume[t, a]}"
+                )
+
+    # ------------------------------------------------------------------ shape and lookup
+    @property
+    def n_bars(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.assets)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(a.symbol for a in self.assets)
+
+    @property
+    def bar_seconds(self) -> int:
+        return int((self.timestamps[1] - self.timestamps[0]) // np.timedelta64(1, "s"))
+
+    @property
+    def bars_per_year(self) -> float:
+        """Bars in 365 days (crypto trades every day)."""
+        return 365.0 * 86400.0 / self.bar_seconds
+
+    @cached_property
+    def indicators(self) -> Indicators:
+        """The indicator set, computed once and shared (see :mod:`arena_gym.market.indicators`)."""
+        return Indicators.compute(self.high, self.low, self.close, self.volume)
+
+    def index_of(self, when) -> int:
+        """Index of the bar that contains ``when`` (a timestamp or ISO string, UTC)."""
+        t = np.datetime64(pd.Timestamp(when).tz_localize(None) if pd.Timestamp(when).tzinfo is None
+                          else pd.Timestamp(when).tz_convert("UTC").tz_localize(None), "ns")
+        i = int(np.searchsorted(self.timestamps, t, side="right")) - 1
+        if i < 0 or t >= self.timestamps[-1] + np.timedelta64(self.bar_seconds, "s"):
+            raise MarketDataError(f"{when} is outside the data ({_ts(self.timestamps[0])} .. {_ts(self.timestamps[-1])})")
+        return i
+
+    def slice(self, start: int, stop: int) -> "MarketData":
+        """Bars ``start:stop`` as a new MarketData (array views, indicators recomputed lazily)."""
+        sl = slice(start, stop)
+        pick = lambda arr: None if arr is None else arr[sl]
+        return replace(
+            self, timestamps=self.timestamps[sl], open=self.open[sl], high=self.high[sl], low=self.low[sl],
+            close=self.close[sl], volume=self.volume[sl], funding_rate=self.funding_rate[sl], mark=pick(self.mark),
+            open_interest=pick(self.open_interest), filled=self.filled[sl], _cache={},
+        )
+
+    def select(self, symbols: Sequence[str]) -> "MarketData":
+        """A MarketData restricted to ``symbols`` (in that order)."""
+        missing = [s for s in symbols if s not in self.symbols]
+        if missing:
+            raise MarketDataError(f"assets {missing} not in this market; it has {list(self.symbols)}")
+        idx = [self.symbols.index(s) for s in symbols]
+        pick = lambda arr: None if arr is None else arr[:, idx]
+        return replace(
+            self, open=self.open[:, idx], high=self.high[:, idx], low=self.low[:, idx], close=self.close[:, idx],
+            volume=self.volume[:, idx], funding_rate=self.funding_rate[:, idx], mark=pick(self.mark),
+            open_interest=pick(self.open_interest), filled=self.filled[:, idx],
+            assets=tuple(self.assets[i] for i in idx), _cache={},
+        )
+
+    def with_assets(self, assets: Sequence[AssetSpec]) -> "MarketData":
+        """The same bars under other contract specs (e.g. another exchange preset)."""
+        if [a.symbol for a in assets] != list(self.symbols):
+            raise MarketDataError(f"specs {[a.symbol for a in assets]} do not match assets {list(self.symbols)}")
+        return replace(self, assets=tuple(assets), _cache={})
+
+    def resample(self, factor: int) -> "MarketData":
+        """Aggregate every ``factor`` consecutive bars, aligned to multiples of the new bar length.
+
+        Only complete groups are kept; funding is summed, volume summed, mark and open interest
+        taken at the group's first and last bar respectively.
+        """
+        if factor < 1:
+            raise ValueError(f"factor must be >= 1, got {factor}")
+        if factor == 1:
+            return self
+        step = np.int64(self.bar_seconds) * factor * 1_000_000_000
+        ts = self.timestamps.astype(np.int64)
+        first = int(np.argmax(ts % step == 0)) if (ts % step == 0).any() else 0
+        n = (self.n_bars - first) // factor
+        if n < 2:
+            raise MarketDataError(f"not enough bars to resample by {factor}")
+        sl = slice(first, first + n * factor)
+        g = lambda arr: arr[sl].reshape(n, factor, self.n_assets)
+        return replace(
+            self,
+            timestamps=self.timestamps[sl][::factor],
+            open=g(self.open)[:, 0], high=g(self.high).max(axis=1), low=g(self.low).min(axis=1),
+            close=g(self.close)[:, -1], volume=g(self.volume).sum(axis=1), funding_rate=g(self.funding_rate).sum(axis=1),
+            mark=None if self.mark is None else g(self.mark)[:, 0],
+            open_interest=None if self.open_interest is None else g(self.open_interest)[:, -1],
+            filled=g(self.filled).all(axis=1), name=f"{self.name}-x{factor}", _cache={},
+        )
+
+    def frame(self, symbol: str) -> pd.DataFrame:
+        """One asset as a DataFrame indexed by UTC bar open time (for inspection and export)."""
+        a = self.symbols.index(symbol)
+        cols = {f: getattr(self, f)[:, a] for f in FIELDS + ("funding_rate",)}
+        if self.mark is not None:
+            cols["mark"] = self.mark[:, a]
+        if self.open_interest is not None:
+            cols["open_interest"] = self.open_interest[:, a]
+        cols["filled"] = self.filled[:, a]
+        return pd.DataFrame(cols, index=pd.DatetimeIndex(self.timestamps, tz="UTC", name="date"))
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the long-format parquet that :meth:`from_parquet` reads."""
+        frames = [self.frame(s).reset_index().assign(coin=s) for s in self.symbols]
+        out = Path(path)
+        pd.concat(frames, ignore_index=True).to_parquet(out, index=False)
+        return out
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_frames(
+        cls,
+        candles: Mapping[str, pd.DataFrame],
+        funding: Mapping[str, pd.DataFrame | pd.Series] | None = None,
+        *,
+        rules: str | Path | ExchangeRules = "hyperliquid",
+        assets: Sequence[AssetSpec] | None = None,
+        mark: Mapping[str, pd.DataFrame | pd.Series] | None = None,
+        open_interest: Mapping[str, pd.Series] | None = None,
+        bar: str | pd.Timedelta | None = None,
+        name: str = "market",
+        funding_interval_hours: int | None = None,
+    ) -> "MarketData":
+        """Build from per-asset OHLCV frames (index or ``date`` column of timestamps).
+
+        ``funding``: per-asset rates as a Series or a frame with a ``funding_rate`` (or, as in
+        freqtrade files, ``open``) column, stamped at settlement time; stamps are floored to
+        the bar. ``bar`` defaults to the most common spacing of the first asset. Naive
+        timestamps are taken as UTC.
+        """
+        if not candles:
+            raise MarketDataError("no candles given")
+        symbols = list(candles)
+        specs = tuple(assets) if assets is not None else asset_specs(symbols, rules)
+        prepared = {s: _prepare_candles(s, df) for s, df in candles.items()}
+        bar_td = pd.Timedelta(bar) if bar is not None else _infer_bar(symbols[0], prepared[symbols[0]])
+        start = max(df.index[0] for df in prepared.values())
+        end = min(df.index[-1] for df in prepared.values())
+        if start > end:
+            spans = {s: f"{df.index[0]} .. {df.index[-1]}" for s, df in prepared.items()}
+            raise MarketDataError(f"assets do not overlap in time: {spans}")
+        grid = pd.date_range(start, end, freq=bar_td, tz="UTC")
+        T, A = len(grid), len(symbols)
+        arrays = {f: np.empty((T, A)) for f in FIELDS}
+        filled = np.zeros((T, A), bool)
+        for a, s in enumerate(symbols):
+            df = prepared[s]
+            df = df[(df.index >= start) & (df.index <= end)]
+            off = ~df.index.isin(grid)
+            if off.any():
+                raise MarketDataError(f"{s}: bar at {df.index[off][0]} is not on the {bar_td} grid starting {start}")
+            re = df.reindex(grid)
+            missing = re["close"].isna().to_numpy()
+            filled[:, a] = missing
+            close = re["close"].ffill().to_numpy()
+            for f in PRICE_FIELDS:
+                arrays[f][:, a] = np.where(missing, close, re[f].to_numpy())
+            arrays["volume"][:, a] = np.where(missing, 0.0, re["volume"].to_numpy())
+        rates = np.zeros((T, A))
+        if funding:
+            for a, s in enumerate(symbols):
+                if s in funding:
+                    rates[:, a] = _bucket(s, funding[s], grid, bar_td, "funding_rate", how="sum")
+        mark_arr = None
+        if mark:
+            mark_arr = np.empty((T, A))
+            for a, s in enumerate(symbols):
+                if s not in mark:
+                    raise MarketDataError(f"mark prices given for some assets but not {s}")
+                mark_arr[:, a] = _bucket(s, mark[s], grid, bar_td, "mark", how="asof", fallback=arrays["open"][:, a])
+        oi_arr = None
+        if open_interest:
+            oi_arr = np.zeros((T, A))
+            for a, s in enumerate(symbols):
+                if s in open_interest:
+                    oi_arr[:, a] = _bucket(s, open_interest[s], grid, bar_td, "open_interest", how="asof", fallback=np.zeros(T))
+        if funding_interval_hours is None:
+            funding_interval_hours = rules.funding_interval_hours if isinstance(rules, ExchangeRules) else (
+                8 if str(rules) == "binance-usdm" else 1)
+        return cls(
+            timestamps=grid.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
+            funding_rate=rates, assets=specs, mark=mark_arr, open_interest=oi_arr, filled=filled, name=name,
+            funding_interval_hours=funding_interval_hours, **arrays,
+        )
+
+    @classmethod
+    def from_freqtrade(
+        cls,
+        directory: str | Path,
+        symbols: Sequence[str],
+        timeframe: str = "1h",
+        *,
+        quote: str | None = None,
+        rules: str | Path | ExchangeRules = "hyperliquid",
+        with_funding: bool = True,
+        name: str | None = None,
+    ) -> "MarketData":
+        """Load freqtrade futures feather files ``<COIN>_<Q>_<Q>-<tf>-futures.feather``.
+
+        Funding comes from ``<COIN>_<Q>_<Q>-<interval>-funding_rate.feather`` (rate stored in the
+        ``open`` column, stamps a few ms past the settlement) when present.
+        """
+        directory = Path(directory)
+        if not isinstance(rules, ExchangeRules):
+            from .spec import load_rules
+            rules = load_rules(rules)
+        quote = quote or rules.quote
+        candles, funding = {}, {}
+        for s in symbols:
+            path = directory / f"{s}_{quote}_{quote}-{timeframe}-futures.feather"
+            if not path.exists():
+                have = sorted(p.name for p in directory.glob("*-futures.feather"))
+                raise FileNotFoundError(f"no candles for {s} at {timeframe}: {path.name} not in {directory}; found {have[:12]}")
+            candles[s] = pd.read_feather(path)
+            if with_funding:
+                found = sorted(directory.glob(f"{s}_{quote}_{quote}-*-funding_rate.feather"))
+                if found:
+                    funding[s] = pd.read_feather(found[0])
+        return cls.from_frames(candles, funding or None, rules=rules, bar=_timeframe_to_timedelta(timeframe),
+                               name=name or f"{directory.name}-{timeframe}", funding_interval_hours=rules.funding_interval_hours)
+
+    @classmethod
+    def from_parquet(cls, path: str | Path, *, rules: str | Path | ExchangeRules = "hyperliquid",
+                     symbols: Sequence[str] | None = None, name: str | None = None) -> "MarketData":
+        """Load long-format parquet: columns ``coin`` (or ``symbol``), ``date``, OHLCV, and optional
+        ``funding_rate``, ``mark``, ``open_interest``. Rows with ``filled`` True are dropped and
+        re-derived by the gap rule."""
+        df = pd.read_parquet(path)
+        key = "coin" if "coin" in df.columns else "symbol"
+        if key not in df.columns or "date" not in df.columns:
+            raise MarketDataError(f"{path}: expected columns 'coin' (or 'symbol') and 'date', got {list(df.columns)}")
+        if "filled" in df.columns:
+            df = df[~df["filled"].astype(bool)]
+        symbols = list(symbols) if symbols else list(dict.fromkeys(df[key]))
+        candles, funding, mark, oi = {}, {}, {}, {}
+        for s in symbols:
+            part = df[df[key] == s]
+            if part.empty:
+                raise MarketDataError(f"{path}: no rows for {s}; coins present: {sorted(df[key].unique())}")
+            candles[s] = part
+            if "funding_rate" in part.columns:
+                funding[s] = part.set_index("date")["funding_rate"]
+            if "mark" in part.columns:
+                mark[s] = part.set_index("date")["mark"]
+            if "open_interest" in part.columns:
+                oi[s] = part.set_index("date")["open_interest"]
+        return cls.from_frames(candles, funding or None, rules=rules, mark=mark or None, open_interest=oi or None,
+                               name=name or Path(path).stem)
+
+
+# ---------------------------------------------------------------------- helpers
+def _timeframe_to_timedelta(tf: str) -> pd.Timedelta:
+    units = {"m": "min", "h": "h", "d": "D", "w": "W"}
+    if not tf or tf[-1] not in units or not tf[:-1].isdigit():
+        raise ValueError(f"unknown timeframe {tf!r}; use e.g. 1m, 5m, 15m, 1h, 4h, 1d")
+    return pd.Timedelta(int(tf[:-1]), unit=units[tf[-1]])
+
+
+def _as_utc_index(symbol: str, df: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+    if "date" in getattr(df, "columns", []):
+        df = df.set_index("date")
+    idx = pd.DatetimeIndex(pd.to_datetime(df.index))
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    out = df.copy()
+    out.index = idx
+    return out
+
+
+def _prepare_candles(symbol: str, df: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in FIELDS if c not in df.columns]
+    if missing:
+        raise MarketDataError(f"{symbol}: candles lack columns {missing}; have {list(df.columns)}")
+    df = _as_utc_index(symbol, df)[list(FIELDS)].astype(float)
+    if len(df) < 2:
+        raise MarketDataError(f"{symbol}: need at least 2 candles, got {len(df)}")
+    steps = np.diff(df.index.asi8)
+    if (steps < 0).any():
+        i = int(np.argmax(steps < 0)) + 1
+        raise MarketDataError(f"{symbol}: time goes backwards at {df.index[i]} (after {df.index[i - 1]})")
+    if (steps == 0).any():
+        i = int(np.argmax(steps == 0)) + 1
+        raise MarketDataError(f"{symbol}: duplicate timestamp {df.index[i]}")
+    values = df.to_numpy()
+    bad = ~np.isfinite(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise MarketDataError(f"{FIELDS[c]} of {symbol} is {values[r, c]} at {df.index[r]}")
+    return df
+
+
+def _infer_bar(symbol: str, df: pd.DataFrame) -> pd.Timedelta:
+    steps = pd.Series(np.diff(df.index.asi8))
+    return pd.Timedelta(int(steps.mode().iloc[0]))
+
+
+def _bucket(symbol: str, data, grid: pd.DatetimeIndex, bar: pd.Timedelta, column: str, how: str,
+            fallback: np.ndarray | None = None) -> np.ndarray:
+    """Map a timestamped series onto the bar grid: ``sum`` per bar, or ``asof`` (last known)."""
+    if isinstance(data, pd.DataFrame):
+        d = _as_utc_index(symbol, data)
+        col = column if column in d.columns else ("open" if "open" in d.columns else None)
+        if col is None:
+            raise MarketDataError(f"{symbol}: {column} frame needs a '{column}' or 'open' column; has {list(d.columns)}")
+        series = d[col].astype(float)
+    else:
+        series = _as_utc_index(symbol, data).astype(float)
+    bad = ~np.isfinite(series.to_numpy())
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise MarketDataError(f"{column} of {symbol} is {series.iloc[i]} at {series.index[i]}")
+    floored = series.index.floor(bar)
+    if how == "sum":
+        summed = series.groupby(floored).sum()
+        return summed.reindex(grid, fill_value=0.0).to_numpy()
+    last = series.groupby(floored).last().reindex(grid).ffill().to_numpy()
+    return np.where(np.isnan(last), fallback, last)
