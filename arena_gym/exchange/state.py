@@ -21,6 +21,12 @@ import numpy as np
 CROSS, ISOLATED = "cross", "isolated"
 
 
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over assets of an (N, A) array; a matrix product is several times faster than
+    ``x.sum(axis=1)`` for the short rows of this layout."""
+    return x @ np.ones(x.shape[1])
+
+
 @dataclass
 class AccountState:
     """State of ``N`` accounts trading ``A`` assets (see the module docstring)."""
@@ -72,7 +78,7 @@ class AccountState:
     @property
     def equity(self) -> np.ndarray:
         """(N,) collateral plus unrealized PnL at the last mark."""
-        return self.collateral + self.unrealized_pnl.sum(axis=1)
+        return self.collateral + row_sum(self.unrealized_pnl)
 
     @property
     def notional(self) -> np.ndarray:

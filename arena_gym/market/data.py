@@ -25,7 +25,6 @@ timestamps, inconsistent OHLC, non-positive prices, negative volume, bars off th
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -154,10 +153,12 @@ class MarketData:
         """Bars in 365 days (crypto trades every day)."""
         return 365.0 * 86400.0 / self.bar_seconds
 
-    @cached_property
+    @property
     def indicators(self) -> Indicators:
         """The indicator set, computed once and shared (see :mod:`arena_gym.market.indicators`)."""
-        return Indicators.compute(self.high, self.low, self.close, self.volume)
+        if "indicators" not in self._cache:
+            self._cache["indicators"] = Indicators.compute(self.high, self.low, self.close, self.volume)
+        return self._cache["indicators"]
 
     def index_of(self, when) -> int:
         """Index of the bar that contains ``when`` (a timestamp or ISO string, UTC)."""
@@ -196,7 +197,7 @@ class MarketData:
         """The same bars under other contract specs (e.g. another exchange preset)."""
         if [a.symbol for a in assets] != list(self.symbols):
             raise MarketDataError(f"specs {[a.symbol for a in assets]} do not match assets {list(self.symbols)}")
-        return replace(self, assets=tuple(assets), _cache={})
+        return replace(self, assets=tuple(assets), _cache=self._cache)  # same bars: share derived arrays
 
     def resample(self, factor: int) -> "MarketData":
         """Aggregate every ``factor`` consecutive bars, aligned to multiples of the new bar length.
@@ -277,7 +278,7 @@ class MarketData:
         if start > end:
             spans = {s: f"{df.index[0]} .. {df.index[-1]}" for s, df in prepared.items()}
             raise MarketDataError(f"assets do not overlap in time: {spans}")
-        grid = pd.date_range(start, end, freq=bar_td, tz="UTC")
+        grid = pd.date_range(start, end, freq=bar_td, tz="UTC").as_unit("ns")
         T, A = len(grid), len(symbols)
         arrays = {f: np.empty((T, A)) for f in FIELDS}
         filled = np.zeros((T, A), bool)
@@ -398,7 +399,7 @@ def _as_utc_index(symbol: str, df: pd.DataFrame | pd.Series) -> pd.DataFrame | p
     if "date" in getattr(df, "columns", []):
         df = df.set_index("date")
     idx = pd.DatetimeIndex(pd.to_datetime(df.index))
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    idx = (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")).as_unit("ns")
     out = df.copy()
     out.index = idx
     return out

@@ -1,0 +1,241 @@
+"""Batch episode logic shared by :class:`PerpTradingEnv` (one account) and :class:`PerpVectorEnv`.
+
+``PerpCore`` owns one :class:`~arena_gym.exchange.Exchange` of ``N`` accounts over one shared
+MarketData, plus per-account episode bookkeeping (start bar, decisions taken), observation
+building, action decoding, rewards and the ``info`` arrays. Gymnasium specifics (spaces
+checks, seeding API, autoreset) live in the two env classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..exchange.engine import Exchange, StepReport
+from ..exchange.state import row_sum
+from ..exchange.orders import FLAG_NAMES, Orders, count_flags
+from ..market.data import MarketData
+from ..market.indicators import WARMUP_BARS
+from ..market.spec import load_rules
+from .actions import discrete_weights, target_orders
+from .config import EnvConfig
+from .features import ACCOUNT_FEATURES, CLIP, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows
+from .rewards import reward_function
+
+#: Keys of the per-step ``info`` (flat scalars in the single env, (N,) arrays in the vector env).
+INFO_KEYS = ("equity", "collateral", "unrealized_pnl", "realized_pnl", "fees_paid", "funding_paid", "gross_leverage",
+             "fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "margin_scale", "bar", "step") + \
+            tuple(f"orders_{name}" for name in FLAG_NAMES)
+
+
+@dataclass(frozen=True)
+class Position:
+    """One open position, as returned by ``positions()``.
+
+    Sizes in coins (negative = short); prices, margin and PnL in quote currency; ``stop_loss`` /
+    ``take_profit`` are ``None`` when not set; ``liquidation_price`` is 0 when unreachable.
+    """
+
+    symbol: str
+    size: float
+    entry_price: float
+    mark_price: float
+    leverage: float
+    margin: float
+    liquidation_price: float
+    unrealized_pnl: float
+    stop_loss: float | None
+    take_profit: float | None
+    opened_at: str
+    notional: float
+
+
+def prepare_market(market: MarketData, config: EnvConfig) -> MarketData:
+    """Select the configured assets and apply the configured exchange specs and fee override."""
+    if config.assets is not None:
+        market = market.select(list(config.assets))
+    rules = load_rules(config.exchange)
+    if config.fees == "zero":
+        rules = rules.with_fees(0.0, 0.0)
+    elif isinstance(config.fees, (tuple, list)):
+        rules = rules.with_fees(float(config.fees[0]), float(config.fees[1]))
+    elif config.fees != "exchange":
+        raise ValueError(f"fees must be 'exchange', 'zero' or (taker, maker), got {config.fees!r}")
+    return market.with_assets(rules.specs(market.symbols))
+
+
+def resolve_bar(market: MarketData, spec, name: str) -> int:
+    """A bar index from a fraction in [0, 1], an integer index or a timestamp."""
+    if isinstance(spec, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected a fraction, bar index or timestamp, got {spec!r}")
+    if isinstance(spec, float) and 0.0 <= spec <= 1.0:
+        return int(round(spec * market.n_bars))
+    if isinstance(spec, (int, np.integer)):
+        if not -market.n_bars <= spec <= market.n_bars:
+            raise ValueError(f"{name}: bar {spec} outside the data (0..{market.n_bars})")
+        return int(spec) % (market.n_bars + 1) if spec >= 0 else market.n_bars + int(spec)
+    try:
+        ts = pd.Timestamp(spec)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}: cannot read {spec!r} as a fraction, bar index or timestamp") from err
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(np.searchsorted(market.timestamps, np.datetime64(ts.tz_localize(None), "ns")))
+
+
+class PerpCore:
+    """``n_accounts`` episodes over one market (see the module docstring)."""
+
+    def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig) -> None:
+        self.config = config
+        self.market = prepare_market(market, config)
+        m = self.market
+        self.rules = load_rules(config.exchange)
+        self.exchange = Exchange(m, n_accounts, config.initial_capital, margin_mode=config.margin_mode,
+                                 rules=self.rules, slippage=config.slippage, default_leverage=config.default_leverage,
+                                 ledger=config.ledger)
+        self.n = n_accounts
+        self.k = config.bars_per_decision
+        self.reward_fn = reward_function(config.reward)
+        self.current_rows, self.window_rows = feature_rows(m)
+        self.n_window = config.lookback * m.n_assets * len(WINDOW_FEATURES)
+        self.n_market = self.n_window + m.n_assets * len(MARKET_FEATURES)
+        self.obs_dim = self.n_market + m.n_assets * len(ACCOUNT_FEATURES) + len(GLOBAL_FEATURES)
+        self._window = np.arange(-config.lookback + 1, 1)
+        begin, end = (0, m.n_bars) if config.split is None else (
+            resolve_bar(m, config.split[0], "split begin"), resolve_bar(m, config.split[1], "split end"))
+        if not 0 <= begin < end <= m.n_bars:
+            raise ValueError(f"split {config.split} gives bars [{begin}, {end}) outside [0, {m.n_bars}]")
+        self.split_end = end - 1  # last usable bar
+        self.first_start = max(begin + config.lookback - 1, WARMUP_BARS)
+        horizon = (config.episode_length or 1) * self.k
+        self.last_start = self.split_end - horizon
+        if self.last_start < self.first_start:
+            raise ValueError(
+                f"the split [{begin}, {end}) of {m.n_bars} bars is too short: an episode needs {horizon} bars after "
+                f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS})")
+        self.fixed_start = None if config.start == "random" else self._fixed_start(config.start)
+        self.steps = np.zeros(n_accounts, np.int64)
+        self.prev_equity = np.full(n_accounts, float(config.initial_capital))
+
+    def _fixed_start(self, spec) -> int:
+        bar = resolve_bar(self.market, spec, "start")
+        if isinstance(spec, str) and bar < self.market.n_bars and self.market.timestamps[bar] != np.datetime64(
+                pd.Timestamp(spec).tz_localize(None) if pd.Timestamp(spec).tzinfo is None
+                else pd.Timestamp(spec).tz_convert("UTC").tz_localize(None), "ns"):
+            bar -= 1  # a timestamp inside a bar starts at that bar
+        if not self.first_start <= bar <= self.last_start:
+            raise ValueError(f"start {spec!r} is bar {bar}; valid starts are bars {self.first_start}..{self.last_start} "
+                             f"({self.market.timestamps[self.first_start]} .. {self.market.timestamps[self.last_start]})")
+        return bar
+
+    # ------------------------------------------------------------------ episodes
+    def sample_starts(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        if self.fixed_start is not None:
+            return np.full(count, self.fixed_start, np.int64)
+        return rng.integers(self.first_start, self.last_start + 1, size=count)
+
+    def reset_rows(self, rows: np.ndarray, starts: np.ndarray) -> None:
+        self.exchange.reset(starts, rows)
+        self.steps[rows] = 0
+        self.prev_equity[rows] = self.exchange.state.equity[rows]
+
+    # ------------------------------------------------------------------ observation
+    def observe(self) -> np.ndarray:
+        """(N, obs_dim) float32, a fresh array: window features (oldest first), current market
+        features, account features per asset, global features (see :mod:`.features`)."""
+        s, ex, n, A = self.exchange.state, self.exchange, self.n, self.market.n_assets
+        out = np.empty((n, self.obs_dim), np.float32)
+        rows = s.bar[:, None] + self._window
+        out[:, : self.n_window] = np.take(self.window_rows, rows, axis=0).reshape(n, -1)
+        out[:, self.n_window: self.n_market] = np.take(self.current_rows, s.bar, axis=0)
+        acct = out[:, self.n_market: self.n_market + 4 * A].reshape(n, A, 4)
+        equity = s.equity
+        scale = (1.0 / np.maximum(equity, 1e-9 * s.initial_capital))[:, None]
+        acct[:, :, 0] = s.size * s.mark * scale
+        acct[:, :, 1] = s.unrealized_pnl * scale
+        margin = ex.margin_in_use() * scale
+        acct[:, :, 2] = margin
+        acct[:, :, 3] = np.log1p(np.maximum(s.bar[:, None] - s.opened_bar, 0) * (s.opened_bar >= 0)) / 5.0
+        g = self.n_market + 4 * A
+        out[:, g] = np.log(np.maximum(equity, 1e-9) / s.initial_capital)
+        out[:, g + 1] = row_sum(margin)
+        out[:, g + 2] = self.steps / self.config.episode_length if self.config.episode_length else 0.0
+        np.clip(out, -CLIP, CLIP, out=out)
+        return out
+
+    # ------------------------------------------------------------------ actions
+    def orders_from_actions(self, actions: np.ndarray) -> Orders:
+        mode, cfg = self.config.action_mode, self.config
+        a = np.asarray(actions)
+        if mode == "target":
+            if a.shape != (self.n, self.market.n_assets):
+                raise ValueError(f"target actions must have shape {(self.n, self.market.n_assets)}, got {a.shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"target actions must be finite, got {a}")
+            return target_orders(a, self.exchange, cfg.leverage_cap, cfg.deadband)
+        if mode == "discrete":
+            if a.shape != (self.n, self.market.n_assets) or not np.isin(a, (0, 1, 2)).all():
+                raise ValueError(f"discrete actions must be integers in {{0, 1, 2}} of shape "
+                                 f"{(self.n, self.market.n_assets)}, got {a!r}")
+            return target_orders(discrete_weights(a, self.market.n_assets), self.exchange, cfg.leverage_cap, cfg.deadband)
+        raise ValueError(f"action_mode {mode!r} is decoded by the environment, not from arrays")
+
+    # ------------------------------------------------------------------ step
+    def advance(self, orders: Orders | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepReport]:
+        """Run one decision for every account; returns (reward, terminated, truncated, report)."""
+        report = self.exchange.step(orders, self.k)
+        s = self.exchange.state
+        equity = s.equity
+        reward = self.reward_fn(self.prev_equity, equity, s.initial_capital)
+        self.prev_equity = equity
+        self.steps += 1
+        terminated = s.closed.copy()
+        truncated = ~terminated & ((s.bar + self.k > self.split_end) | (
+            self.steps >= self.config.episode_length if self.config.episode_length else False))
+        return reward, terminated, truncated, report
+
+    def info_arrays(self, report: StepReport | None) -> dict[str, np.ndarray]:
+        """Per-account info as (N,) arrays (keys: ``INFO_KEYS``)."""
+        s, n = self.exchange.state, self.n
+        equity = s.equity
+        zeros = np.zeros(n, np.int64)
+        info = {
+            "equity": equity,
+            "collateral": s.collateral.copy(),
+            "unrealized_pnl": row_sum(s.unrealized_pnl),
+            "realized_pnl": s.realized_pnl.copy(),
+            "fees_paid": s.fees_paid.copy(),
+            "funding_paid": s.funding_paid.copy(),
+            "gross_leverage": row_sum(np.abs(s.size) * s.mark) / np.maximum(equity, 1e-9),
+            "fills": zeros if report is None else report.fills,
+            "liquidated": np.zeros(n, bool) if report is None else report.liquidated > 0,
+            "liquidations": s.n_liquidations.copy(),
+            "stop_fills": zeros if report is None else report.stops,
+            "take_profit_fills": zeros if report is None else report.targets,
+            "margin_scale": np.ones(n) if report is None else report.margin_scale,
+            "bar": s.bar.copy(),
+            "step": self.steps.copy(),
+        }
+        counts = count_flags(np.zeros((n, 1), np.int64) if report is None else report.flags)
+        info.update({f"orders_{k}": v for k, v in counts.items()})
+        return info
+
+    def positions(self, account: int = 0) -> list[Position]:
+        """Open positions of one account (see :class:`Position`)."""
+        s, ex, m = self.exchange.state, self.exchange, self.market
+        liq = ex.liquidation_price()[account]
+        margin = ex.margin_in_use()[account]
+        out = []
+        for a in np.nonzero(s.size[account])[0]:
+            stop, take = s.stop_loss[account, a], s.take_profit[account, a]
+            out.append(Position(
+                symbol=m.symbols[a], size=float(s.size[account, a]), entry_price=float(s.entry[account, a]),
+                mark_price=float(s.mark[account, a]), leverage=float(s.leverage[account, a]), margin=float(margin[a]),
+                liquidation_price=float(liq[a]), unrealized_pnl=float(s.unrealized_pnl[account, a]),
+                stop_loss=None if np.isnan(stop) else float(stop), take_profit=None if np.isnan(take) else float(take),
+                opened_at=str(pd.Timestamp(m.timestamps[s.opened_bar[account, a]], tz="UTC")),
+                notional=float(abs(s.size[account, a]) * s.mark[account, a]),
+            ))
+        return out

@@ -1,0 +1,79 @@
+"""Numeric observation features: scale-free, finite, float32, computed once per dataset.
+
+Market features, per bar and asset (``MARKET_FEATURES``, in this order):
+
+=================  =============================================  ==================
+name               definition                                     unit / scale
+=================  =============================================  ==================
+log_return         ``log(close_t / close_{t-1})``                 percent
+range              ``(high - low) / close``                       percent
+close_vs_ema20     ``close / EMA20 - 1``                          percent
+close_vs_ema50     ``close / EMA50 - 1``                          percent
+macd               ``MACD / close``                               percent
+rsi14              ``(RSI14 - 50) / 50``                          [-1, 1]
+rsi7               ``(RSI7 - 50) / 50``                           [-1, 1]
+atr14              ``ATR14 / close``                              percent
+funding            funding rate settled at the bar                basis points
+volume             ``log(volume / mean volume of last 20 bars)``  log ratio
+=================  =============================================  ==================
+
+The observation holds every market feature at the last closed bar, plus ``WINDOW_FEATURES``
+(returns and ranges, the fast-moving ones) over the last ``lookback`` bars, oldest first.
+
+Account features, per asset (``ACCOUNT_FEATURES``): signed position notional / equity,
+unrealized PnL / equity, margin in use / equity, ``log1p(bars held) / 5``. Global features
+(``GLOBAL_FEATURES``): ``log(equity / initial capital)``, total margin in use / equity, the
+fraction of the episode elapsed. Every feature is clipped to ``[-CLIP, CLIP]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..market.data import MarketData
+
+MARKET_FEATURES = ("log_return", "range", "close_vs_ema20", "close_vs_ema50", "macd", "rsi14", "rsi7", "atr14",
+                   "funding", "volume")
+ACCOUNT_FEATURES = ("exposure", "unrealized", "margin", "holding")
+WINDOW_FEATURES = ("log_return", "range")
+GLOBAL_FEATURES = ("log_equity", "margin_use", "episode_progress")
+CLIP = 10.0
+
+
+def market_features(market: MarketData) -> np.ndarray:
+    """(T, A, F) float32 features, cached on the MarketData (computed once per dataset)."""
+    cached = market._cache.get("market_features")
+    if cached is not None:
+        return cached
+    ind = market.indicators
+    close, prev = market.close, np.concatenate([market.close[:1], market.close[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols = [
+            100.0 * np.log(close / prev),
+            100.0 * (market.high - market.low) / close,
+            100.0 * (close / ind.ema20 - 1.0),
+            100.0 * (close / ind.ema50 - 1.0),
+            100.0 * ind.macd / close,
+            (ind.rsi14 - 50.0) / 50.0,
+            (ind.rsi7 - 50.0) / 50.0,
+            100.0 * ind.atr14 / close,
+            1e4 * market.funding_rate,
+            np.log(np.maximum(market.volume, 1e-12) / np.maximum(ind.volume_avg, 1e-12)),
+        ]
+    feats = np.stack(cols, axis=-1)  # (T, A, F)
+    feats = np.clip(np.nan_to_num(feats, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP).astype(np.float32)
+    feats.setflags(write=False)
+    market._cache["market_features"] = feats
+    return feats
+
+
+def feature_rows(market: MarketData) -> tuple[np.ndarray, np.ndarray]:
+    """``(current, window)`` row tables: (T, A * F) all features and (T, A * W) window features."""
+    cached = market._cache.get("feature_rows")
+    if cached is None:
+        feats = market_features(market)
+        pick = [MARKET_FEATURES.index(f) for f in WINDOW_FEATURES]
+        cached = (np.ascontiguousarray(feats.reshape(market.n_bars, -1)),
+                  np.ascontiguousarray(feats[:, :, pick].reshape(market.n_bars, -1)))
+        market._cache["feature_rows"] = cached
+    return cached

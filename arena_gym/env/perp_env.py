@@ -1,0 +1,118 @@
+"""`PerpTradingEnv`: one leveraged perpetual-futures account as a Gymnasium environment."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from ..market.data import MarketData
+from .actions import action_space
+from .config import EnvConfig
+from .core import INFO_KEYS, PerpCore, Position
+
+
+def default_market() -> MarketData:
+    """The embedded synthetic market (six contest coins, 1h bars, seed 0; no network)."""
+    from ..market.synthetic import synthetic_market
+
+    return synthetic_market(seed=0)
+
+
+class PerpTradingEnv(gym.Env):
+    """Trade the perpetual futures of several assets with one account, with fees, funding,
+    margin and liquidation (Hyperliquid rules by default).
+
+    ## Description
+    Each step the policy sees the market up to the close of bar ``t`` and its account; its
+    orders fill at the open of bar ``t + 1`` plus slippage; then ``bars_per_decision`` bars are
+    simulated (stops, liquidation and targets intrabar, funding at settlements, mark at close).
+    The exchange rules are in :mod:`arena_gym.exchange.engine`.
+
+    ## Action space (``action_mode``)
+    | mode       | space                        | meaning                                                |
+    |------------|------------------------------|--------------------------------------------------------|
+    | `target`   | `Box(-1, 1, (A,), float32)`  | target exposure per asset, fraction of cap x equity    |
+    | `discrete` | `MultiDiscrete([3] * A)`     | 0 short, 1 flat, 2 long (weight +-1/A each)            |
+    | `decision` | `Text`                       | the contest's JSON decision (also dict or objects)      |
+
+    ## Observation space
+    ``observation_mode="numeric"``: ``Box(-10, 10, (lookback*A*10 + A*4 + 3,), float32)``: ten
+    scale-free market features per asset and bar over the lookback window (oldest first), four
+    account features per asset and three global ones (see :mod:`arena_gym.env.features`).
+    ``"text"``: the contest's user prompt (a string). ``"both"``: a dict of the two.
+
+    ## Reward
+    ``log(equity_t+1 / equity_t)`` by default (see :mod:`arena_gym.env.rewards`).
+
+    ## Episode end
+    ``terminated`` when the account is liquidated (cross margin) or bankrupt; ``truncated``
+    after ``episode_length`` decisions or at the end of the data split.
+
+    ## Info
+    Flat scalars: equity, collateral, unrealized/realized PnL, fees and funding paid (cumulative),
+    gross leverage, fills / liquidated / stop and take-profit fills this step, margin scale,
+    bar, step and ``orders_<flag>`` counts of validation outcomes this step. Open positions:
+    :meth:`positions`; full history: :meth:`ledger_frame`.
+
+    ## Arguments
+    ``market`` (a :class:`~arena_gym.market.MarketData`; default: the embedded synthetic
+    market), ``config`` (an :class:`EnvConfig`) and/or its fields as keyword arguments.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(self, market: MarketData | None = None, config: EnvConfig | None = None, *,
+                 render_mode: str | None = None, **params: Any) -> None:
+        config = replace(config, **params) if config is not None else EnvConfig(**params)
+        self.config = config
+        self.core = PerpCore(market if market is not None else default_market(), 1, config)
+        self.market = self.core.market
+        self.action_space = action_space(config.action_mode, self.market.n_assets)
+        self.observation_space = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self._last_report = None
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        start = (options or {}).get("start")
+        starts = self.core.sample_starts(self.np_random, 1) if start is None else np.array([self.core._fixed_start(start)])
+        self.core.reset_rows(np.array([0]), starts)
+        self._last_report = None
+        return self.core.observe()[0], self._info()
+
+    def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict]:
+        orders = self.core.orders_from_actions(np.asarray(action)[None, ...])
+        reward, terminated, truncated, report = self.core.advance(orders)
+        self._last_report = report
+        return self.core.observe()[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), self._info()
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        info = self._info()
+        lines = [f"{self.market.timestamps[int(info['bar'])]}  equity {info['equity']:.2f}  "
+                 f"fees {info['fees_paid']:.2f}  funding {info['funding_paid']:.2f}"]
+        for p in self.positions():
+            lines.append(f"  {p.symbol:<5} {p.size:+.6g} @ {p.entry_price:.6g}  mark {p.mark_price:.6g}  "
+                         f"uPnL {p.unrealized_pnl:+.2f}  liq {p.liquidation_price:.6g}  lev {p.leverage:g}x")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ accessors
+    def positions(self) -> list[Position]:
+        """Open positions: size, entry, mark, leverage, margin, liquidation price, uPnL, stop, target."""
+        return self.core.positions(0)
+
+    def ledger_frame(self):
+        """Every fill, fee, funding payment, liquidation and forfeit so far, as a DataFrame."""
+        return self.core.exchange.ledger.frame(self.market.timestamps, self.market.symbols)
+
+    def _info(self) -> dict[str, Any]:
+        arrays = self.core.info_arrays(self._last_report)
+        return {k: arrays[k][0].item() for k in INFO_KEYS}

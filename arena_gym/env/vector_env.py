@@ -1,0 +1,123 @@
+"""`PerpVectorEnv`: many accounts stepped together by one batch exchange (a native VectorEnv).
+
+All accounts share one read-only MarketData (no copies); each has its own window (random
+starts drawn from the vector env's generator). Autoreset follows Gymnasium's modes:
+
+* ``next_step`` (Gymnasium's default): the step after an episode ends resets that account and
+  returns its first observation with reward 0 (the action for it is ignored);
+* ``same_step`` (what Stable-Baselines3 expects): the account is reset within the step that
+  ended it; ``info["final_obs"]`` / ``info["final_info"]`` hold the last observation and info.
+
+In ``next_step`` mode the reset happens inside a batch step that advances every account. It is
+exact: the account restarts ``bars_per_decision`` bars before its sampled start, flat, and
+holds for one decision, which changes nothing (no position, no fee, no funding) and lands it on
+its start bar with a fresh observation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ..exchange.orders import Orders
+from ..market.data import MarketData
+from .actions import action_space
+from .config import EnvConfig
+from .core import INFO_KEYS, PerpCore
+from .perp_env import default_market
+
+_MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
+
+
+class PerpVectorEnv(VectorEnv):
+    """``num_envs`` independent accounts over one market (numeric observations, RL action modes).
+
+    Args:
+        num_envs: number of accounts.
+        market: shared MarketData (default: the embedded synthetic market).
+        config / params: as for :class:`~arena_gym.env.PerpTradingEnv`.
+        autoreset_mode: ``"next_step"`` or ``"same_step"``.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int, market: MarketData | None = None, config: EnvConfig | None = None, *,
+                 autoreset_mode: str = "next_step", **params: Any) -> None:
+        config = replace(config, **params) if config is not None else EnvConfig(**params)
+        if config.action_mode == "decision" or config.observation_mode != "numeric":
+            raise ValueError("PerpVectorEnv supports numeric observations with the 'target' or 'discrete' action "
+                             "modes; run text/decision policies with PerpTradingEnv")
+        if autoreset_mode not in _MODES:
+            raise ValueError(f"autoreset_mode must be one of {sorted(_MODES)}, got {autoreset_mode!r}")
+        self.config = config
+        self.num_envs = num_envs
+        self.core = PerpCore(market if market is not None else default_market(), num_envs, config)
+        if self.core.first_start < self.core.k:
+            self.core.first_start = self.core.k
+        self.market = self.core.market
+        self.metadata = {**self.metadata, "autoreset_mode": _MODES[autoreset_mode]}
+        self._same_step = autoreset_mode == "same_step"
+        self.single_action_space = action_space(config.action_mode, self.market.n_assets)
+        self.single_observation_space = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._rng, _ = seeding.np_random(None)
+        self._pending_reset = np.zeros(num_envs, bool)
+        self._all = np.ones(num_envs, bool)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        if seed is not None:
+            self._rng, _ = seeding.np_random(seed)
+        self.core.reset_rows(self._all, self.core.sample_starts(self._rng, self.num_envs))
+        self._pending_reset[:] = False
+        return self.core.observe(), self._infos(self.core.info_arrays(None))
+
+    def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        core = self.core
+        orders = core.orders_from_actions(np.asarray(actions))
+        restart = self._pending_reset
+        if restart.any():
+            self._restart(restart, orders)
+        reward, terminated, truncated, report = core.advance(orders)
+        info = core.info_arrays(report)
+        if restart.any():
+            reward[restart] = 0.0
+            terminated[restart] = False
+            truncated[restart] = False
+            core.steps[restart] = 0
+        done = terminated | truncated
+        obs = core.observe()
+        infos = self._infos(info)
+        if self._same_step:
+            if done.any():
+                infos["final_obs"] = np.array([obs[i] if d else None for i, d in enumerate(done)], dtype=object)
+                infos["_final_obs"] = done.copy()
+                infos["final_info"] = self._infos({k: v.copy() for k, v in info.items()}, mask=done)
+                infos["_final_info"] = done.copy()
+                core.reset_rows(done, core.sample_starts(self._rng, int(done.sum())))
+                obs = core.observe()
+            self._pending_reset = np.zeros(self.num_envs, bool)
+        else:
+            self._pending_reset = done
+        return obs, reward, terminated, truncated, infos
+
+    def _restart(self, rows: np.ndarray, orders: Orders) -> None:
+        """Reset ``rows`` to ``bars_per_decision`` bars before a sampled start, holding (module docstring)."""
+        starts = self.core.sample_starts(self._rng, int(rows.sum())) - self.core.k
+        self.core.reset_rows(rows, starts)
+        for arr in (orders.size, orders.leverage, orders.stop_loss, orders.take_profit):
+            arr[rows] = np.nan
+
+    def _infos(self, arrays: dict[str, np.ndarray], mask: np.ndarray | None = None) -> dict[str, Any]:
+        mask = self._all if mask is None else mask
+        out: dict[str, Any] = {}
+        for key in INFO_KEYS:
+            out[key] = arrays[key]
+            out[f"_{key}"] = mask
+        return out

@@ -1,0 +1,10 @@
+"""The batch perpetual-futures exchange core (no Gymnasium, no pandas in the hot path)."""
+
+from .engine import Exchange, StepReport
+from .ledger import KINDS, Ledger
+from .orders import FLAG_NAMES, OrderFlag, Orders, count_flags
+from .slippage import SLIPPAGE_PRESETS, SlippageModel, slippage_model
+from .state import CROSS, ISOLATED, AccountState
+
+__all__ = ["AccountState", "CROSS", "Exchange", "FLAG_NAMES", "ISOLATED", "KINDS", "Ledger", "OrderFlag", "Orders",
+           "SLIPPAGE_PRESETS", "SlippageModel", "StepReport", "count_flags", "slippage_model"]
