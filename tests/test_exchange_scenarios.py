@@ -242,3 +242,31 @@ def test_binance_tiered_maintenance_uses_the_tier_of_the_notional():
     assert btc.maintenance_margin(40_000) == pytest.approx(160.0)
     assert btc.maintenance_margin(100_000) == pytest.approx(100_000 * 0.005 - 50)
     assert btc.maintenance_margin(1_000_000) == pytest.approx(1_000_000 * 0.01 - 3_050)
+
+
+def test_trades_from_ledger_split_a_flip_and_attribute_fees_and_funding():
+    from arena_gym.exchange import trades_from_ledger
+
+    eth = flat_bars(4_000.0, 3) + flat_bars(4_100.0, 3) + flat_bars(4_000.0, 3)
+    m = bars_market({"ETH": eth}, funding={"ETH": [1e-4] * 9})
+    ex = exchange(m)
+    ex.step(order(1, size={0: 1.0}, leverage={0: 10}))     # bar 1: buy 1 @ 4,000 (fee 1.8)
+    ex.step(None)                                           # bar 2: funding 0.4 paid
+    ex.step(None)                                           # bar 3: funding 0.41 paid (open 4,100)
+    ex.step(order(1, size={0: -2.0}))                       # bar 4: funding 0.41, sell 3 @ 4,100 (fee 5.535)
+    ex.step(None)                                           # bar 5: short 2 receives 0.82
+    ex.step(order(1, size={0: 0.0}))                        # bar 6: funding -0.8, buy 2 @ 4,000 (fee 3.6)
+    t = trades_from_ledger(ex.ledger, m.timestamps, m.symbols)
+    assert list(t["side"]) == [1, -1]
+    long, short = t.iloc[0], t.iloc[1]
+    assert (long["entry_price"], long["exit_price"], long["size"]) == (4_000.0, 4_100.0, 1.0)
+    assert long.gross_pnl == pytest.approx(100.0)
+    assert long.fees == pytest.approx(1.8 + 5.535 / 3)
+    assert long.funding == pytest.approx(0.4 + 0.41 + 0.41)
+    assert long.net_pnl == pytest.approx(100.0 - 1.8 - 5.535 / 3 - 1.22)
+    assert long.holding_bars == 3 and long.leverage == 10 and long.exit_reason == "order"
+    assert (short["entry_price"], short["exit_price"], short["size"]) == (4_100.0, 4_000.0, 2.0)
+    assert short.gross_pnl == pytest.approx(200.0)
+    assert short.fees == pytest.approx(5.535 * 2 / 3 + 3.6)
+    assert short.funding == pytest.approx(-0.82 - 0.8)
+    assert t["net_pnl"].sum() == pytest.approx(ex.state.equity[0] - 10_000)

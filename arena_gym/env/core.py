@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..exchange.engine import Exchange, StepReport
 from ..exchange.state import row_sum
+from ..exchange.trades import trades_from_ledger
 from ..exchange.orders import FLAG_NAMES, Orders, count_flags
 from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
@@ -221,6 +222,17 @@ class PerpCore:
         counts = count_flags(np.zeros((n, 1), np.int64) if report is None else report.flags)
         info.update({f"orders_{k}": v for k, v in counts.items()})
         return info
+
+    def trades(self, include_open: bool = True) -> pd.DataFrame:
+        """Round-trip trades of every account and episode so far (see :mod:`arena_gym.exchange.trades`)."""
+        ex, s = self.exchange, self.exchange.state
+        open_positions = None
+        if include_open:
+            open_positions = {
+                (int(acc), int(ex.ledger.episode[acc]), int(a)): (float(s.mark[acc, a]), int(s.bar[acc]),
+                                                                  float(ex.funding_accrued[acc, a]), float(s.entry[acc, a]))
+                for acc, a in zip(*np.nonzero(s.size))}
+        return trades_from_ledger(ex.ledger, self.market.timestamps, self.market.symbols, open_positions)
 
     def positions(self, account: int = 0) -> list[Position]:
         """Open positions of one account (see :class:`Position`)."""

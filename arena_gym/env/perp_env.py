@@ -113,6 +113,10 @@ class PerpTradingEnv(gym.Env):
         """Every fill, fee, funding payment, liquidation and forfeit so far, as a DataFrame."""
         return self.core.exchange.ledger.frame(self.market.timestamps, self.market.symbols)
 
+    def trades(self, include_open: bool = True):
+        """Round-trip trades of this env's episodes (open positions valued at the last mark)."""
+        return self.core.trades(include_open)
+
     def _info(self) -> dict[str, Any]:
         arrays = self.core.info_arrays(self._last_report)
         return {k: arrays[k][0].item() for k in INFO_KEYS}

@@ -5,6 +5,8 @@ from .ledger import KINDS, Ledger
 from .orders import FLAG_NAMES, OrderFlag, Orders, count_flags
 from .slippage import SLIPPAGE_PRESETS, SlippageModel, slippage_model
 from .state import CROSS, ISOLATED, AccountState
+from .trades import TRADE_COLUMNS, trades_from_ledger
 
 __all__ = ["AccountState", "CROSS", "Exchange", "FLAG_NAMES", "ISOLATED", "KINDS", "Ledger", "OrderFlag", "Orders",
-           "SLIPPAGE_PRESETS", "SlippageModel", "StepReport", "count_flags", "slippage_model"]
+           "SLIPPAGE_PRESETS", "SlippageModel", "StepReport", "TRADE_COLUMNS", "count_flags", "slippage_model",
+           "trades_from_ledger"]

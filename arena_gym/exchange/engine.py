@@ -353,8 +353,14 @@ class Exchange:
         return np.where(side == 0, np.nan, out)
 
     # ------------------------------------------------------------------ the step
-    def step(self, orders: Orders | None, n_bars: int = 1) -> StepReport:
-        """Fill ``orders`` at the next open, then run ``n_bars`` bars (see the module docstring)."""
+    def step(self, orders: Orders | None, n_bars: int = 1, *, fill_price: np.ndarray | None = None,
+             fee_rate: np.ndarray | None = None, maker: np.ndarray | None = None) -> StepReport:
+        """Fill ``orders`` at the next open, then run ``n_bars`` bars (see the module docstring).
+
+        For replaying recorded trades, ``fill_price`` (N, A) fills the orders at those prices
+        instead of the open plus slippage (NaN: the usual fill), ``fee_rate`` (N, A) replaces the
+        taker fee where finite, and ``maker`` (N, A) marks the ledger rows as maker fills.
+        """
         s, m = self.state, self.market
         if n_bars < 1:
             raise ValueError(f"n_bars must be >= 1, got {n_bars}")
@@ -372,7 +378,7 @@ class Exchange:
                 self._mark(o)
                 self._liquidate_at_open(idx, o, report)
             if b == 0 and orders is not None:
-                self._execute(orders, idx, o, bar[:, _PREV_VOLUME], report)
+                self._execute(orders, idx, o, bar[:, _PREV_VOLUME], report, fill_price, fee_rate, maker)
                 self._mark(o)
             if s.size.any():
                 h, l = bar[:, _HIGH], bar[:, _LOW]
@@ -412,7 +418,8 @@ class Exchange:
             self.ledger.append(FUNDING, acc, ast, idx[acc], z, price[acc, ast], z, z, pay[acc, ast])
 
     def _execute(self, orders: Orders, idx: np.ndarray, open_price: np.ndarray, prev_volume: np.ndarray,
-                 report: StepReport) -> None:
+                 report: StepReport, fill_price: np.ndarray | None = None, fee_rate: np.ndarray | None = None,
+                 maker: np.ndarray | None = None) -> None:
         s = self.state
         target, leverage, stop, take, flags, scale, active = self.validate(orders, open_price, prev_volume)
         report.flags = flags
@@ -422,7 +429,10 @@ class Exchange:
             delta = target - cur
             qty = np.abs(delta)
             fill = open_price * (1.0 + np.sign(delta) * self.slippage.fraction(qty, prev_volume))
-            fee = qty * fill * self.taker_fee
+            if fill_price is not None:
+                fill = np.where(np.isfinite(fill_price), fill_price, fill)
+            fee = qty * fill * (self.taker_fee if fee_rate is None else np.where(np.isfinite(fee_rate), fee_rate,
+                                                                                  self.taker_fee))
             closing = np.where(cur * delta < 0, np.minimum(qty, np.abs(cur)), 0.0)
             realized = closing * np.sign(cur) * (fill - s.entry)
             grow = active & (cur * delta >= 0)
@@ -437,7 +447,8 @@ class Exchange:
                     s.isolated_margin[:] = np.where(target == 0, 0.0, margin)
             acc, ast = np.nonzero(active)
             self.ledger.append(ORDER, acc, ast, idx[acc], delta[acc, ast], fill[acc, ast], fee[acc, ast],
-                               realized[acc, ast], self.funding_accrued[acc, ast])
+                               realized[acc, ast], self.funding_accrued[acc, ast],
+                               False if maker is None else maker[acc, ast], leverage[acc, ast])
             self.funding_accrued[active] = 0.0
             realized_total = row_sum(realized)
             fee_total = row_sum(fee)
@@ -460,7 +471,7 @@ class Exchange:
         fee = np.where(mask, np.abs(s.size) * price * fee_rate, 0.0)
         acc, ast = np.nonzero(mask)
         self.ledger.append(kind, acc, ast, idx[acc], -s.size[acc, ast], price[acc, ast], fee[acc, ast],
-                           realized[acc, ast], self.funding_accrued[acc, ast], maker)
+                           realized[acc, ast], self.funding_accrued[acc, ast], maker, s.leverage[acc, ast])
         realized_total = row_sum(realized)
         fee_total = row_sum(fee)
         s.collateral += realized_total - fee_total

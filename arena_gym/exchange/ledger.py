@@ -20,6 +20,7 @@ realized   realized PnL of the fill, quote currency (before fees); on ``forfeit`
 funding    funding paid (positive) or received (negative); on fills, the funding
            accrued by the position since its previous fill (for trade attribution)
 maker      True for maker fills
+leverage   leverage of the position the fill belongs to (0 for funding/forfeit)
 ========== =====================================================================
 
 ``level`` selects what is kept: ``"full"`` (everything), ``"fills"`` (no per-settlement
@@ -39,7 +40,7 @@ LEVELS = ("full", "fills", "off")
 _COLUMNS = (
     ("kind", np.int8), ("account", np.int32), ("episode", np.int64), ("asset", np.int16), ("bar", np.int64),
     ("quantity", np.float64), ("price", np.float64), ("fee", np.float64), ("realized", np.float64),
-    ("funding", np.float64), ("maker", np.bool_),
+    ("funding", np.float64), ("maker", np.bool_), ("leverage", np.float64),
 )
 
 
@@ -70,7 +71,7 @@ class Ledger:
 
     def append(self, kind: int, account: np.ndarray, asset: np.ndarray, bar: np.ndarray, quantity: np.ndarray,
                price: np.ndarray, fee: np.ndarray, realized: np.ndarray, funding: np.ndarray,
-               maker: bool | np.ndarray = False) -> None:
+               maker: bool | np.ndarray = False, leverage: float | np.ndarray = 0.0) -> None:
         """Append ``len(account)`` rows; every argument is a 1-D array of that length (or scalar)."""
         if self.level == "off" or (kind == FUNDING and self.level != "full"):
             return
@@ -96,6 +97,7 @@ class Ledger:
         c["realized"][sl] = realized
         c["funding"][sl] = funding
         c["maker"][sl] = maker
+        c["leverage"][sl] = leverage
         self._n = end
 
     def columns(self) -> dict[str, np.ndarray]:
