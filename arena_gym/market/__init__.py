@@ -3,6 +3,7 @@
 from .data import MarketData, MarketDataError
 from .indicators import Indicators
 from .spec import AssetSpec, ExchangeRules, asset_specs, available_rules, load_rules
+from .synthetic import DEFAULT_PROFILES, AssetProfile, SyntheticParams, synthetic_market
 
-__all__ = ["AssetSpec", "ExchangeRules", "Indicators", "MarketData", "MarketDataError", "asset_specs",
-           "available_rules", "load_rules"]
+__all__ = ["AssetProfile", "AssetSpec", "DEFAULT_PROFILES", "ExchangeRules", "Indicators", "MarketData", "MarketDataError",
+           "SyntheticParams", "asset_specs", "available_rules", "load_rules", "synthetic_market"]
