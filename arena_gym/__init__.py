@@ -1,1 +1,12 @@
-"""arena-gym: a Gymnasium environment for leveraged perpetual-futures trading."""
+"""arena-gym: a Gymnasium environment for leveraged perpetual-futures trading.
+
+``import arena_gym`` registers ``arena_gym/Perp-v0`` and ``arena_gym/AlphaArena-v0`` with
+Gymnasium. Heavy optional libraries (stable-baselines3, litellm, ccxt) are imported only by the
+modules that need them.
+"""
+
+from .registration import register_envs
+
+__version__ = "0.1.0"
+
+register_envs()

@@ -27,7 +27,8 @@ from .rewards import reward_function
 
 #: Keys of the per-step ``info`` (flat scalars in the single env, (N,) arrays in the vector env).
 INFO_KEYS = ("equity", "collateral", "unrealized_pnl", "realized_pnl", "fees_paid", "funding_paid", "gross_leverage",
-             "fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "margin_scale", "bar", "step") + \
+             "fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "margin_scale", "actions_clipped",
+             "bar", "step") + \
             tuple(f"orders_{name}" for name in FLAG_NAMES)
 
 
@@ -118,6 +119,7 @@ class PerpCore:
                 f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS})")
         self.fixed_start = None if config.start == "random" else self._fixed_start(config.start)
         self.steps = np.zeros(n_accounts, np.int64)
+        self.actions_clipped = np.zeros(n_accounts, np.int64)
         self.prev_equity = np.full(n_accounts, float(config.initial_capital))
 
     def _fixed_start(self, spec) -> int:
@@ -175,6 +177,7 @@ class PerpCore:
                 raise ValueError(f"target actions must have shape {(self.n, self.market.n_assets)}, got {a.shape}")
             if not np.isfinite(a).all():
                 raise ValueError(f"target actions must be finite, got {a}")
+            self.actions_clipped = (np.abs(a) > 1.0) @ np.ones(a.shape[1], np.int64)
             return target_orders(a, self.exchange, cfg.leverage_cap, cfg.deadband)
         if mode == "discrete":
             if a.shape != (self.n, self.market.n_assets) or not np.isin(a, (0, 1, 2)).all():
@@ -216,6 +219,7 @@ class PerpCore:
             "stop_fills": zeros if report is None else report.stops,
             "take_profit_fills": zeros if report is None else report.targets,
             "margin_scale": np.ones(n) if report is None else report.margin_scale,
+            "actions_clipped": zeros if report is None else self.actions_clipped,
             "bar": s.bar.copy(),
             "step": self.steps.copy(),
         }

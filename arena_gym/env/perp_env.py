@@ -55,7 +55,8 @@ class PerpTradingEnv(gym.Env):
     ## Info
     Flat scalars: equity, collateral, unrealized/realized PnL, fees and funding paid (cumulative),
     gross leverage, fills / liquidated / stop and take-profit fills this step, margin scale,
-    bar, step and ``orders_<flag>`` counts of validation outcomes this step. Open positions:
+    ``actions_clipped`` (target weights outside [-1, 1], clipped), bar, step and
+    ``orders_<flag>`` counts of validation outcomes this step. Open positions:
     :meth:`positions`; full history: :meth:`ledger_frame`.
 
     ## Arguments

@@ -85,18 +85,22 @@ class PerpVectorEnv(VectorEnv):
         if restart.any():
             self._restart(restart, orders)
         reward, terminated, truncated, report = core.advance(orders)
-        info = core.info_arrays(report)
         if restart.any():
             reward[restart] = 0.0
             terminated[restart] = False
             truncated[restart] = False
             core.steps[restart] = 0
+            core.prev_equity[restart] = core.exchange.state.equity[restart]
+        info = core.info_arrays(report)
         done = terminated | truncated
         obs = core.observe()
         infos = self._infos(info)
         if self._same_step:
             if done.any():
-                infos["final_obs"] = np.array([obs[i] if d else None for i, d in enumerate(done)], dtype=object)
+                final_obs = np.full(self.num_envs, None, dtype=object)
+                for i in np.nonzero(done)[0]:
+                    final_obs[i] = obs[i]
+                infos["final_obs"] = final_obs
                 infos["_final_obs"] = done.copy()
                 infos["final_info"] = self._infos({k: v.copy() for k, v in info.items()}, mask=done)
                 infos["_final_info"] = done.copy()

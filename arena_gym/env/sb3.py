@@ -1,0 +1,76 @@
+"""Stable-Baselines3 ``VecEnv`` over the batch :class:`PerpVectorEnv` (needs the ``rl`` extra).
+
+SB3 resets finished environments within the step and expects per-environment ``info`` dicts
+with ``terminal_observation`` and ``TimeLimit.truncated``; the wrapped vector env therefore
+runs in ``same_step`` autoreset mode. All accounts still step together at numpy speed in one
+process (no subprocesses, one shared MarketData). Wrap with SB3's ``VecMonitor`` for episode
+statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+from ..market.data import MarketData
+from .config import EnvConfig
+from .core import INFO_KEYS
+from .vector_env import PerpVectorEnv
+
+
+class SB3VecEnv(VecEnv):
+    """SB3 view of a :class:`PerpVectorEnv` (built here in ``same_step`` autoreset mode).
+
+    Args:
+        num_envs: accounts stepped together.
+        market, config, params: as for :class:`PerpVectorEnv`.
+    """
+
+    def __init__(self, num_envs: int, market: MarketData | None = None, config: EnvConfig | None = None,
+                 **params: Any) -> None:
+        self.venv = PerpVectorEnv(num_envs, market, config, autoreset_mode="same_step", **params)
+        self.render_mode = None
+        super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        seed = self._seeds[0]
+        obs, _ = self.venv.reset(seed=seed)
+        self._reset_seeds()
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self):
+        obs, reward, terminated, truncated, info = self.venv.step(self._actions)
+        done = terminated | truncated
+        infos: list[dict] = [{} for _ in range(self.num_envs)]
+        for i in np.nonzero(done)[0]:
+            final = info["final_info"]
+            infos[i] = {key: final[key][i].item() for key in INFO_KEYS}
+            infos[i]["terminal_observation"] = info["final_obs"][i]
+            infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+        return obs, reward.astype(np.float32), done, infos
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices=None) -> list[Any]:
+        return [getattr(self.venv, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
+        setattr(self.venv, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs) -> list[Any]:
+        method = getattr(self.venv, method_name)
+        return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in range(self.num_envs)]
