@@ -28,7 +28,7 @@ from .rewards import reward_function
 #: Keys of the per-step ``info`` (flat scalars in the single env, (N,) arrays in the vector env).
 INFO_KEYS = ("equity", "collateral", "unrealized_pnl", "realized_pnl", "fees_paid", "funding_paid", "gross_leverage",
              "fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "margin_scale", "actions_clipped",
-             "bar", "step") + \
+             "decision_fallbacks", "invalid_output", "bar", "step") + \
             tuple(f"orders_{name}" for name in FLAG_NAMES)
 
 
@@ -220,6 +220,8 @@ class PerpCore:
             "take_profit_fills": zeros if report is None else report.targets,
             "margin_scale": np.ones(n) if report is None else report.margin_scale,
             "actions_clipped": zeros if report is None else self.actions_clipped,
+            "decision_fallbacks": zeros,
+            "invalid_output": np.zeros(n, bool),
             "bar": s.bar.copy(),
             "step": self.steps.copy(),
         }

@@ -14,6 +14,11 @@ from .actions import action_space
 from .config import EnvConfig
 from .core import INFO_KEYS, PerpCore, Position
 
+#: Characters a text observation may contain (ASCII, whitespace, and the typography of the
+#: shipped prompt templates); an edited template may add more.
+TEXT_CHARSET = frozenset(chr(c) for c in range(32, 127)) | set("\n\t\u2011\u2019\u2192\u2013\u2014\u2026")
+MAX_PROMPT_CHARS = 200_000
+
 
 def default_market() -> MarketData:
     """The embedded synthetic market (six contest coins, 1h bars, seed 0; no network)."""
@@ -73,7 +78,21 @@ class PerpTradingEnv(gym.Env):
         self.core = PerpCore(market if market is not None else default_market(), 1, config)
         self.market = self.core.market
         self.action_space = action_space(config.action_mode, self.market.n_assets)
-        self.observation_space = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
+        numeric = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
+        text = spaces.Text(max_length=MAX_PROMPT_CHARS, min_length=1, charset=TEXT_CHARSET)
+        self.observation_space = {"numeric": numeric, "text": text,
+                                  "both": spaces.Dict({"numeric": numeric, "text": text})}[config.observation_mode]
+        self._text = None
+        self._decoder = None
+        if config.observation_mode != "numeric" or config.action_mode == "decision":
+            from .llm_io import DecisionDecoder, TextObserver
+
+            self._text = TextObserver(self.core, template=config.extra.get("prompt_template"),
+                                      system_template=config.extra.get("system_template"))
+            if config.action_mode == "decision":
+                self._decoder = DecisionDecoder(self.core)
+        self.last_decision = None
+        self.records: list[dict] = []
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
@@ -86,13 +105,31 @@ class PerpTradingEnv(gym.Env):
         starts = self.core.sample_starts(self.np_random, 1) if start is None else np.array([self.core._fixed_start(start)])
         self.core.reset_rows(np.array([0]), starts)
         self._last_report = None
-        return self.core.observe()[0], self._info()
+        self.last_decision = None
+        self.records = []
+        if self._text is not None:
+            self._text.reset()
+        return self._observe(), self._info()
 
-    def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict]:
-        orders = self.core.orders_from_actions(np.asarray(action)[None, ...])
+    def step(self, action) -> tuple[Any, float, bool, bool, dict]:
+        """Execute ``action`` (see the action space table) and simulate ``bars_per_decision`` bars."""
+        prev_equity = float(self.core.prev_equity[0])
+        if self._decoder is not None:
+            decision = self._decoder.decode(action)
+            orders = decision.orders
+        else:
+            decision = None
+            orders = self.core.orders_from_actions(np.asarray(action)[None, ...])
         reward, terminated, truncated, report = self.core.advance(orders)
+        if decision is not None:
+            report.flags = report.flags | decision.flags
         self._last_report = report
-        return self.core.observe()[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), self._info()
+        self.last_decision = decision
+        if self._text is not None:
+            self._text.after_step(prev_equity, decision)
+        info = self._info()
+        self.records.append(self._record(action, float(reward[0]), info))
+        return self._observe(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -104,6 +141,42 @@ class PerpTradingEnv(gym.Env):
             lines.append(f"  {p.symbol:<5} {p.size:+.6g} @ {p.entry_price:.6g}  mark {p.mark_price:.6g}  "
                          f"uPnL {p.unrealized_pnl:+.2f}  liq {p.liquidation_price:.6g}  lev {p.leverage:g}x")
         return "\n".join(lines)
+
+    @property
+    def system_prompt(self) -> str | None:
+        """The system prompt for LLM policies (``None`` in purely numeric mode)."""
+        return None if self._text is None else self._text.system_prompt
+
+    def _observe(self):
+        mode = self.config.observation_mode
+        if mode == "numeric":
+            return self.core.observe()[0]
+        text = self._text.observe()
+        return text if mode == "text" else {"numeric": self.core.observe()[0], "text": text}
+
+    def _record(self, action, reward: float, info: dict) -> dict:
+        """One step's record: the same keys for every action mode (see :meth:`records_frame`)."""
+        if isinstance(action, np.ndarray):
+            shown = action.tolist()
+        elif hasattr(action, "text"):
+            shown = action.text
+        else:
+            shown = action if isinstance(action, (str, dict, list)) else repr(action)
+        decision = self.last_decision
+        return {
+            "step": info["step"], "bar": info["bar"], "time": str(self.market.timestamps[info["bar"]]),
+            "action": shown, "reward": reward, **{k: info[k] for k in ("equity", "fees_paid", "funding_paid", "fills",
+                                                                      "liquidated", "decision_fallbacks",
+                                                                      "invalid_output")},
+            "decision": None if decision is None else decision.to_record(),
+            "error": getattr(action, "error", None),
+        }
+
+    def records_frame(self):
+        """The per-step records of the current episode as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.records)
 
     # ------------------------------------------------------------------ accessors
     def positions(self) -> list[Position]:
@@ -120,4 +193,8 @@ class PerpTradingEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         arrays = self.core.info_arrays(self._last_report)
-        return {k: arrays[k][0].item() for k in INFO_KEYS}
+        info = {k: arrays[k][0].item() for k in INFO_KEYS}
+        if self.last_decision is not None:
+            info["decision_fallbacks"] = len(self.last_decision.fallbacks)
+            info["invalid_output"] = self.last_decision.parsed.invalid
+        return info
