@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"arena-gym {args.command}: error: {err}", file=sys.stderr)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"arena-gym {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
