@@ -382,9 +382,12 @@ class Exchange:
                 self._mark(o)
             if s.size.any():
                 h, l = bar[:, _HIGH], bar[:, _LOW]
-                self._trigger_stops(idx, o, h, l, bar[:, _PREV_VOLUME], report)
+                armed = self._exits_armed()
+                if armed:
+                    self._trigger_stops(idx, o, h, l, bar[:, _PREV_VOLUME], report)
                 self._liquidate_intrabar(idx, o, h, l, report)
-                self._trigger_targets(idx, o, h, l, bar[:, _PREV_VOLUME], report)
+                if armed:
+                    self._trigger_targets(idx, o, h, l, bar[:, _PREV_VOLUME], report)
             self._mark(bar[:, _CLOSE])
             s.bar += 1
             poor = s.collateral < self.bankrupt_below
@@ -392,6 +395,11 @@ class Exchange:
                 s.closed |= poor & ~(s.size != 0).any(axis=1) & (s.equity < self.bankrupt_below)
         report.fills = s.n_fills - report.fills
         return report
+
+    def _exits_armed(self) -> bool:
+        """Whether any stop-loss or take-profit is attached (never, for RL target orders)."""
+        s = self.state
+        return not (np.isnan(s.stop_loss).all() and np.isnan(s.take_profit).all())
 
     def _mark(self, price: np.ndarray) -> None:
         s = self.state

@@ -21,10 +21,17 @@ import numpy as np
 CROSS, ISOLATED = "cross", "isolated"
 
 
+_ONES: dict[int, np.ndarray] = {}
+
+
 def row_sum(x: np.ndarray) -> np.ndarray:
     """Sum over assets of an (N, A) array; a matrix product is several times faster than
     ``x.sum(axis=1)`` for the short rows of this layout."""
-    return x @ np.ones(x.shape[1])
+    n = x.shape[1]
+    ones = _ONES.get(n)
+    if ones is None:
+        ones = _ONES[n] = np.ones(n)
+    return x @ ones
 
 
 @dataclass
