@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("episode", "download")
+COMMANDS = ("episode", "download", "replay")
 
 
 def build_parser() -> argparse.ArgumentParser:
