@@ -126,6 +126,7 @@ class Exchange:
             for j, (floor, rate, amount) in enumerate(a.maintenance_tiers):
                 self._tier_floor[i, j], self._tier_rate[i, j], self._tier_amount[i, j] = floor, rate, amount
         self._flat_mm = k == 1
+        self._flat_rate = self._flat_mm and not self._tier_amount.any()   # maintenance = notional x rate
         if default_leverage is None:
             default_leverage = np.minimum(self.max_leverage, 10.0)
         dl = np.broadcast_to(np.asarray(default_leverage, float), (len(specs),)).copy()
@@ -141,6 +142,7 @@ class Exchange:
         self.funding_accrued = np.zeros((n_accounts, market.n_assets))
         self._rows = np.arange(n_accounts)
         self._ones_n = np.ones(n_accounts)
+        self._fee_cap = np.maximum(self.taker_fee, self.maker_fee) + self.slippage.max_slippage
         self._no_flags = np.zeros((n_accounts, market.n_assets), np.int64)
         prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
         funding_price = market.mark if self.use_mark else market.open
@@ -186,6 +188,8 @@ class Exchange:
         """(N, A) maintenance margin of every position at ``price`` (default: the last mark)."""
         s = self.state
         notional = np.abs(s.size) * (s.mark if price is None else price)
+        if self._flat_rate:
+            return notional * self._tier_rate[:, 0]
         rate, amount = self._tiers(notional)
         return np.where(s.size != 0, notional * rate - amount, 0.0)
 
@@ -296,19 +300,23 @@ class Exchange:
                 flags[small] |= _F.BELOW_MIN_NOTIONAL
                 target = np.where(small, cur, target)
 
-        # margin: scale the exposure-increasing parts by one factor per account
+        # margin: scale the exposure-increasing parts by one factor per account. A bound that
+        # overstates the need (all of the target at initial margin, every change at the highest
+        # fee plus slippage) settles the common case where margin does not bind at all.
         scale = self._ones_n
-        same = cur * target > 0
-        kept = np.where(same, np.where(np.abs(target) <= np.abs(cur), target, cur), 0.0)
-        add = target - kept
-        adding = add != 0
-        if adding.any():
-            lev_after = np.where(target != cur, lev, np.where(s.leverage > 0, s.leverage, lev))
-            unit = open_price / lev_after
+        lev_after = np.where(target != cur, lev, np.where(s.leverage > 0, s.leverage, lev))
+        unit = open_price / lev_after
+        equity_open = s.collateral + row_sum(cur * (open_price - s.entry))
+        bound = row_sum(np.abs(target) * unit + np.abs(target - cur) * (open_price * self._fee_cap))
+        if (bound > equity_open).any():
+            same = cur * target > 0
+            kept = np.where(same, np.where(np.abs(target) <= np.abs(cur), target, cur), 0.0)
+            add = target - kept
+            adding = add != 0
             fee_unit = open_price * (self.taker_fee + self.slippage.fraction(np.abs(add), prev_volume))
             base = np.abs(kept) * unit + np.abs(kept - cur) * (open_price * self.taker_fee)
             need = row_sum(np.abs(add) * (unit + fee_unit))
-            equity = s.collateral + row_sum(cur * (open_price - s.entry)) - row_sum(base)
+            equity = equity_open - row_sum(base)
             short = (equity < need) & (need > 0)
             if short.any():
                 phi = np.where(short, np.maximum(equity, 0.0) / np.where(short, need, 1.0), 1.0)
@@ -323,15 +331,14 @@ class Exchange:
         active = target != cur
 
         # exit levels, checked against the side after the fill
-        side = np.sign(target)
         fresh = active & (cur * target <= 0)       # opened, flipped or closed: nothing carried over
-        stop = self._exit_level(orders.stop_loss, side, open_price, s.stop_loss, fresh, flags, _F.STOP_INVALID, True)
-        take = self._exit_level(orders.take_profit, side, open_price, s.take_profit, fresh, flags, _F.TARGET_INVALID, False)
+        stop = self._exit_level(orders.stop_loss, target, open_price, s.stop_loss, fresh, flags, _F.STOP_INVALID, True)
+        take = self._exit_level(orders.take_profit, target, open_price, s.take_profit, fresh, flags, _F.TARGET_INVALID, False)
         leverage = np.where(target == 0, 0.0, np.where(active, lev, s.leverage))
         return target, leverage, stop, take, flags, scale, active
 
     @staticmethod
-    def _exit_level(level: np.ndarray, side: np.ndarray, price: np.ndarray, current: np.ndarray, fresh: np.ndarray,
+    def _exit_level(level: np.ndarray, target: np.ndarray, price: np.ndarray, current: np.ndarray, fresh: np.ndarray,
                     flags: np.ndarray, flag: int, below: bool) -> np.ndarray:
         """New stop (``below=True``: under the price for longs) or target level per position."""
         level = np.asarray(level, float)
@@ -343,6 +350,7 @@ class Exchange:
             out[fresh] = np.nan
             return out
         given &= level != 0
+        side = np.sign(target)
         long_bad = level >= price if below else level <= price
         short_bad = level <= price if below else level >= price
         bad = given & (((side > 0) & long_bad) | ((side < 0) & short_bad) | (level < 0) | np.isinf(level)) & (side != 0)
@@ -453,17 +461,18 @@ class Exchange:
                     margin = np.where(grow | flip, np.abs(target) * entry / np.where(leverage > 0, leverage, 1.0),
                                       np.where(shrink, s.isolated_margin * np.abs(target) / np.abs(cur), s.isolated_margin))
                     s.isolated_margin[:] = np.where(target == 0, 0.0, margin)
-            acc, ast = np.nonzero(active)
-            self.ledger.append(ORDER, acc, ast, idx[acc], delta[acc, ast], fill[acc, ast], fee[acc, ast],
-                               realized[acc, ast], self.funding_accrued[acc, ast],
-                               False if maker is None else maker[acc, ast], leverage[acc, ast])
+            if self.ledger.level != "off":
+                acc, ast = np.nonzero(active)
+                self.ledger.append(ORDER, acc, ast, idx[acc], delta[acc, ast], fill[acc, ast], fee[acc, ast],
+                                   realized[acc, ast], self.funding_accrued[acc, ast],
+                                   False if maker is None else maker[acc, ast], leverage[acc, ast])
             self.funding_accrued[active] = 0.0
             realized_total = row_sum(realized)
             fee_total = row_sum(fee)
             s.collateral += realized_total - fee_total
             s.realized_pnl += realized_total
             s.fees_paid += fee_total
-            s.n_fills += active.sum(axis=1)
+            s.n_fills += np.count_nonzero(active, axis=1)
             s.opened_bar[:] = np.where(target == 0, -1, np.where(active & (cur * target <= 0), idx[:, None], s.opened_bar))
             s.size[:] = target
             s.entry[:] = entry
@@ -477,15 +486,16 @@ class Exchange:
         s = self.state
         realized = np.where(mask, s.size * (price - s.entry), 0.0)
         fee = np.where(mask, np.abs(s.size) * price * fee_rate, 0.0)
-        acc, ast = np.nonzero(mask)
-        self.ledger.append(kind, acc, ast, idx[acc], -s.size[acc, ast], price[acc, ast], fee[acc, ast],
-                           realized[acc, ast], self.funding_accrued[acc, ast], maker, s.leverage[acc, ast])
+        if self.ledger.level != "off":
+            acc, ast = np.nonzero(mask)
+            self.ledger.append(kind, acc, ast, idx[acc], -s.size[acc, ast], price[acc, ast], fee[acc, ast],
+                               realized[acc, ast], self.funding_accrued[acc, ast], maker, s.leverage[acc, ast])
         realized_total = row_sum(realized)
         fee_total = row_sum(fee)
         s.collateral += realized_total - fee_total
         s.realized_pnl += realized_total
         s.fees_paid += fee_total
-        s.n_fills += mask.sum(axis=1)
+        s.n_fills += np.count_nonzero(mask, axis=1)
         for arr, value in ((s.size, 0.0), (s.entry, 0.0), (s.leverage, 0.0), (s.isolated_margin, 0.0),
                            (s.stop_loss, np.nan), (s.take_profit, np.nan), (s.opened_bar, -1),
                            (s.unrealized_pnl, 0.0), (self.funding_accrued, 0.0)):
@@ -558,10 +568,14 @@ class Exchange:
                 self._liquidate(hit, np.where(hit, liq, open_price), idx, np.zeros_like(hit), report)
             return
         absize = np.abs(size)
-        rate, amount = self._tiers(absize * open_price)
         move = adverse - open_price
-        gap0 = s.equity - row_sum(absize * open_price * rate - np.where(size != 0, amount, 0.0))
-        gap1 = gap0 + row_sum(size * move - absize * move * rate)
+        if self._flat_rate:
+            rate = self._tier_rate[:, 0]
+            gap0 = s.equity - row_sum(absize * open_price * rate)
+        else:
+            rate, amount = self._tiers(absize * open_price)
+            gap0 = s.equity - row_sum(absize * open_price * rate - np.where(size != 0, amount, 0.0))
+        gap1 = gap0 + row_sum((size - absize * rate) * move)
         rows = gap1 < 0
         if not rows.any():
             return
