@@ -461,18 +461,8 @@ class Exchange:
                     margin = np.where(grow | flip, np.abs(target) * entry / np.where(leverage > 0, leverage, 1.0),
                                       np.where(shrink, s.isolated_margin * np.abs(target) / np.abs(cur), s.isolated_margin))
                     s.isolated_margin[:] = np.where(target == 0, 0.0, margin)
-            if self.ledger.level != "off":
-                acc, ast = np.nonzero(active)
-                self.ledger.append(ORDER, acc, ast, idx[acc], delta[acc, ast], fill[acc, ast], fee[acc, ast],
-                                   realized[acc, ast], self.funding_accrued[acc, ast],
-                                   False if maker is None else maker[acc, ast], leverage[acc, ast])
-            self.funding_accrued[active] = 0.0
-            realized_total = row_sum(realized)
-            fee_total = row_sum(fee)
-            s.collateral += realized_total - fee_total
-            s.realized_pnl += realized_total
-            s.fees_paid += fee_total
-            s.n_fills += np.count_nonzero(active, axis=1)
+            self._book(ORDER, active, idx, delta, fill, fee, realized,
+                       False if maker is None else maker, leverage)
             s.opened_bar[:] = np.where(target == 0, -1, np.where(active & (cur * target <= 0), idx[:, None], s.opened_bar))
             s.size[:] = target
             s.entry[:] = entry
@@ -480,25 +470,34 @@ class Exchange:
         s.stop_loss[:] = stop
         s.take_profit[:] = take
 
-    def _close(self, mask: np.ndarray, price: np.ndarray, idx: np.ndarray, kind: int, fee_rate: np.ndarray,
-               maker: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Close the positions in ``mask`` at ``price``; returns per-position (realized, fee) arrays."""
+    def _book(self, kind: int, mask: np.ndarray, idx: np.ndarray, quantity: np.ndarray, price: np.ndarray,
+              fee: np.ndarray, realized: np.ndarray, maker: bool | np.ndarray, leverage: np.ndarray) -> None:
+        """Book the fills in ``mask`` (zero ``fee`` and ``realized`` elsewhere): ledger rows with the
+        funding each position accrued since its last fill, then the account totals."""
         s = self.state
-        realized = np.where(mask, s.size * (price - s.entry), 0.0)
-        fee = np.where(mask, np.abs(s.size) * price * fee_rate, 0.0)
         if self.ledger.level != "off":
             acc, ast = np.nonzero(mask)
-            self.ledger.append(kind, acc, ast, idx[acc], -s.size[acc, ast], price[acc, ast], fee[acc, ast],
-                               realized[acc, ast], self.funding_accrued[acc, ast], maker, s.leverage[acc, ast])
+            self.ledger.append(kind, acc, ast, idx[acc], quantity[acc, ast], price[acc, ast], fee[acc, ast],
+                               realized[acc, ast], self.funding_accrued[acc, ast],
+                               maker if np.ndim(maker) == 0 else maker[acc, ast], leverage[acc, ast])
+        self.funding_accrued[mask] = 0.0
         realized_total = row_sum(realized)
         fee_total = row_sum(fee)
         s.collateral += realized_total - fee_total
         s.realized_pnl += realized_total
         s.fees_paid += fee_total
         s.n_fills += np.count_nonzero(mask, axis=1)
+
+    def _close(self, mask: np.ndarray, price: np.ndarray, idx: np.ndarray, kind: int, fee_rate: np.ndarray,
+               maker: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Close the positions in ``mask`` at ``price``; returns per-position (realized, fee) arrays."""
+        s = self.state
+        realized = np.where(mask, s.size * (price - s.entry), 0.0)
+        fee = np.where(mask, np.abs(s.size) * price * fee_rate, 0.0)
+        self._book(kind, mask, idx, -s.size, price, fee, realized, maker, s.leverage)
         for arr, value in ((s.size, 0.0), (s.entry, 0.0), (s.leverage, 0.0), (s.isolated_margin, 0.0),
                            (s.stop_loss, np.nan), (s.take_profit, np.nan), (s.opened_bar, -1),
-                           (s.unrealized_pnl, 0.0), (self.funding_accrued, 0.0)):
+                           (s.unrealized_pnl, 0.0)):
             arr[mask] = value
         return realized, fee
 
