@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import ExitStack
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,6 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..env import PerpTradingEnv
-    from ..evaluation.metrics import episode_metrics
     from ..presets import load_env_preset
 
     market, config = load_env_preset(args.env)
@@ -35,7 +35,25 @@ def run(args: argparse.Namespace) -> int:
     if args.start is not None:
         config = replace(config, start=int(args.start) if args.start.isdigit() else args.start)
     env = PerpTradingEnv(market, config)
-    act = _llm_actor(args, env) if config.action_mode == "decision" else _baseline_actor(args, env)
+    with ExitStack() as resources:
+        act = _llm_actor(args, env, resources) if config.action_mode == "decision" else _baseline_actor(args, env)
+        result = _run_episode(args, env, act)
+    if args.json:
+        print(json.dumps(result, indent=2, default=float))
+    else:
+        width = max(map(len, result))
+        for key, value in result.items():
+            shown = (f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}") if isinstance(value, float) else value
+            print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def _run_episode(args: argparse.Namespace, env, act) -> dict:
+    import numpy as np
+
+    from ..evaluation.metrics import episode_metrics
+
+    market, config = env.market, env.config
     started = time.perf_counter()
     obs, info = env.reset(seed=args.seed)
     equity = [info["equity"]]
@@ -47,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         done = terminated or truncated
     trades = env.trades(include_open=True)
     metrics = episode_metrics(
-        __import__("numpy").asarray(equity), market.bar_seconds * config.bars_per_decision, trades=trades,
+        np.asarray(equity), market.bar_seconds * config.bars_per_decision, trades=trades,
         totals={"fees_paid": info["fees_paid"], "funding_paid": info["funding_paid"],
                 "n_liquidations": info["liquidations"]})
     result = {
@@ -59,14 +77,7 @@ def run(args: argparse.Namespace) -> int:
         **{k: metrics[k] for k in ("total_return", "sharpe", "max_drawdown", "n_trades", "win_rate",
                                    "fees_paid", "funding_paid", "n_liquidations") if k in metrics},
     }
-    if args.json:
-        print(json.dumps(result, indent=2, default=float))
-    else:
-        width = max(map(len, result))
-        for key, value in result.items():
-            shown = (f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}") if isinstance(value, float) else value
-            print(f"{key:<{width}}  {shown}")
-    return 0
+    return result
 
 
 def _time(market, bar: int) -> str:
@@ -82,12 +93,22 @@ def _baseline_actor(args, env):
     return policy.act
 
 
-def _llm_actor(args, env):
+def _llm_actor(args, env, resources: ExitStack):
+    """An LLM policy for a profile name (policies/llm/) or a litellm model string; the local
+    model's server is started here and stopped when the episode ends."""
     if not args.llm:
         raise ValueError(f"env preset {args.env!r} takes contest decisions: pass --llm PROFILE_OR_MODEL "
-                         "(e.g. --llm local-smollm2 with the local-llm extra, or a litellm model string)")
+                         "(a profile of policies/llm/, e.g. mock or local-smollm2, or a litellm model string)")
+    from ..llm.local_server import MODEL_ALIAS, LocalModelServer
     from ..llm.policy import LLMPolicy
+    from ..llm.profiles import available_profiles, load_profile
 
-    policy = LLMPolicy.from_profile_or_model(args.llm, system_prompt=env.system_prompt)
+    profile = load_profile(args.llm) if args.llm in available_profiles() or args.llm.endswith(".toml") else None
+    model = profile.model if profile is not None else args.llm
+    connection = {}
+    if model == f"openai/{MODEL_ALIAS}":
+        connection = resources.enter_context(LocalModelServer()).policy_kwargs()
+    policy = resources.enter_context(LLMPolicy(model, profile=profile, system_prompt=env.system_prompt,
+                                               coins=list(env.market.symbols), **connection))
     policy.reset(args.seed)
     return policy.act

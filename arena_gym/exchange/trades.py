@@ -124,4 +124,6 @@ def trades_from_ledger(ledger: Ledger, timestamps: np.ndarray, symbols: tuple[st
             trade.shrink(trade.size, mark, 0.0, trade.side * trade.size * (mark - entry))
             finish(key, trade, bar, "end")
     frame = pd.DataFrame.from_records(records, columns=list(TRADE_COLUMNS))
+    for column in ("entry_time", "exit_time"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame.sort_values(["account", "episode", "entry_time", "asset"], ignore_index=True)
