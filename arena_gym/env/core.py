@@ -165,7 +165,8 @@ class PerpCore:
         out[:, g] = np.log(np.maximum(equity, 1e-9) / s.initial_capital)
         out[:, g + 1] = row_sum(margin)
         out[:, g + 2] = self.steps / self.config.episode_length if self.config.episode_length else 0.0
-        np.clip(out, -CLIP, CLIP, out=out)
+        account = out[:, self.n_market:]               # market features are clipped once, when computed
+        np.clip(account, -CLIP, CLIP, out=account)
         return out
 
     # ------------------------------------------------------------------ actions

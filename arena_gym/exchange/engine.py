@@ -58,9 +58,6 @@ from .orders import OrderFlag, Orders
 from .slippage import SlippageModel, slippage_model
 from .state import CROSS, ISOLATED, AccountState, row_sum
 
-#: Field order of the per-bar block taken in one gather per bar.
-_OPEN, _HIGH, _LOW, _CLOSE, _FUNDING, _FUNDING_PRICE, _PREV_VOLUME = range(7)
-
 _F = OrderFlag
 
 
@@ -144,10 +141,8 @@ class Exchange:
         self._ones_n = np.ones(n_accounts)
         self._fee_cap = np.maximum(self.taker_fee, self.maker_fee) + self.slippage.max_slippage
         self._no_flags = np.zeros((n_accounts, market.n_assets), np.int64)
-        prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
-        funding_price = market.mark if self.use_mark else market.open
-        self._bars = np.ascontiguousarray(np.stack(
-            [market.open, market.high, market.low, market.close, market.funding_rate, funding_price, prev_volume], axis=1))
+        self._prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
+        self._funding_price = market.mark if self.use_mark else market.open
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -198,8 +193,7 @@ class Exchange:
         s = self.state
         if self.isolated:
             return s.isolated_margin.copy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(s.size != 0, np.abs(s.size) * s.mark / s.leverage, 0.0)
+        return np.divide(np.abs(s.size) * s.mark, s.leverage, out=np.zeros(s.size.shape), where=s.leverage > 0)
 
     def available_margin(self) -> np.ndarray:
         """(N,) margin free for new positions (never negative).
@@ -290,8 +284,7 @@ class Exchange:
 
         target = cur
         if given.any():
-            rounded = np.trunc(np.round(np.where(given, req, 0.0) / self.size_step, 6)) * self.size_step
-            target = np.where(given, rounded, cur)
+            target = np.where(given, self._round_to_step(req), cur)
             lost = given & (req != cur) & (target == cur)
             if lost.any():
                 flags[lost] |= _F.SIZE_ROUNDED_TO_ZERO
@@ -321,7 +314,7 @@ class Exchange:
             if short.any():
                 phi = np.where(short, np.maximum(equity, 0.0) / np.where(short, need, 1.0), 1.0)
                 scale = phi
-                scaled = np.trunc(np.round(add * phi[:, None] / self.size_step, 6)) * self.size_step
+                scaled = self._round_to_step(add * phi[:, None])
                 cut = adding & short[:, None]
                 refused = cut & (np.abs(scaled) * open_price < self.min_notional)
                 flags[cut & ~refused] |= _F.SCALED_BY_MARGIN
@@ -331,11 +324,19 @@ class Exchange:
         active = target != cur
 
         # exit levels, checked against the side after the fill
+        leverage = np.where(target == 0, 0.0, np.where(active, lev, s.leverage))
+        if not self._exits_armed() and np.isnan(orders.stop_loss).all() and np.isnan(orders.take_profit).all():
+            return target, leverage, s.stop_loss, s.take_profit, flags, scale, active
         fresh = active & (cur * target <= 0)       # opened, flipped or closed: nothing carried over
         stop = self._exit_level(orders.stop_loss, target, open_price, s.stop_loss, fresh, flags, _F.STOP_INVALID, True)
         take = self._exit_level(orders.take_profit, target, open_price, s.take_profit, fresh, flags, _F.TARGET_INVALID, False)
-        leverage = np.where(target == 0, 0.0, np.where(active, lev, s.leverage))
         return target, leverage, stop, take, flags, scale, active
+
+    def _round_to_step(self, size: np.ndarray) -> np.ndarray:
+        """Round toward zero to the asset's size step; within 1e-6 step of a multiple counts as it
+        (absorbs the float error of size / step)."""
+        steps = size / self.size_step
+        return np.trunc(steps + np.copysign(1e-6, steps)) * self.size_step
 
     @staticmethod
     def _exit_level(level: np.ndarray, target: np.ndarray, price: np.ndarray, current: np.ndarray, fresh: np.ndarray,
@@ -344,11 +345,7 @@ class Exchange:
         level = np.asarray(level, float)
         given = ~np.isnan(level)
         if not given.any():
-            if not fresh.any():
-                return current
-            out = current.copy()
-            out[fresh] = np.nan
-            return out
+            return np.where(fresh, np.nan, current)
         given &= level != 0
         side = np.sign(target)
         long_bad = level >= price if below else level <= price
@@ -379,24 +376,25 @@ class Exchange:
                             stops=np.zeros(n, np.int64), targets=np.zeros(n, np.int64), fills=s.n_fills.copy())
         for b in range(n_bars):
             idx = s.bar + 1
-            bar = np.take(self._bars, idx, axis=0)
-            o = bar[:, _OPEN]
+            o = np.take(m.open, idx, axis=0)
             if s.size.any():
-                self._settle_funding(idx, bar)
+                self._settle_funding(idx)
                 self._mark(o)
                 self._liquidate_at_open(idx, o, report)
             if b == 0 and orders is not None:
-                self._execute(orders, idx, o, bar[:, _PREV_VOLUME], report, fill_price, fee_rate, maker)
+                self._execute(orders, idx, o, np.take(self._prev_volume, idx, axis=0), report, fill_price, fee_rate,
+                              maker)
                 self._mark(o)
             if s.size.any():
-                h, l = bar[:, _HIGH], bar[:, _LOW]
-                armed = self._exits_armed()
-                if armed:
-                    self._trigger_stops(idx, o, h, l, bar[:, _PREV_VOLUME], report)
-                self._liquidate_intrabar(idx, o, h, l, report)
-                if armed:
-                    self._trigger_targets(idx, o, h, l, bar[:, _PREV_VOLUME], report)
-            self._mark(bar[:, _CLOSE])
+                h, l = np.take(m.high, idx, axis=0), np.take(m.low, idx, axis=0)
+                if self._exits_armed():
+                    volume = np.take(self._prev_volume, idx, axis=0)
+                    self._trigger_stops(idx, o, h, l, volume, report)
+                    self._liquidate_intrabar(idx, o, h, l, report)
+                    self._trigger_targets(idx, o, h, l, volume, report)
+                else:
+                    self._liquidate_intrabar(idx, o, h, l, report)
+            self._mark(np.take(m.close, idx, axis=0))
             s.bar += 1
             poor = s.collateral < self.bankrupt_below
             if poor.any():
@@ -415,12 +413,12 @@ class Exchange:
         np.subtract(price, s.entry, out=s.unrealized_pnl)
         s.unrealized_pnl *= s.size
 
-    def _settle_funding(self, idx: np.ndarray, bar: np.ndarray) -> None:
-        rate = bar[:, _FUNDING]
+    def _settle_funding(self, idx: np.ndarray) -> None:
+        rate = np.take(self.market.funding_rate, idx, axis=0)
         if not rate.any():
             return
         s = self.state
-        price = bar[:, _FUNDING_PRICE]
+        price = np.take(self._funding_price, idx, axis=0)
         pay = s.size * price * rate
         total = row_sum(pay)
         s.collateral -= total

@@ -81,6 +81,6 @@ def count_flags(flags: np.ndarray) -> dict[str, np.ndarray]:
     Flags that occur nowhere share one zero array (treat the result as read-only).
     """
     zeros = np.zeros(flags.shape[0], np.int64)
-    present = int(np.bitwise_or.reduce(flags, axis=None)) if flags.size else 0
+    present = int(np.bitwise_or.reduce(flags, axis=None)) if flags.any() else 0
     return {name: ((flags & (1 << i)) != 0).sum(axis=1) if present & (1 << i) else zeros
             for i, name in enumerate(FLAG_NAMES)}
