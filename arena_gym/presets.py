@@ -76,7 +76,7 @@ def env_preset_path(name_or_path: str | Path) -> Path:
         return candidate
     path = envs_dir() / f"{name_or_path}.toml"
     if not path.is_file():
-        raise KeyError(f"unknown env preset {str(name_or_path)!r}; available in {envs_dir()}: "
+        raise ValueError(f"unknown env preset {str(name_or_path)!r}; available in {envs_dir()}: "
                        f"{', '.join(available_env_presets()) or '(none)'}")
     return path
 

@@ -1,0 +1,61 @@
+"""``arena-gym arena``: every baseline, plus the policies you name, on one env preset.
+
+Examples::
+
+    arena-gym arena                                   # the five baselines on the synthetic market
+    arena-gym arena --add ppo:runs/ppo-synthetic/best_model.zip --llm auto --out runs/arena
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .evaluation_options import add_env_options, add_plan_options, built_policies, load_env, plan_from, print_summary
+
+
+def register(subparsers) -> None:
+    from arena_gym.evaluation.baselines import BASELINES
+
+    p = subparsers.add_parser(
+        "arena", help="rank baselines, trained models and LLMs on one env preset",
+        description="Evaluate a set of policies on the same windows x seeds of an env preset (resumable), print "
+                    "the Bradley-Terry leaderboard and write the report.")
+    add_env_options(p)
+    p.add_argument("--baselines", default=",".join(BASELINES),
+                   help=f"comma-separated baselines (default all: {','.join(BASELINES)}; '' for none)")
+    p.add_argument("--add", action="append", default=[], metavar="SPEC",
+                   help="another policy: ppo:<model.zip>, llm:<preset> or LABEL=<spec>; repeatable")
+    p.add_argument("--llm", default="none",
+                   help="'auto' adds every hosted LLM preset whose provider key is set; or name presets, e.g. "
+                        "gpt-5,local-smollm2 (the local model runs on the CPU); 'none' (default) adds none")
+    add_plan_options(p)
+    p.add_argument("--out", help="evaluation folder (default runs/arena-<env>)")
+    p.set_defaults(func=run)
+
+
+def llm_specs(choice: str) -> list[str]:
+    """Policy specs for ``--llm``: ``none``, ``auto``, or a comma-separated list of presets."""
+    if choice == "none":
+        return []
+    if choice == "auto":
+        from arena_gym.evaluation.arena import available_llm_presets
+
+        return [f"llm:{name}" for name in available_llm_presets(include_local=False)]
+    return [f"llm:{name.strip()}" for name in choice.split(",") if name.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arena_gym.evaluation.arena import run_arena
+
+    market, config = load_env(args)
+    specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add + llm_specs(args.llm)
+    if not specs:
+        raise ValueError("no policies: name baselines with --baselines or add some with --add / --llm")
+    out = Path(args.out or f"runs/arena-{Path(args.env).stem}")
+    with built_policies(specs) as policies:
+        summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
+                            concurrency=args.concurrency)
+    print_summary(summary)
+    return 0

@@ -1,0 +1,98 @@
+"""``arena-gym demo``: the main job, offline, in a few minutes.
+
+On the embedded synthetic market it trains a short PPO (policies/ppo.toml) on the train split,
+selects it on the validation split, then plays it with the five baselines (and any LLM preset
+whose provider key is set, or the local model when installed) on the same held-out test
+windows and seeds, prints the leaderboard and how PPO did against random and hold-cash, and
+writes the report. Run again to resume; ``--fresh`` starts over.
+
+    arena-gym demo                    # writes runs/demo/
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo", help="train a short PPO and rank it against baselines on held-out synthetic windows",
+        description="Train PPO on the synthetic market, evaluate it with the baselines (and available LLMs) on "
+                    "held-out windows, print the leaderboard and write <out>/report.html. Offline; a few minutes.")
+    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    p.add_argument("--env", default="synthetic", help="env preset (default synthetic)")
+    p.add_argument("--timesteps", type=int, help="PPO timesteps (default: policies/ppo.toml)")
+    p.add_argument("--windows", type=int, default=16, help="held-out test windows (default 16)")
+    p.add_argument("--seeds", default="0", help="comma-separated env seeds per window (default 0; episodes depend "
+                                                "on the seed only through stochastic policies)")
+    p.add_argument("--llm", default="auto",
+                   help="'auto' (default): hosted LLM presets whose provider key is set; 'none'; or named presets, "
+                        "e.g. local-smollm2 (the local model takes minutes per decision on a small CPU)")
+    p.add_argument("--fresh", action="store_true", help="delete the output folder first (retrain, replay)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def verdict(h2h) -> list[str]:
+    """Plain sentences on how PPO did against each opponent in ``h2h`` (see ``head_to_head``)."""
+    lines = []
+    for row in h2h.itertuples(index=False):
+        if row.episodes == 0:
+            lines.append(f"  vs {row.opponent}: no shared finished episodes")
+            continue
+        if row.wins > row.losses and row.mean_difference > 0:
+            word = "ahead of"
+        elif row.losses > row.wins and row.mean_difference < 0:
+            word = "behind"
+        else:
+            word = "level with (mixed results against)"
+        lines.append(f"  vs {row.opponent}: PPO is {word} it: won {row.wins}, tied {row.ties}, lost {row.losses} of "
+                     f"{row.episodes} paired episodes; mean return {row.mean_total_return:+.2%} against "
+                     f"{row.opponent_mean_total_return:+.2%} (difference {row.mean_difference:+.2%} per episode)")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    import shutil
+    import time
+    from pathlib import Path
+
+    from arena_gym.evaluation.arena import ArenaPlan, head_to_head, run_arena, splits_for, trained_ppo, with_fields
+    from arena_gym.evaluation.baselines import BASELINES
+    from arena_gym.evaluation.policies import LOCAL_PRESET
+    from arena_gym.evaluation.training import load_policy_preset
+    from arena_gym.llm.local_server import local_model_unavailable_reason
+    from arena_gym.presets import load_env_preset
+
+    from .arena import llm_specs
+    from .evaluation_options import built_policies, print_summary
+
+    t0 = time.perf_counter()
+    out = Path(args.out)
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    market, config = load_env_preset(args.env)
+    preset = load_policy_preset("ppo")
+    config = with_fields(config, preset.get("env", {}))  # every policy plays the PPO's episode timing
+    seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    plan = ArenaPlan(split="test", n_windows=args.windows, seeds=seeds)
+    splits = splits_for(market, config, plan)
+    print("[1/3] PPO")
+    model_path = trained_ppo(market, config, splits, out / "ppo", preset, total_timesteps=args.timesteps,
+                             log=lambda line: print(f"      {line}"))
+    print(f"      ready after {time.perf_counter() - t0:.0f} s")
+    specs = [f"ppo={'ppo:' + str(model_path)}", *BASELINES, *llm_specs(args.llm)]
+    if args.llm == "auto" and local_model_unavailable_reason() is None:
+        print(f"      the local model is installed; add it with --llm {LOCAL_PRESET} (slow: it runs on the CPU)")
+    with built_policies(specs) as policies:
+        print(f"[2/3] Evaluating {', '.join(p.name for p in policies)} on {args.windows} held-out windows x "
+              f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}")
+        summary = run_arena(market, config, policies, out, plan, title="arena-gym demo: PPO against the baselines",
+                            extra={"ppo_model": str(model_path)}, progress=not args.no_progress)
+    print("[3/3] Report written")
+    print_summary(summary)
+    h2h = head_to_head(summary["ok"], "ppo", ["random", "hold_cash"])
+    print("\nPPO on the held-out test windows:")
+    print("\n".join(verdict(h2h)))
+    print(f"\nDone in {time.perf_counter() - t0:.0f} s.")
+    return 0

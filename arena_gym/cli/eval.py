@@ -1,0 +1,45 @@
+"""``arena-gym eval``: play given policies on the same held-out windows and seeds, resumably.
+
+Examples::
+
+    arena-gym eval --policy ppo:runs/ppo-synthetic/best_model.zip --policy random --out runs/ppo-vs-random
+    arena-gym eval --env alpha-arena-s1 --policy llm:gpt-5 --windows 4 --seeds 0
+
+Rerunning the same command after an interruption plays only the episodes not yet logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .evaluation_options import add_env_options, add_plan_options, built_policies, load_env, plan_from, print_summary
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="evaluate policies on identical windows (resumable)",
+        description="Play each policy on the same windows x seeds of a split of an env preset, appending each "
+                    "finished episode to <out>/episodes.jsonl (an interrupted run resumes), then write the "
+                    "metric tables, plots and report.html.")
+    add_env_options(p)
+    p.add_argument("--policy", action="append", required=True, metavar="SPEC",
+                   help="a baseline name (hold_cash, buy_and_hold, random, ema_momentum, funding_carry), "
+                        "ppo:<model.zip>, llm:<preset>, or LABEL=<spec>; repeatable")
+    add_plan_options(p)
+    p.add_argument("--retry-errors", action="store_true", help="play again the episodes logged as failed")
+    p.add_argument("--out", help="evaluation folder (default runs/eval-<env>)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arena_gym.evaluation.arena import run_arena
+
+    market, config = load_env(args)
+    out = Path(args.out or f"runs/eval-{Path(args.env).stem}")
+    with built_policies(args.policy) as policies:
+        summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
+                            concurrency=args.concurrency, retry_errors=args.retry_errors)
+    print_summary(summary)
+    return 0

@@ -1,0 +1,109 @@
+"""Command-line options shared by ``train``, ``eval``, ``arena`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from arena_gym.env.config import EnvConfig
+from arena_gym.market.data import MarketData
+
+
+def add_env_options(parser: argparse.ArgumentParser, default_env: str = "synthetic") -> None:
+    parser.add_argument("--env", default=default_env,
+                        help=f"env preset name under envs/ or a TOML path (default {default_env})")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override an EnvConfig field, e.g. --set episode_length=84 (value read as JSON, "
+                             "else as text); repeatable")
+
+
+def add_plan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split", default="test", choices=("train", "validation", "test"),
+                        help="split whose windows are played (default test: held out from training)")
+    parser.add_argument("--windows", type=int, default=8, help="number of evaluation windows (default 8)")
+    parser.add_argument("--seeds", default="0,1", help="comma-separated env seeds, each window once per seed "
+                                                       "(default 0,1)")
+    parser.add_argument("--window-seed", type=int, default=0, help="seed that draws the windows (default 0)")
+    parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parse_fields(pairs: list[str]) -> dict[str, Any]:
+    """``["episode_length=84", "assets=[\\"BTC\\"]"]`` -> ``{"episode_length": 84, "assets": ["BTC"]}``."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set needs FIELD=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key.strip()] = text
+    return out
+
+
+def load_env(args: argparse.Namespace) -> tuple[MarketData, EnvConfig]:
+    """The market and config of ``--env`` with the ``--set`` overrides applied."""
+    from arena_gym.evaluation.arena import with_fields
+    from arena_gym.presets import env_config, load_env_preset
+
+    market, config = load_env_preset(args.env)
+    fields = parse_fields(args.set)
+    if fields:
+        env_config(fields, "--set")  # names unknown fields clearly
+        config = with_fields(config, fields)
+    return market, config
+
+
+def plan_from(args: argparse.Namespace):
+    from arena_gym.evaluation.arena import ArenaPlan
+
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError as err:
+        raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from err
+    return ArenaPlan(split=args.split, n_windows=args.windows, seeds=seeds, window_seed=args.window_seed)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The leaderboard (or why there is none), failed episodes and where the report is."""
+    from arena_gym.evaluation.report import format_leaderboard
+
+    if summary["leaderboard"] is not None:
+        print("\nLeaderboard (Bradley-Terry on total return, paired episodes; Elo scale, 95 % CI):")
+        print(format_leaderboard(summary["leaderboard"], summary["metrics"]))
+    else:
+        print(f"\nNo leaderboard: {summary['leaderboard_note']}.")
+        if not summary["metrics"].empty:
+            columns = [c for c in ("total_return", "sharpe", "max_drawdown", "n_trades") if c in summary["metrics"]]
+            print(summary["metrics"][columns].to_string())
+    errors = summary["errors"]
+    if len(errors):
+        print(f"\n{len(errors)} episode(s) failed:")
+        for (policy, message), group in errors.groupby(["policy", "error"], dropna=False):
+            print(f"  {policy}: {len(group)} x {message}")
+    paths = summary.get("paths", {})
+    if "html" in paths:
+        print(f"\nReport: {paths['html']}")
+    if "equity_png" in paths:
+        print(f"Equity curves: {paths['equity_png']}")
+
+
+@contextlib.contextmanager
+def built_policies(specs: Sequence[str]) -> Iterator[list[Any]]:
+    """The policies of ``specs``; those holding resources (LLM loops, local servers) are closed after."""
+    from arena_gym.evaluation.policies import policy_from_spec
+
+    policies: list[Any] = []
+    try:
+        for spec in specs:
+            policies.append(policy_from_spec(spec))
+        yield policies
+    finally:
+        for policy in policies:
+            close = getattr(policy, "close", None)
+            if close is not None:
+                close()
