@@ -270,3 +270,59 @@ def test_trades_from_ledger_split_a_flip_and_attribute_fees_and_funding():
     assert short.fees == pytest.approx(5.535 * 2 / 3 + 3.6)
     assert short.funding == pytest.approx(-0.82 - 0.8)
     assert t["net_pnl"].sum() == pytest.approx(ex.state.equity[0] - 10_000)
+
+
+def test_isolated_open_profit_cannot_fund_new_margin():
+    btc = flat_bars(100_000.0, 2) + flat_bars(200_000.0, 4)
+    eth = flat_bars(4_000.0, 6)
+    ex = exchange(bars_market({"BTC": btc, "ETH": eth}, fees=(0.0, 0.0)), capital=1_000.0, margin_mode="isolated")
+    ex.step(order(2, size={0: 0.05}, leverage={0: 5}))          # all 1,000 of collateral is BTC's margin
+    ex.step(None)                                                 # BTC doubles: +5,000 open profit
+    assert ex.state.unrealized_pnl[0, 0] == pytest.approx(5_000.0) and ex.available_margin()[0] == 0
+    report = ex.step(order(2, size={1: 10.0}, leverage={1: 10}))   # would need 4,000 of margin
+    assert report.flags[0, 1] & OrderFlag.REFUSED_BY_MARGIN
+    assert ex.state.size[0, 1] == 0
+    assert ex.state.collateral[0] - ex.state.isolated_margin[0].sum() >= 0
+
+
+def two_position_crash(stop: float | None):
+    btc = flat_bars(100_000.0, 2) + [(100_000.0, 100_000.0, 90_000.0, 91_000.0)] + flat_bars(91_000.0, 2)
+    eth = flat_bars(4_000.0, 2) + [(4_000.0, 4_000.0, 3_300.0, 3_400.0)] + flat_bars(3_400.0, 2)
+    ex = exchange(bars_market({"BTC": btc, "ETH": eth}, fees=(0.0, 0.0)), capital=2_000.0)
+    ex.step(order(2, size={0: 0.1, 1: 2.0}, leverage={0: 20, 1: 20}, stop_loss={} if stop is None else {0: stop}))
+    ex.step(None)
+    return ex
+
+
+def test_cross_stop_beyond_the_liquidation_point_does_not_fire_first():
+    # liquidation at s = 1715 / 2359.5 = 0.727 of the way down; a BTC stop at 91,000 sits at s = 0.9
+    plain, stopped = two_position_crash(None), two_position_crash(91_000.0)
+    assert stopped.ledger.frame().query("kind == 'stop_loss'").empty
+    assert stopped.state.equity[0] == pytest.approx(plain.state.equity[0])
+    assert stopped.state.equity[0] == pytest.approx(285 - 40.5 * 1_715 / 2_359.5)
+
+
+def test_cross_stop_before_the_liquidation_point_fires_then_the_rest_is_checked():
+    ex = two_position_crash(95_000.0)                               # s = 0.5 < 0.727: the stop comes first
+    stop_row = ex.ledger.frame().query("kind == 'stop_loss'")
+    assert stop_row["price"].iloc[0] == 95_000.0
+    # ETH alone from the open: E(s) = 1500 - 1400 s, MM(s) = 160 - 28 s  ->  s = 1340 / 1372
+    s = 1_340 / 1_372
+    liq = ex.ledger.frame().query("kind == 'liquidation'")
+    assert list(liq["asset"]) == [1] and liq["price"].iloc[0] == pytest.approx(4_000 - 700 * s)
+    assert ex.state.equity[0] == pytest.approx(160 - 28 * s)
+
+
+def test_engine_maintenance_uses_the_tier_of_each_position():
+    m = bars_market({"BTC": flat_bars(100_000.0, 4)}, rules="binance-usdm", fees=(0.0, 0.0))
+    ex = Exchange(m, 3, 200_000.0, slippage="none", rules="binance-usdm")
+    ex.reset(0)
+    o = Orders.hold(3, 1)
+    o.size[:, 0] = [0.4, 1.0, 10.0]                                 # $40k, $100k, $1M
+    o.leverage[:] = 10
+    ex.step(o)
+    assert ex.maintenance_margin()[:, 0] == pytest.approx([160.0, 100_000 * 0.005 - 50, 1_000_000 * 0.01 - 3_050])
+    # one position, equity E: liquidation where E + size (p - mark) = size p rate - amount
+    E = ex.state.equity[2]
+    assert E == 200_000.0
+    assert ex.liquidation_price()[2, 0] == pytest.approx((10 * 100_000 - E - 3_050) / (10 * (1 - 0.01)))   # 80,500

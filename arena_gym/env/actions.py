@@ -3,7 +3,8 @@
 ``target`` — ``Box(-1, 1, (A,))``: the target exposure of each asset as a fraction of
 ``leverage_cap x equity``. When the absolute weights sum to more than 1 they are scaled down to
 sum to 1, so gross exposure never exceeds ``leverage_cap x equity``. Positions are opened at
-leverage ``leverage_cap`` (capped by each asset's maximum). A change smaller than
+leverage ``max(leverage_cap, default leverage)`` (capped by each asset's maximum), so that the
+exposure cap, not the initial-margin check, is what binds. A change smaller than
 ``deadband x equity`` in notional is not traded (a hold), except a target of exactly 0, which
 closes the position.
 
@@ -44,7 +45,7 @@ def target_orders(weights: np.ndarray, exchange: Exchange, leverage_cap: float, 
     size[~trade] = np.nan
     leverage = np.where(trade, np.minimum(np.maximum(leverage_cap, exchange.default_leverage), exchange.max_leverage), np.nan)
     nan = np.full(size.shape, np.nan)
-    return Orders(size=size, leverage=leverage, stop_loss=nan, take_profit=nan)
+    return Orders(size=size, leverage=leverage, stop_loss=nan, take_profit=nan.copy())
 
 
 def discrete_weights(actions: np.ndarray, n_assets: int) -> np.ndarray:

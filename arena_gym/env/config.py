@@ -29,8 +29,8 @@ class EnvConfig:
         exchange: exchange rule preset (name or TOML path); asset specs are taken from it.
         fees: ``"exchange"`` (the preset's), ``"zero"``, or ``(taker, maker)`` fractions.
         slippage: slippage preset name or model (see :mod:`arena_gym.exchange.slippage`).
-        leverage_cap: gross exposure limit of the RL action modes, in multiples of equity, and
-            the leverage their positions are opened at (capped per asset).
+        leverage_cap: gross exposure limit of the RL action modes, in multiples of equity; their
+            positions open at ``max(leverage_cap, default leverage)`` (capped per asset).
         deadband: RL action modes skip trades smaller than this fraction of equity.
         action_mode: ``"target"``, ``"discrete"`` or ``"decision"`` (the contest's JSON).
         observation_mode: ``"numeric"`` (Box), ``"text"`` (the contest prompt) or ``"both"``.
@@ -38,6 +38,8 @@ class EnvConfig:
         house_rules: the contest's rules for decisions (one position per coin, no pyramiding).
         default_leverage: leverage for decisions that give none (``None``: min(10, max)).
         ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
+        extra: further options of the text side: ``prompt_template`` and ``system_template``
+            (paths of user and system prompt templates replacing ``policies/prompts/``).
     """
 
     assets: Sequence[str] | None = None

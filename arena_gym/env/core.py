@@ -19,7 +19,7 @@ from ..exchange.trades import trades_from_ledger
 from ..exchange.orders import FLAG_NAMES, Orders, count_flags
 from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
-from ..market.spec import load_rules
+from ..market.spec import ExchangeRules, load_rules
 from .actions import discrete_weights, target_orders
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, CLIP, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows
@@ -54,8 +54,9 @@ class Position:
     notional: float
 
 
-def prepare_market(market: MarketData, config: EnvConfig) -> MarketData:
-    """Select the configured assets and apply the configured exchange specs and fee override."""
+def prepare_market(market: MarketData, config: EnvConfig) -> tuple[MarketData, ExchangeRules]:
+    """Select the configured assets; return the market under the configured exchange's specs and
+    those rules, both with the configured fee override."""
     if config.assets is not None:
         market = market.select(list(config.assets))
     rules = load_rules(config.exchange)
@@ -65,7 +66,7 @@ def prepare_market(market: MarketData, config: EnvConfig) -> MarketData:
         rules = rules.with_fees(float(config.fees[0]), float(config.fees[1]))
     elif config.fees != "exchange":
         raise ValueError(f"fees must be 'exchange', 'zero' or (taker, maker), got {config.fees!r}")
-    return market.with_assets(rules.specs(market.symbols))
+    return market.with_assets(rules.specs(market.symbols)), rules
 
 
 def resolve_bar(market: MarketData, spec, name: str) -> int:
@@ -89,11 +90,10 @@ def resolve_bar(market: MarketData, spec, name: str) -> int:
 class PerpCore:
     """``n_accounts`` episodes over one market (see the module docstring)."""
 
-    def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig) -> None:
+    def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig, min_start: int = 0) -> None:
         self.config = config
-        self.market = prepare_market(market, config)
+        self.market, self.rules = prepare_market(market, config)
         m = self.market
-        self.rules = load_rules(config.exchange)
         self.exchange = Exchange(m, n_accounts, config.initial_capital, margin_mode=config.margin_mode,
                                  rules=self.rules, slippage=config.slippage, default_leverage=config.default_leverage,
                                  ledger=config.ledger)
@@ -110,7 +110,7 @@ class PerpCore:
         if not 0 <= begin < end <= m.n_bars:
             raise ValueError(f"split {config.split} gives bars [{begin}, {end}) outside [0, {m.n_bars}]")
         self.split_end = end - 1  # last usable bar
-        self.first_start = max(begin + config.lookback - 1, WARMUP_BARS)
+        self.first_start = max(begin + config.lookback - 1, WARMUP_BARS, min_start)
         horizon = (config.episode_length or 1) * self.k
         self.last_start = self.split_end - horizon
         if self.last_start < self.first_start:
@@ -123,11 +123,8 @@ class PerpCore:
         self.prev_equity = np.full(n_accounts, float(config.initial_capital))
 
     def _fixed_start(self, spec) -> int:
-        bar = resolve_bar(self.market, spec, "start")
-        if isinstance(spec, str) and bar < self.market.n_bars and self.market.timestamps[bar] != np.datetime64(
-                pd.Timestamp(spec).tz_localize(None) if pd.Timestamp(spec).tzinfo is None
-                else pd.Timestamp(spec).tz_convert("UTC").tz_localize(None), "ns"):
-            bar -= 1  # a timestamp inside a bar starts at that bar
+        """The start bar for a bar index, or for a timestamp: the bar containing it."""
+        bar = self.market.index_of(spec) if isinstance(spec, str) else resolve_bar(self.market, spec, "start")
         if not self.first_start <= bar <= self.last_start:
             raise ValueError(f"start {spec!r} is bar {bar}; valid starts are bars {self.first_start}..{self.last_start} "
                              f"({self.market.timestamps[self.first_start]} .. {self.market.timestamps[self.last_start]})")

@@ -45,9 +45,11 @@ class PerpTradingEnv(gym.Env):
     | `decision` | `Text`                       | the contest's JSON decision (also dict or objects)      |
 
     ## Observation space
-    ``observation_mode="numeric"``: ``Box(-10, 10, (lookback*A*10 + A*4 + 3,), float32)``: ten
-    scale-free market features per asset and bar over the lookback window (oldest first), four
-    account features per asset and three global ones (see :mod:`arena_gym.env.features`).
+    ``observation_mode="numeric"``: ``Box(-10, 10, (lookback*A*2 + A*10 + A*4 + 3,), float32)``
+    (279 for six assets and the default lookback of 16): two scale-free window features (log
+    return, range) per asset over the lookback window, oldest first; ten market features per
+    asset at the last closed bar; four account features per asset and three global ones (see
+    :mod:`arena_gym.env.features`).
     ``"text"``: the contest's user prompt (a string). ``"both"``: a dict of the two.
 
     ## Reward

@@ -57,9 +57,9 @@ class PerpVectorEnv(VectorEnv):
             raise ValueError(f"autoreset_mode must be one of {sorted(_MODES)}, got {autoreset_mode!r}")
         self.config = config
         self.num_envs = num_envs
-        self.core = PerpCore(market if market is not None else default_market(), num_envs, config)
-        if self.core.first_start < self.core.k:
-            self.core.first_start = self.core.k
+        # a reset inside a step restarts bars_per_decision bars before the start (module docstring)
+        self.core = PerpCore(market if market is not None else default_market(), num_envs, config,
+                             min_start=config.bars_per_decision)
         self.market = self.core.market
         self.metadata = {**self.metadata, "autoreset_mode": _MODES[autoreset_mode]}
         self._same_step = autoreset_mode == "same_step"

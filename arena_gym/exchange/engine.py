@@ -15,7 +15,8 @@ closed; for each bar ``b = t+1 .. t+k``:
    action mode) and filled at the open plus slippage, taker fee on fill notional.
 4. **Stop-losses** hit by the bar's adverse extreme (long: low, short: high) close at the stop
    (or at the open when the bar gapped through it), taker fee plus slippage, provided the stop
-   lies before the liquidation price on the way down (else the liquidation comes first).
+   comes before the liquidation on the way (else the liquidation comes first): for an isolated
+   position, before its liquidation price; for a cross account, before the point of step 5.
 5. **Liquidation**, checked on the adverse extremes: along the path from the open to every
    position's adverse extreme, the first point where equity meets maintenance margin is found
    (linear in the path fraction) and every position of the account closes there (cross); an
@@ -40,8 +41,9 @@ Validation rules (in order; each outcome is an :class:`OrderFlag` reported per a
   dropped, except a full close;
 * margin: the exposure-increasing parts of an account's orders (new positions, increases, the
   new side of a flip) are scaled by one common factor so that initial margin plus fees fit in
-  equity at the open; an increase that falls below the minimum notional after scaling is
-  refused (a flip then just closes);
+  equity at the open (isolated: in collateral plus open losses, less the margin of the positions
+  kept); an increase that falls below the minimum notional after scaling is refused (a flip then
+  just closes);
 * stop-loss / take-profit on the wrong side of the open are dropped.
 """
 
@@ -139,8 +141,10 @@ class Exchange:
         self.funding_accrued = np.zeros((n_accounts, market.n_assets))
         self._rows = np.arange(n_accounts)
         self._ones_n = np.ones(n_accounts)
+        self._ones_n.setflags(write=False)
         self._fee_cap = np.maximum(self.taker_fee, self.maker_fee) + self.slippage.max_slippage
         self._no_flags = np.zeros((n_accounts, market.n_assets), np.int64)
+        self._no_flags.setflags(write=False)
         self._prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
         self._funding_price = market.mark if self.use_mark else market.open
 
@@ -299,15 +303,22 @@ class Exchange:
         scale = self._ones_n
         lev_after = np.where(target != cur, lev, np.where(s.leverage > 0, s.leverage, lev))
         unit = open_price / lev_after
-        equity_open = s.collateral + row_sum(cur * (open_price - s.entry))
+        upnl = cur * (open_price - s.entry)
+        # isolated: open profits stay in their positions and cannot fund new margin
+        equity_open = s.collateral + row_sum(np.minimum(upnl, 0.0) if self.isolated else upnl)
         bound = row_sum(np.abs(target) * unit + np.abs(target - cur) * (open_price * self._fee_cap))
-        if (bound > equity_open).any():
+        if self.isolated or (bound > equity_open).any():
             same = cur * target > 0
             kept = np.where(same, np.where(np.abs(target) <= np.abs(cur), target, cur), 0.0)
             add = target - kept
             adding = add != 0
             fee_unit = open_price * (self.taker_fee + self.slippage.fraction(np.abs(add), prev_volume))
-            base = np.abs(kept) * unit + np.abs(kept - cur) * (open_price * self.taker_fee)
+            if self.isolated:   # kept positions hold their own margin, in proportion to what is kept
+                kept_margin = np.divide(s.isolated_margin * np.abs(kept), np.abs(cur), out=np.zeros(cur.shape),
+                                        where=cur != 0)
+            else:
+                kept_margin = np.abs(kept) * unit
+            base = kept_margin + np.abs(kept - cur) * (open_price * self.taker_fee)
             need = row_sum(np.abs(add) * (unit + fee_unit))
             equity = equity_open - row_sum(base)
             short = (equity < need) & (need > 0)
@@ -564,8 +575,24 @@ class Exchange:
             if hit.any():
                 self._liquidate(hit, np.where(hit, liq, open_price), idx, np.zeros_like(hit), report)
             return
-        absize = np.abs(size)
         move = adverse - open_price
+        frac = self._cross_liquidation_fraction(open_price, move)
+        rows = np.isfinite(frac)
+        if not rows.any():
+            return
+        price = open_price + np.where(rows, frac, 0.0)[:, None] * move
+        self._liquidate((size != 0) & rows[:, None], price, idx, np.zeros(size.shape, bool), report)
+
+    def _cross_liquidation_fraction(self, open_price: np.ndarray, move: np.ndarray) -> np.ndarray:
+        """(N,) fraction of the way from the open to every position's adverse extreme (``move``)
+        at which a cross account's equity meets its maintenance margin; ``inf`` where it never does.
+
+        Equity and maintenance are both linear along that path (maintenance at the tier of the
+        open notional), so the crossing point is exact.
+        """
+        s = self.state
+        size = s.size
+        absize = np.abs(size)
         if self._flat_rate:
             rate = self._tier_rate[:, 0]
             gap0 = s.equity - row_sum(absize * open_price * rate)
@@ -573,14 +600,9 @@ class Exchange:
             rate, amount = self._tiers(absize * open_price)
             gap0 = s.equity - row_sum(absize * open_price * rate - np.where(size != 0, amount, 0.0))
         gap1 = gap0 + row_sum((size - absize * rate) * move)
-        rows = gap1 < 0
-        if not rows.any():
-            return
-        rows &= (size != 0).any(axis=1)
+        hit = (gap1 < 0) & (size != 0).any(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.clip(gap0 / (gap0 - gap1), 0.0, 1.0)
-        price = open_price + frac[:, None] * move
-        self._liquidate((size != 0) & rows[:, None], price, idx, np.zeros(size.shape, bool), report)
+            return np.where(hit, np.clip(gap0 / (gap0 - gap1), 0.0, 1.0), np.inf)
 
     def _trigger_stops(self, idx: np.ndarray, open_price: np.ndarray, high: np.ndarray, low: np.ndarray,
                        prev_volume: np.ndarray, report: StepReport) -> None:
@@ -590,8 +612,15 @@ class Exchange:
         hit = np.where(long, low <= stop, high >= stop)   # False where no stop (NaN compares False)
         if not hit.any():
             return
-        liq = self.liquidation_price()
-        hit &= np.where(long, stop > liq, (stop < liq) | (liq == 0))
+        if self.isolated:
+            liq = self.liquidation_price()
+            hit &= np.where(long, stop > liq, (stop < liq) | (liq == 0))
+        else:   # the stop must come before the account's liquidation point on the same path
+            move = np.where(long, low, high) - open_price
+            liq_frac = self._cross_liquidation_fraction(open_price, move)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                stop_frac = np.where(move != 0, (stop - open_price) / move, 0.0)
+            hit &= stop_frac <= liq_frac[:, None]
         if not hit.any():
             return
         level = np.where(long, np.minimum(stop, open_price), np.maximum(stop, open_price))
