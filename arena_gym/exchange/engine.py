@@ -50,15 +50,18 @@ Validation rules (in order; each outcome is an :class:`OrderFlag` reported per a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..market.data import MarketData
 from ..market.spec import ExchangeRules, load_rules
 from .ledger import FORFEIT, FUNDING, LIQUIDATION, ORDER, STOP_LOSS, TAKE_PROFIT, Ledger
 from .orders import OrderFlag, Orders
 from .slippage import SlippageModel, slippage_model
 from .state import CROSS, ISOLATED, AccountState, row_sum
+
+if TYPE_CHECKING:
+    from ..market.data import MarketData
 
 _F = OrderFlag
 

@@ -30,8 +30,12 @@ funding rows; funding still reaches trades through the ``funding`` column of fil
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KINDS = ("order", "stop_loss", "take_profit", "liquidation", "funding", "forfeit")
 ORDER, STOP_LOSS, TAKE_PROFIT, LIQUIDATION, FUNDING, FORFEIT = range(len(KINDS))
@@ -106,6 +110,8 @@ class Ledger:
 
     def frame(self, timestamps: np.ndarray | None = None, symbols: tuple[str, ...] | None = None) -> pd.DataFrame:
         """The ledger as a DataFrame, with ``time`` (UTC) and ``symbol`` when the market is given."""
+        import pandas as pd
+
         df = pd.DataFrame(self.columns())
         df["kind"] = pd.Categorical.from_codes(df["kind"].astype(int), categories=list(KINDS))
         if symbols is not None:
