@@ -32,60 +32,21 @@ works too.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
-import arena_gym
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
-
-#: Environment variable naming a folder of env presets to use instead of the repository's.
-ENVS_ENV_VAR = "ARENA_GYM_ENVS"
+from arena_gym.preset_files import envs_dir, preset_path, read_toml
 
 MARKET_SOURCES = ("synthetic", "freqtrade", "parquet", "cache")
 
 
-def envs_dir() -> Path:
-    """The folder holding env presets: ``$ARENA_GYM_ENVS`` or ``<repo>/envs``."""
-    override = os.environ.get(ENVS_ENV_VAR)
-    if override:
-        return Path(override).expanduser().resolve()
-    return Path(arena_gym.__file__).resolve().parents[1] / "envs"
-
-
-def available_env_presets() -> list[str]:
-    """Names of the env presets in :func:`envs_dir` (file stems), sorted."""
-    folder = envs_dir()
-    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
-
-
-def env_preset_path(name_or_path: str | Path) -> Path:
-    """The TOML file of a preset name or path; a clear error lists the presets that exist."""
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.is_file():
-        if not candidate.is_file():
-            raise FileNotFoundError(f"env preset file {candidate} does not exist")
-        return candidate
-    path = envs_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise ValueError(f"unknown env preset {str(name_or_path)!r}; available in {envs_dir()}: "
-                       f"{', '.join(available_env_presets()) or '(none)'}")
-    return path
-
-
 def read_env_preset(name_or_path: str | Path) -> dict[str, Any]:
     """The parsed preset TOML, with ``name`` defaulting to the file stem and ``path`` added."""
-    path = env_preset_path(name_or_path)
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    path = preset_path(name_or_path, envs_dir(), "env preset")
+    data = read_toml(path)
     if "market" not in data or "source" not in data["market"]:
         raise ValueError(f"env preset {path} needs a [market] table with a 'source' (one of {MARKET_SOURCES})")
     data.setdefault("name", path.stem)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from arena_gym.llm import profiles as profiles_module
 from arena_gym.llm.budget import Budget
 from arena_gym.llm.policy import (
     Backoff,
@@ -27,6 +26,7 @@ from arena_gym.llm.policy import (
 )
 from arena_gym.llm.profiles import ModelProfile, Price, available_profiles, load_profile
 from arena_gym.llm.response import ERROR_CODES, LLMResponse, error_response
+from arena_gym.preset_files import POLICIES_ENV_VAR
 
 litellm = import_litellm()
 errors = litellm.exceptions
@@ -458,7 +458,7 @@ def test_profile_file_errors_name_the_problem(tmp_path):
 
 
 def test_policies_folder_override_and_default_system_prompt(tmp_path, monkeypatch):
-    monkeypatch.setenv(profiles_module.POLICIES_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(POLICIES_ENV_VAR, str(tmp_path))
     (tmp_path / "llm").mkdir()
     (tmp_path / "llm" / "mine.toml").write_text('model = "openai/mock"\n[params]\nmock_response = "{}"\n')
     assert available_profiles() == ["mine"]

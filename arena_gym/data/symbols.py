@@ -18,7 +18,9 @@ from datetime import datetime
 
 import pandas as pd
 
+from arena_gym.market.data import utc_timestamp
 from arena_gym.market.spec import available_rules
+from arena_gym.market.timeframes import timeframe_seconds
 
 #: Kinds of series the downloader knows: trade candles, funding settlements, mark-price
 #: candles and open-interest samples.
@@ -125,10 +127,10 @@ def parse_coins(coins: str | list[str] | tuple[str, ...]) -> list[str]:
 
 def timeframe_millis(timeframe: str) -> int:
     """Length of a ccxt timeframe string (``1m``, ``4h``, ``1d``, ``1w``) in milliseconds."""
-    units = {"s": 1000, "m": 60_000, "h": HOUR_MS, "d": 24 * HOUR_MS, "w": 7 * 24 * HOUR_MS}
-    if not timeframe or timeframe[-1] not in units or not timeframe[:-1].isdigit() or int(timeframe[:-1]) < 1:
-        raise DataError(f"unknown timeframe {timeframe!r}; use e.g. 1m, 5m, 15m, 1h, 4h, 1d")
-    return int(timeframe[:-1]) * units[timeframe[-1]]
+    try:
+        return 1000 * timeframe_seconds(timeframe)
+    except ValueError:
+        raise DataError(f"unknown timeframe {timeframe!r}; use e.g. 1m, 5m, 15m, 1h, 4h, 1d") from None
 
 
 def require_ccxt():
@@ -136,7 +138,7 @@ def require_ccxt():
     try:
         import ccxt
     except ModuleNotFoundError as err:
-        raise DataError("downloading needs ccxt: pip install 'arena-gym[data]'") from err
+        raise DataError("downloading needs ccxt: pip install -e '.[data]' in the arena-gym checkout") from err
     return ccxt
 
 
@@ -163,8 +165,7 @@ def to_millis(when: str | int | datetime | pd.Timestamp) -> int:
         raise DataError(f"cannot read {when!r} as a time; use e.g. 2025-01-01 or 2025-01-01T12:00Z") from err
     if ts is pd.NaT:
         raise DataError(f"cannot read {when!r} as a time")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value // 1_000_000)
+    return int(utc_timestamp(ts).value // 1_000_000)
 
 
 def iso(ms: int) -> str:

@@ -29,7 +29,6 @@ library versions; :meth:`~arena_gym.evaluation.policies.SB3Policy.load` reads it
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,15 +38,11 @@ import numpy as np
 
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
+from arena_gym.preset_files import policies_dir, preset_names, preset_path, read_toml
 
 from .policies import SB3Policy, model_config_path
 from .runner import EpisodeKey, market_summary, play_episode
 from .splits import Splits, evaluation_windows, split_config
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 #: EnvConfig fields that shape a model's observations and actions; saved with the model and
 #: applied when it is evaluated.
@@ -59,17 +54,20 @@ TRAIN_KEYS = ("total_timesteps", "num_envs", "seed", "torch_threads", "eval_ever
 
 
 def load_policy_preset(name_or_path: str | Path) -> dict[str, Any]:
-    """A policy preset TOML (``policies/<name>.toml`` or a path), with its ``path`` added."""
-    from arena_gym.llm.profiles import policies_dir
+    """A policy preset TOML (``policies/<name>.toml`` or a path), with its ``path`` added.
 
-    candidate = Path(name_or_path)
-    path = candidate if candidate.suffix == ".toml" else policies_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
-        available = sorted(p.stem for p in policies_dir().glob("*.toml")) if policies_dir().is_dir() else []
-        raise FileNotFoundError(f"no policy preset {str(name_or_path)!r} ({path} does not exist); presets in "
-                                f"{policies_dir()}: {', '.join(available) or '(none)'}")
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    Raises:
+        FileNotFoundError: when the name matches no preset (listing those that exist) or a
+            ``.toml`` path does not exist.
+        ValueError: on unknown tables or ``[train]`` keys.
+    """
+    folder = policies_dir()
+    try:
+        path = preset_path(name_or_path, folder, "policy preset")
+    except ValueError:
+        raise FileNotFoundError(f"no policy preset {str(name_or_path)!r}; presets in {folder}: "
+                                f"{', '.join(preset_names(folder)) or '(none)'}") from None
+    data = read_toml(path)
     unknown = sorted(set(data) - set(PRESET_TABLES))
     if unknown:
         raise ValueError(f"{path}: unknown tables {unknown}; a PPO preset has {list(PRESET_TABLES)}")

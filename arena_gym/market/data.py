@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .indicators import Indicators
+from .timeframes import timeframe_seconds
 from .spec import AssetSpec, ExchangeRules, asset_specs
 
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -42,8 +43,14 @@ class MarketDataError(ValueError):
     """Invalid market data; the message names the asset and the timestamp."""
 
 
+def utc_timestamp(value) -> pd.Timestamp:
+    """``value`` (a timestamp, datetime or ISO string) as a UTC timestamp; naive values are taken as UTC."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def _ts(value) -> str:
-    return str(pd.Timestamp(value, tz="UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value))
+    return str(utc_timestamp(value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,8 +169,7 @@ class MarketData:
 
     def index_of(self, when) -> int:
         """Index of the bar that contains ``when`` (a timestamp or ISO string, UTC)."""
-        t = np.datetime64(pd.Timestamp(when).tz_localize(None) if pd.Timestamp(when).tzinfo is None
-                          else pd.Timestamp(when).tz_convert("UTC").tz_localize(None), "ns")
+        t = np.datetime64(utc_timestamp(when).tz_localize(None), "ns")
         i = int(np.searchsorted(self.timestamps, t, side="right")) - 1
         if i < 0 or t >= self.timestamps[-1] + np.timedelta64(self.bar_seconds, "s"):
             raise MarketDataError(f"{when} is outside the data ({_ts(self.timestamps[0])} .. {_ts(self.timestamps[-1])})")
@@ -355,7 +361,7 @@ class MarketData:
                 found = sorted(directory.glob(f"{s}_{quote}_{quote}-*-funding_rate.feather"))
                 if found:
                     funding[s] = pd.read_feather(found[0])
-        return cls.from_frames(candles, funding or None, rules=rules, bar=_timeframe_to_timedelta(timeframe),
+        return cls.from_frames(candles, funding or None, rules=rules, bar=pd.Timedelta(seconds=timeframe_seconds(timeframe)),
                                name=name or f"{directory.name}-{timeframe}", funding_interval_hours=rules.funding_interval_hours)
 
     @classmethod
@@ -388,13 +394,6 @@ class MarketData:
 
 
 # ---------------------------------------------------------------------- helpers
-def _timeframe_to_timedelta(tf: str) -> pd.Timedelta:
-    units = {"m": "min", "h": "h", "d": "D", "w": "W"}
-    if not tf or tf[-1] not in units or not tf[:-1].isdigit():
-        raise ValueError(f"unknown timeframe {tf!r}; use e.g. 1m, 5m, 15m, 1h, 4h, 1d")
-    return pd.Timedelta(int(tf[:-1]), unit=units[tf[-1]])
-
-
 def _as_utc_index(symbol: str, df: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     if "date" in getattr(df, "columns", []):
         df = df.set_index("date")

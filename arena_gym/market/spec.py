@@ -19,10 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from arena_gym.preset_files import read_toml
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "exchange" / "rules"
 
@@ -184,8 +181,7 @@ def load_rules(name_or_path: str | Path = "hyperliquid") -> ExchangeRules:
             raise ValueError(f"unknown exchange rules {str(name_or_path)!r}; available: {available_rules()} or a path to a .toml file")
     elif not path.exists():
         raise FileNotFoundError(f"exchange rules file not found: {path}")
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
+    raw = read_toml(path)
     assets_table = raw.pop("assets", {})
     default_asset = raw.pop("default_asset", {})
     top = {k: raw[k] for k in raw}

@@ -26,11 +26,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from arena_gym.market.data import MarketData, MarketDataError
+from arena_gym.market.data import MarketData, MarketDataError, utc_timestamp
+from arena_gym.market.timeframes import timeframe_seconds
 
 _ALIASES = {"binance": "binanceusdm"}
 _TIMEFRAME = re.compile(r"(?<![0-9a-z])(\d+)(m|h|d)(?![0-9a-z])", re.IGNORECASE)
-_UNITS = {"m": "min", "h": "h", "d": "D"}
 
 
 @dataclass
@@ -43,11 +43,8 @@ class ReplayMarket:
 
 
 def bar_length(timeframe: str) -> pd.Timedelta:
-    """``"15m"`` -> 15 minutes (m, h, d units)."""
-    m = _TIMEFRAME.fullmatch(timeframe.strip())
-    if not m:
-        raise ValueError(f"unknown bar length {timeframe!r}; use e.g. 5m, 15m, 1h, 4h, 1d")
-    return pd.Timedelta(int(m.group(1)), unit=_UNITS[m.group(2).lower()])
+    """``"15m"`` -> 15 minutes; units as in :func:`~arena_gym.market.timeframes.timeframe_seconds`, any case."""
+    return pd.Timedelta(seconds=timeframe_seconds(timeframe.lower()))
 
 
 def load_replay_market(spec: str | Path, coins: Sequence[str], *, timeframe: str | None = None,
@@ -125,7 +122,7 @@ def _from_folder(folder: Path, coins: Sequence[str], bar: pd.Timedelta, since, u
             continue
         m = _TIMEFRAME.search(p.stem)
         if m:
-            by_bar.setdefault(pd.Timedelta(int(m.group(1)), unit=_UNITS[m.group(2).lower()]), []).append(p)
+            by_bar.setdefault(bar_length(m.group(0)), []).append(p)
     if not by_bar:
         raise FileNotFoundError(f"no candle files with a bar length in their name (e.g. *_15m_*.parquet) in {folder}; "
                                 f"found {[p.name for p in files]}")
@@ -155,11 +152,6 @@ def _from_folder(folder: Path, coins: Sequence[str], bar: pd.Timedelta, since, u
     return _build(candles, funding, coins, bar, since, until, rules, f"{folder.name}-{_label(bar)}", resampled)
 
 
-def _utc(value) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _label(bar: pd.Timedelta) -> str:
     minutes = int(bar / pd.Timedelta(minutes=1))
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
@@ -178,8 +170,8 @@ def _build(candles: dict[str, pd.DataFrame], funding: dict[str, pd.Series], coin
     missing = [c for c in coins if c not in candles]
     if not present:
         raise MarketDataError(f"the market holds none of the coins {list(coins)}; it has {sorted(candles)}")
-    lo = _utc(since) if since is not None else None
-    hi = _utc(until) if until is not None else None
+    lo = utc_timestamp(since) if since is not None else None
+    hi = utc_timestamp(until) if until is not None else None
 
     def cut(frame):
         stamps = frame["date"] if "date" in getattr(frame, "columns", []) else frame.index

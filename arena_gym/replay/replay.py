@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from arena_gym.exchange import Exchange, Orders, count_flags, trades_from_ledger
-from arena_gym.market.data import MarketData
+from arena_gym.market.data import MarketData, utc_timestamp
 
 from .tradelog import load_trade_log
 
@@ -76,7 +76,7 @@ class FeeTier:
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 3:
             raise ValueError(f"fee tier {text!r}: expected START,TAKER,MAKER e.g. 2025-10-22T00:00Z,0.0004,0.00012")
-        return cls(_utc(parts[0]), float(parts[1]), float(parts[2]))
+        return cls(utc_timestamp(parts[0]), float(parts[1]), float(parts[2]))
 
 
 @dataclass
@@ -196,11 +196,6 @@ def replay_trades(log: pd.DataFrame | str, market: MarketData, mode: str = "fill
 
 
 # ---------------------------------------------------------------------- events and fills
-def _utc(value) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _bar_of(market: MarketData, times: pd.Series) -> np.ndarray:
     """Index of the bar containing each time; -1 before the data, n_bars after its end."""
     grid = market.timestamps.astype("datetime64[ns]").astype(np.int64)
@@ -498,7 +493,7 @@ def _checkpoints(checkpoints: pd.DataFrame | None, curve: pd.DataFrame, pnl_curv
     closed = pnl_curve[pnl_curve["source"] == "simulated"]
     rows = []
     for _, cp in checkpoints.iterrows():
-        when = _utc(cp["time"])
+        when = utc_timestamp(cp["time"])
         row = {"model": cp["model"], "time": when}
         for q in quantities:
             if pd.isna(cp[q]):

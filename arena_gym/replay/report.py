@@ -26,7 +26,7 @@ import pandas as pd
 
 from .replay import ReplayResult
 
-PLOTS_SKIPPED = "plots skipped: matplotlib is not installed (pip install 'arena-gym[report]')"
+PLOTS_SKIPPED = "plots skipped: matplotlib is not installed (pip install -e '.[report]' in the arena-gym checkout)"
 
 #: Per-position error columns summarised by :func:`error_distribution` (absolute values).
 ERROR_COLUMNS = {
