@@ -186,7 +186,10 @@ class MarketData:
         )
 
     def select(self, symbols: Sequence[str]) -> "MarketData":
-        """A MarketData restricted to ``symbols`` (in that order)."""
+        """A MarketData restricted to ``symbols`` (in that order); itself when nothing changes,
+        so derived arrays (indicators, features) stay shared."""
+        if tuple(symbols) == self.symbols:
+            return self
         missing = [s for s in symbols if s not in self.symbols]
         if missing:
             raise MarketDataError(f"assets {missing} not in this market; it has {list(self.symbols)}")
