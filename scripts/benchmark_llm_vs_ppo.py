@@ -1,10 +1,11 @@
 """LLMs against PPO and the baselines on the Alpha Arena Season 1 setup.
 
 The contest preset (envs/alpha-arena-s1.toml: six coins, Hyperliquid rules, $10,000, cross
-margin, the contest prompt and JSON decision with its house rules, 17-day episodes of hourly
-decisions) runs on real candles when ``--data`` points at them, else on its synthetic market.
-PPO is trained on the train split of the same market with the same episode timing (numeric
-observations, target weights); every policy then plays the same held-out test windows.
+margin, the contest prompt and JSON decision with its house rules) runs on real candles when
+``--data`` points at them, else on its synthetic market. PPO is trained on the train split of
+the same market (numeric observations, target weights); every policy then plays the same
+held-out test windows with PPO's episode timing (policies/ppo.toml ``[env]``: one-week
+episodes of 4-hour decisions), the LLMs with the contest's prompt and decision.
 
     python scripts/benchmark_llm_vs_ppo.py                          # synthetic, LLMs with keys set
     python scripts/benchmark_llm_vs_ppo.py --data user_data/data/hyperliquid --llm gpt-5,claude-sonnet-4-5
@@ -21,13 +22,12 @@ import sys
 from pathlib import Path
 
 from arena_gym.cli.arena import llm_specs
-from arena_gym.cli.evaluation_options import built_policies, print_summary
-from arena_gym.evaluation.arena import TIMING_FIELDS, ArenaPlan, head_to_head, run_arena, splits_for, trained_ppo, with_fields
+from arena_gym.cli.evaluation_options import parse_seeds, print_summary
+from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field, with_fields
 from arena_gym.evaluation.baselines import BASELINES
 from arena_gym.evaluation.training import load_policy_preset
 from arena_gym.presets import load_env_preset, load_market
-
-CONTEST_COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
+from arena_gym.registration import CONTEST_COINS
 
 
 def real_market(path: Path, timeframe: str, coins: list[str]):
@@ -46,35 +46,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeframe", default="1h", help="candle timeframe in --data (default 1h)")
     parser.add_argument("--coins", default=",".join(CONTEST_COINS), help="coins (default the contest's six)")
     parser.add_argument("--llm", default="auto", help="'auto' (presets whose key is set), 'none', or presets")
-    parser.add_argument("--episode-length", type=int, help="decisions per episode (default: the preset's)")
+    parser.add_argument("--episode-length", type=int,
+                        help="decisions per episode, for PPO and the others alike (default: policies/ppo.toml's)")
     parser.add_argument("--timesteps", type=int, help="PPO timesteps (default: policies/ppo.toml)")
     parser.add_argument("--windows", type=int, default=8, help="held-out test windows (default 8)")
     parser.add_argument("--seeds", default="0", help="comma-separated env seeds (default 0)")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight (default 8)")
     parser.add_argument("--out", type=Path, default=Path("runs/llm-vs-ppo"), help="output folder")
     args = parser.parse_args(argv)
+    try:
+        plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))
+    except ValueError as err:
+        parser.error(str(err))
 
     market, config = load_env_preset(args.env)
     coins = [c.strip() for c in args.coins.split(",") if c.strip()]
     if args.data is not None:
         market = real_market(args.data, args.timeframe, coins)
         config = with_fields(config, {"assets": coins})
-    if args.episode_length is not None:
-        config = with_fields(config, {"episode_length": args.episode_length})
     preset = load_policy_preset("ppo")
-    # PPO keeps its own action settings but plays the contest's episode timing.
-    preset["env"] = {k: v for k, v in preset.get("env", {}).items() if k not in TIMING_FIELDS}
-    plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(int(s) for s in args.seeds.split(",")))
-    splits = splits_for(market, config, plan)
-    model = trained_ppo(market, config, splits, args.out / "ppo", preset, total_timesteps=args.timesteps)
+    if args.episode_length is not None:
+        preset["env"] = {**preset.get("env", {}), "episode_length": args.episode_length}
     llms = llm_specs(args.llm)
     if not llms:
         print("No LLM in this run: no hosted preset has its provider key set (e.g. OPENAI_API_KEY); name presets "
               "with --llm (local-smollm2 runs on this machine, mock checks the plumbing offline).")
-    with built_policies([f"ppo=ppo:{model}", *BASELINES, *llms]) as policies:
-        summary = run_arena(market, config, policies, args.out, plan, title=f"LLMs against PPO on {market.name}",
-                            extra={"ppo_model": str(model), "data": str(args.data) if args.data else "synthetic"},
-                            concurrency=args.concurrency)
+    summary = ppo_against_field(market, config, [*BASELINES, *llms], args.out, plan, preset,
+                                total_timesteps=args.timesteps, title=f"LLMs against PPO on {market.name}",
+                                extra={"data": str(args.data) if args.data else "synthetic"},
+                                concurrency=args.concurrency)
     print_summary(summary)
     llm_names = [p for p in summary["ok"]["policy"].unique() if p.startswith("llm:")]
     if llm_names:

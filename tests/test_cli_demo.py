@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from dataclasses import replace
 
 import pytest
 
 from arena_gym import cli
-
-EVALUATION_COMMANDS = ("train", "eval", "arena", "report", "demo")
-
-
-@pytest.fixture(autouse=True)
-def commands(monkeypatch):
-    """Make sure the evaluation commands are registered in the command line."""
-    monkeypatch.setattr(cli, "COMMANDS", tuple(dict.fromkeys(cli.COMMANDS + EVALUATION_COMMANDS)))
 
 
 def test_short_demo_prints_the_leaderboard_writes_the_report_and_resumes(tmp_path, capsys):
@@ -48,6 +42,11 @@ def test_short_demo_prints_the_leaderboard_writes_the_report_and_resumes(tmp_pat
     (["eval", "--policy", "random", "--set", "episode_lenght=3"], "unknown \\[env\\] keys \\['episode_lenght'\\]"),
     (["report", "no-such-run"], "holds no evaluation"),
     (["eval", "--policy", "ppo:{tmp}/broken.zip"], "cannot load .*broken.zip as a PPO model"),
+    (["eval", "--policy", "random", "--seeds", "0,x"], "--seeds must be comma-separated integers, got '0,x'"),
+    (["demo", "--seeds", " , "], "--seeds needs at least one integer"),
+    (["episode", "--policy", "nope"], "unknown policy 'nope'; baselines: hold_cash, buy_and_hold, random"),
+    (["episode", "--env", "alpha-arena-s1"], "takes contest decisions: pass --llm"),
+    (["episode", "--env", "alpha-arena-s1", "--llm", "gpt-9"], "no model profile 'gpt-9'; available profiles: .*mock"),
 ])
 def test_bad_input_names_what_is_wrong_and_what_exists(argv, message, capsys, tmp_path):
     (tmp_path / "broken.zip").write_bytes(b"not a zip archive")
@@ -56,6 +55,48 @@ def test_bad_input_names_what_is_wrong_and_what_exists(argv, message, capsys, tm
         argv = [*argv, "--out", str(tmp_path / "run"), "--no-progress"]
     assert cli.main(argv) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_parse_seeds_reads_comma_separated_integers():
+    from arena_gym.cli.evaluation_options import parse_seeds
+
+    assert parse_seeds("0, 1,,2") == [0, 1, 2]
+    assert parse_seeds("-3") == [-3]
+    with pytest.raises(ValueError, match="--seeds must be comma-separated integers, got '1;2'"):
+        parse_seeds("1;2")
+
+
+def run_episode(argv, capsys) -> dict:
+    assert cli.main(["episode", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out.replace("NaN", "null"))
+
+
+def test_episode_plays_the_harness_episode_from_the_given_start(capsys):
+    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.evaluation.runner import EpisodeKey, play_episode
+    from arena_gym.presets import load_env_preset
+
+    result = run_episode(["--policy", "random", "--seed", "3", "--start", "500", "--steps", "10"], capsys)
+    assert list(result) == ["env", "policy", "seed", "window", "decisions", "terminated", "final_equity",
+                            "invalid_outputs", "seconds", "total_return", "sharpe", "max_drawdown", "n_trades",
+                            "win_rate", "fees_paid", "funding_paid", "n_liquidations"]
+    market, config = load_env_preset("synthetic")                       # hourly bars, one bar per decision
+    first = market.timestamps[500].astype("datetime64[m]")
+    assert result["window"] == f"{first} .. {first + 10 * 60}".replace("T", " ") + " UTC"
+    assert (result["decisions"], result["terminated"], result["invalid_outputs"]) == (10, False, 0)
+    assert result["final_equity"] == pytest.approx(config.initial_capital * (1 + result["total_return"]))
+    harness, _, _ = play_episode(policy_from_spec("random"), market, replace(config, episode_length=10),
+                                 EpisodeKey("random", 0, 500, 3))   # what `arena-gym eval` logs for this episode
+    assert result["total_return"] == pytest.approx(harness["total_return"])
+    assert result["n_trades"] == harness["n_trades"] > 0
+
+
+@pytest.mark.parametrize("llm", ["mock", "openai/mock"])               # a profile name and a litellm model string
+def test_episode_plays_an_llm_on_the_contest_preset(llm, capsys):
+    result = run_episode(["--env", "alpha-arena-s1", "--llm", llm, "--steps", "2"], capsys)
+    assert result["policy"] == llm
+    assert (result["decisions"], result["invalid_outputs"], result["n_trades"]) == (2, 0, 0)   # "{}" holds every coin
+    assert result["final_equity"] == 10_000 and result["total_return"] == 0
 
 
 @pytest.mark.slow
@@ -78,8 +119,7 @@ def test_an_evaluation_killed_with_sigkill_resumes_to_the_uninterrupted_table(tm
     common = ["arena", "--windows", "10", "--seeds", "0,1", "--no-progress"]
     assert cli.main([*common, "--out", str(tmp_path / "whole")]) == 0
     log = tmp_path / "cut" / "episodes.jsonl"
-    code = (f"from arena_gym import cli; cli.COMMANDS = tuple(dict.fromkeys(cli.COMMANDS + {EVALUATION_COMMANDS!r})); "
-            f"cli.main({[*common, '--out', str(tmp_path / 'cut')]!r})")
+    code = f"from arena_gym import cli; cli.main({[*common, '--out', str(tmp_path / 'cut')]!r})"
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (log.is_file() and log.read_text().count("\n") >= 30):

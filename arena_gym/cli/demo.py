@@ -57,39 +57,26 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import ArenaPlan, head_to_head, run_arena, splits_for, trained_ppo, with_fields
+    from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field
     from arena_gym.evaluation.baselines import BASELINES
     from arena_gym.evaluation.policies import LOCAL_PRESET
-    from arena_gym.evaluation.training import load_policy_preset
     from arena_gym.llm.local_server import local_model_unavailable_reason
     from arena_gym.presets import load_env_preset
 
     from .arena import llm_specs
-    from .evaluation_options import built_policies, print_summary
+    from .evaluation_options import parse_seeds, print_summary
 
     t0 = time.perf_counter()
+    plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))
     out = Path(args.out)
     if args.fresh and out.exists():
         shutil.rmtree(out)
     market, config = load_env_preset(args.env)
-    preset = load_policy_preset("ppo")
-    config = with_fields(config, preset.get("env", {}))  # every policy plays the PPO's episode timing
-    seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    plan = ArenaPlan(split="test", n_windows=args.windows, seeds=seeds)
-    splits = splits_for(market, config, plan)
-    print("[1/3] PPO")
-    model_path = trained_ppo(market, config, splits, out / "ppo", preset, total_timesteps=args.timesteps,
-                             log=lambda line: print(f"      {line}"))
-    print(f"      ready after {time.perf_counter() - t0:.0f} s")
-    specs = [f"ppo={'ppo:' + str(model_path)}", *BASELINES, *llm_specs(args.llm)]
     if args.llm == "auto" and local_model_unavailable_reason() is None:
-        print(f"      the local model is installed; add it with --llm {LOCAL_PRESET} (slow: it runs on the CPU)")
-    with built_policies(specs) as policies:
-        print(f"[2/3] Evaluating {', '.join(p.name for p in policies)} on {args.windows} held-out windows x "
-              f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}")
-        summary = run_arena(market, config, policies, out, plan, title="arena-gym demo: PPO against the baselines",
-                            extra={"ppo_model": str(model_path)}, progress=not args.no_progress)
-    print("[3/3] Report written")
+        print(f"The local model is installed; add it with --llm {LOCAL_PRESET} (slow: it runs on the CPU)")
+    summary = ppo_against_field(market, config, [*BASELINES, *llm_specs(args.llm)], out, plan,
+                                total_timesteps=args.timesteps, title="arena-gym demo: PPO against the baselines",
+                                progress=not args.no_progress)
     print_summary(summary)
     h2h = head_to_head(summary["ok"], "ppo", ["random", "hold_cash"])
     print("\nPPO on the held-out test windows:")

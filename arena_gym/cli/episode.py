@@ -1,11 +1,19 @@
-"""``arena-gym episode``: run one episode of one policy on an env preset and print its result."""
+"""``arena-gym episode``: run one episode of one policy on an env preset and print its result.
+
+The policy is built and the episode played by the evaluation harness (``policy_from_spec`` and
+``play_episode``), so the numbers equal those ``arena-gym eval`` logs for the same start bar and
+seed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from contextlib import ExitStack
+
+#: Harness metrics printed after the facts of the episode.
+METRIC_FIELDS = ("total_return", "sharpe", "max_drawdown", "n_trades", "win_rate", "fees_paid", "funding_paid",
+                 "n_liquidations")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(--policy); decision presets (e.g. alpha-arena-s1) take an LLM (--llm).")
     p.add_argument("--env", default="synthetic", help="env preset name or TOML path (default: synthetic)")
     p.add_argument("--policy", default="ema_momentum",
-                   help="baseline for numeric presets: hold_cash, buy_and_hold, random, ema_momentum, funding_carry")
-    p.add_argument("--llm", default=None, help="LLM profile name (policies/llm/) or litellm model string")
+                   help="baseline for numeric presets: hold_cash, buy_and_hold, random, ema_momentum, funding_carry "
+                        "(or ppo:<model.zip>)")
+    p.add_argument("--llm", default=None,
+                   help="LLM to play instead: a profile name (policies/llm/), a profile TOML path, or a litellm "
+                        "model string with its provider, e.g. openai/gpt-4o")
     p.add_argument("--seed", type=int, default=0, help="seed of the window draw and the policy")
     p.add_argument("--start", default=None, help="start bar index or UTC timestamp (default: drawn from --seed)")
     p.add_argument("--steps", type=int, default=None, help="decisions to run (default: the preset's episode length)")
@@ -26,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..env import PerpTradingEnv
+    from ..evaluation.arena import built_policies
+    from ..evaluation.runner import EpisodeKey, make_env, play_episode
     from ..presets import load_env_preset
 
     market, config = load_env_preset(args.env)
@@ -34,10 +46,26 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, episode_length=args.steps)
     if args.start is not None:
         config = replace(config, start=int(args.start) if args.start.isdigit() else args.start)
-    env = PerpTradingEnv(market, config)
-    with ExitStack() as resources:
-        act = _llm_actor(args, env, resources) if config.action_mode == "decision" else _baseline_actor(args, env)
-        result = _run_episode(args, env, act)
+    coins = list(config.assets or market.symbols)  # pins an LLM's decision schema to the env's coins
+    with built_policies([_policy_spec(args, config.action_mode)], coins=coins) as (policy,):
+        env = make_env(market, config, policy)  # the episode's env: its reset with --seed draws the start bar
+        _, first = env.reset(seed=args.seed)
+        started = time.perf_counter()
+        metrics, steps, _ = play_episode(policy, market, config, EpisodeKey(policy.name, 0, int(first["bar"]), args.seed))
+        seconds = time.perf_counter() - started
+    last = steps.iloc[-1]
+    planned = env.config.episode_length
+    result = {
+        "env": args.env, "policy": args.llm or args.policy, "seed": args.seed,
+        "window": f"{_time(env.market, int(first['bar']))} .. {_time(env.market, int(last['bar']))} UTC",
+        "decisions": int(last["step"]),
+        # the account was closed (liquidated or bankrupt) before the planned number of decisions
+        "terminated": planned is not None and int(last["step"]) < planned,
+        "final_equity": float(last["equity"]),
+        "invalid_outputs": int(steps["invalid_output"].sum()) if "invalid_output" in steps else 0,
+        "seconds": round(seconds, 2),
+        **{k: metrics[k] for k in METRIC_FIELDS if k in metrics},
+    }
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     else:
@@ -48,67 +76,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_episode(args: argparse.Namespace, env, act) -> dict:
-    import numpy as np
-
-    from ..evaluation.metrics import episode_metrics
-
-    market, config = env.market, env.config
-    started = time.perf_counter()
-    obs, info = env.reset(seed=args.seed)
-    equity = [info["equity"]]
-    first_bar = info["bar"]
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(act(obs, info))
-        equity.append(info["equity"])
-        done = terminated or truncated
-    trades = env.trades(include_open=True)
-    metrics = episode_metrics(
-        np.asarray(equity), market.bar_seconds * config.bars_per_decision, trades=trades,
-        totals={"fees_paid": info["fees_paid"], "funding_paid": info["funding_paid"],
-                "n_liquidations": info["liquidations"]})
-    result = {
-        "env": args.env, "policy": args.llm or args.policy, "seed": args.seed,
-        "window": f"{_time(env.market, first_bar)} .. {_time(env.market, info['bar'])} UTC",
-        "decisions": info["step"], "terminated": bool(terminated), "final_equity": info["equity"],
-        "invalid_outputs": int(sum(r["invalid_output"] for r in env.records)),
-        "seconds": round(time.perf_counter() - started, 2),
-        **{k: metrics[k] for k in ("total_return", "sharpe", "max_drawdown", "n_trades", "win_rate",
-                                   "fees_paid", "funding_paid", "n_liquidations") if k in metrics},
-    }
-    return result
+def _policy_spec(args: argparse.Namespace, action_mode: str) -> str:
+    """The harness policy spec: the LLM of ``--llm`` when given, else the ``--policy`` baseline."""
+    if args.llm:
+        return f"llm:{args.llm}"
+    if action_mode == "decision":
+        raise ValueError(f"env preset {args.env!r} takes contest decisions: pass --llm PROFILE_OR_MODEL "
+                         "(a profile of policies/llm/, e.g. mock or local-smollm2, or a litellm model string)")
+    return args.policy
 
 
 def _time(market, bar: int) -> str:
     return str(market.timestamps[bar].astype("datetime64[m]")).replace("T", " ")
-
-
-def _baseline_actor(args, env):
-    from ..evaluation.baselines import make_baseline
-
-    policy = make_baseline(args.policy)
-    policy.bind(env)
-    policy.reset(args.seed)
-    return policy.act
-
-
-def _llm_actor(args, env, resources: ExitStack):
-    """An LLM policy for a profile name (policies/llm/) or a litellm model string; the local
-    model's server is started here and stopped when the episode ends."""
-    if not args.llm:
-        raise ValueError(f"env preset {args.env!r} takes contest decisions: pass --llm PROFILE_OR_MODEL "
-                         "(a profile of policies/llm/, e.g. mock or local-smollm2, or a litellm model string)")
-    from ..llm.local_server import MODEL_ALIAS, LocalModelServer
-    from ..llm.policy import LLMPolicy
-    from ..llm.profiles import available_profiles, load_profile
-
-    profile = load_profile(args.llm) if args.llm in available_profiles() or args.llm.endswith(".toml") else None
-    model = profile.model if profile is not None else args.llm
-    connection = {}
-    if model == f"openai/{MODEL_ALIAS}":
-        connection = resources.enter_context(LocalModelServer()).policy_kwargs()
-    policy = resources.enter_context(LLMPolicy(model, profile=profile, system_prompt=env.system_prompt,
-                                               coins=list(env.market.symbols), **connection))
-    policy.reset(args.seed)
-    return policy.act

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from arena_gym.env.config import EnvConfig
+from arena_gym.evaluation.arena import built_policies  # noqa: F401  (the commands build their policies with it)
 from arena_gym.market.data import MarketData
 
 
@@ -58,14 +57,22 @@ def load_env(args: argparse.Namespace) -> tuple[MarketData, EnvConfig]:
     return market, config
 
 
+def parse_seeds(text: str) -> list[int]:
+    """The env seeds of ``--seeds``: ``"0, 1,2"`` -> ``[0, 1, 2]`` (empty items are skipped)."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}") from err
+    if not seeds:
+        raise ValueError(f"--seeds needs at least one integer, got {text!r}")
+    return seeds
+
+
 def plan_from(args: argparse.Namespace):
     from arena_gym.evaluation.arena import ArenaPlan
 
-    try:
-        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    except ValueError as err:
-        raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from err
-    return ArenaPlan(split=args.split, n_windows=args.windows, seeds=seeds, window_seed=args.window_seed)
+    return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
+                     window_seed=args.window_seed)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -90,20 +97,3 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"\nReport: {paths['html']}")
     if "equity_png" in paths:
         print(f"Equity curves: {paths['equity_png']}")
-
-
-@contextlib.contextmanager
-def built_policies(specs: Sequence[str]) -> Iterator[list[Any]]:
-    """The policies of ``specs``; those holding resources (LLM loops, local servers) are closed after."""
-    from arena_gym.evaluation.policies import policy_from_spec
-
-    policies: list[Any] = []
-    try:
-        for spec in specs:
-            policies.append(policy_from_spec(spec))
-        yield policies
-    finally:
-        for policy in policies:
-            close = getattr(policy, "close", None)
-            if close is not None:
-                close()

@@ -2,13 +2,17 @@
 
 :func:`run_arena` cuts the market into time splits, draws the evaluation windows of one split,
 plays every policy on every window and seed (resumably, see :mod:`.runner`) and writes the
-report (see :mod:`.report`). :func:`available_llm_presets` lists the LLM presets that can run
+report (see :mod:`.report`). :func:`ppo_against_field` trains PPO (or reuses it) and runs it
+against other policies that way. :func:`available_llm_presets` lists the LLM presets that can run
 here: those whose provider key is set in the environment, and the local model when its extra
 is installed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -53,6 +57,24 @@ def check_comparable(policies: Sequence[Any], config: EnvConfig) -> None:
             raise ValueError(f"policy {policy.name!r} needs {clash} but the env has {current}; evaluate it "
                              f"with those settings (e.g. --set {next(iter(clash))}={next(iter(clash.values()))}) "
                              f"so that every policy plays the same episodes")
+
+
+@contextlib.contextmanager
+def built_policies(specs: Sequence[str], **llm_kwargs: Any) -> Iterator[list[Any]]:
+    """The policies of ``specs`` (see :func:`~.policies.policy_from_spec`, which gets ``llm_kwargs``);
+    those holding resources (LLM event loops, the local model server) are closed afterwards."""
+    from .policies import policy_from_spec
+
+    policies: list[Any] = []
+    try:
+        for spec in specs:
+            policies.append(policy_from_spec(spec, **llm_kwargs))
+        yield policies
+    finally:
+        for policy in policies:
+            close = getattr(policy, "close", None)
+            if close is not None:
+                close()
 
 
 def run_arena(
@@ -100,6 +122,60 @@ def trained_ppo(market: MarketData, config: EnvConfig, splits: Splits, folder: s
         log(f"Training PPO on {market.name} bars {splits.train[0]}..{splits.train[1]} (validation "
             f"{splits.validation[0]}..{splits.validation[1]}, test {splits.test[0]}..{splits.test[1]} held out)")
     return train_ppo(market, config, splits, folder, preset, total_timesteps=total_timesteps, log=log)
+
+
+def ppo_against_field(
+    market: MarketData,
+    config: EnvConfig,
+    opponents: Sequence[str],
+    out_dir: str | Path,
+    plan: ArenaPlan = ArenaPlan(),
+    preset: dict[str, Any] | None = None,
+    *,
+    total_timesteps: int | None = None,
+    title: str | None = None,
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+    concurrency: int = 8,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train PPO on the train split and evaluate it, labelled ``ppo``, against ``opponents``.
+
+    The env takes the PPO preset's ``[env]`` fields (episode timing, action and observation
+    settings), so every policy plays the episodes PPO is trained for; baselines and LLMs still
+    apply their own ``env_overrides`` on top. The model goes to ``out_dir/ppo`` and is reused
+    when there (see :func:`trained_ppo`); the evaluation is :func:`run_arena` into ``out_dir``.
+
+    Args:
+        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), built after training and
+            closed at the end.
+        preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
+        total_timesteps: overrides the preset's ``[train] total_timesteps``.
+        log: receives the progress lines.
+
+    Returns:
+        :func:`run_arena`'s summary plus ``ppo_model``, the path of the model played.
+    """
+    from .training import load_policy_preset
+
+    t0 = time.perf_counter()
+    preset = load_policy_preset("ppo") if preset is None else preset
+    config = with_fields(config, preset.get("env", {}))
+    splits = splits_for(market, config, plan)
+    log("[1/3] PPO")
+    model = trained_ppo(market, config, splits, Path(out_dir) / "ppo", preset, total_timesteps=total_timesteps,
+                        log=lambda line: log(f"      {line}"))
+    log(f"      ready after {time.perf_counter() - t0:.0f} s")
+    with built_policies([f"ppo=ppo:{model}", *opponents]) as policies:
+        n_seeds = len(plan.seeds)
+        log(f"[2/3] Evaluating {', '.join(p.name for p in policies)} on {plan.n_windows} {plan.split} windows x "
+            f"{n_seeds} seed{'s' if n_seeds > 1 else ''}")
+        summary = run_arena(market, config, policies, out_dir, plan, title=title,
+                            extra={"ppo_model": str(model), **(extra or {})}, progress=progress,
+                            concurrency=concurrency)
+    log("[3/3] Report written")
+    summary["ppo_model"] = model
+    return summary
 
 
 def splits_for(market: MarketData, config: EnvConfig, plan: ArenaPlan = ArenaPlan()) -> Splits:

@@ -27,6 +27,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from arena_gym.preset_files import policies_dir, read_toml
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -148,15 +150,19 @@ class LLMTrader:
 
     @classmethod
     def from_preset(cls, preset: str, name: str | None = None, **kwargs: Any) -> LLMTrader:
-        """A trader for an LLM preset under ``policies/llm`` (``kwargs`` go to ``LLMPolicy``).
+        """A trader for an LLM preset under ``policies/llm``, a preset's TOML path, or a litellm
+        model string with its provider (``openai/gpt-4o``: the settings of the preset with that
+        model, else plain ones); ``kwargs`` go to ``LLMPolicy``.
 
         The preset is read at once, so an unknown name fails here, listing the presets. The
-        local preset starts its server on 127.0.0.1 (stopped by :meth:`close`).
+        local preset (also when named by its model string) starts its server on 127.0.0.1
+        (stopped by :meth:`close`).
         """
         from arena_gym.llm.policy import LLMPolicy
-        from arena_gym.llm.profiles import load_profile
+        from arena_gym.llm.profiles import load_profile, profile_for_model
 
-        profile = load_profile(preset)
+        is_model_string = "/" in preset and Path(preset).suffix != ".toml" and not Path(preset).is_file()
+        profile = profile_for_model(preset) if is_model_string else load_profile(preset)
         server = None
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
             from arena_gym.llm.local_server import LocalModelServer
@@ -192,24 +198,15 @@ class LLMTrader:
 
 
 #: The forms of a policy spec on the command line.
-SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm>", "<label>=<any of these>")
+SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm or provider/model>", "<label>=<any of these>")
 
 
 def baseline_params() -> dict[str, dict[str, Any]]:
     """Baseline parameters from ``policies/baselines.toml`` (empty when the file is absent)."""
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on Python 3.10 only
-        import tomli as tomllib
-    from arena_gym.llm.profiles import policies_dir
-
     path = policies_dir() / "baselines.toml"
     if not path.is_file():
         return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+    return read_toml(path)
 
 
 def policy_from_spec(spec: str, **llm_kwargs: Any) -> Any:
