@@ -37,7 +37,9 @@ class EnvConfig:
         reward: ``"log_return"``, ``"return"``, ``"pnl"`` or a callable (see ``rewards``).
         house_rules: the contest's rules for decisions (one position per coin, no pyramiding).
         default_leverage: leverage for decisions that give none (``None``: min(10, max)).
-        ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
+        ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`);
+            ``None`` (default): ``"full"`` in :class:`PerpTradingEnv`, where the history is what
+            evaluation reads, and ``"off"`` in the vector envs, which are for training speed.
         extra: further options of the text side: ``prompt_template`` and ``system_template``
             (paths of user and system prompt templates replacing ``policies/prompts/``).
     """
@@ -60,7 +62,7 @@ class EnvConfig:
     reward: str | Callable = "log_return"
     house_rules: bool = False
     default_leverage: float | None = None
-    ledger: str = "full"
+    ledger: str | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

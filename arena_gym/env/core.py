@@ -90,13 +90,14 @@ def resolve_bar(market: MarketData, spec, name: str) -> int:
 class PerpCore:
     """``n_accounts`` episodes over one market (see the module docstring)."""
 
-    def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig, min_start: int = 0) -> None:
+    def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig, min_start: int = 0,
+                 default_ledger: str = "full") -> None:
         self.config = config
         self.market, self.rules = prepare_market(market, config)
         m = self.market
         self.exchange = Exchange(m, n_accounts, config.initial_capital, margin_mode=config.margin_mode,
                                  rules=self.rules, slippage=config.slippage, default_leverage=config.default_leverage,
-                                 ledger=config.ledger)
+                                 ledger=config.ledger or default_ledger)
         self.n = n_accounts
         self.k = config.bars_per_decision
         self.reward_fn = reward_function(config.reward)

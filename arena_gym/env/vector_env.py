@@ -38,6 +38,9 @@ _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_
 class PerpVectorEnv(VectorEnv):
     """``num_envs`` independent accounts over one market (numeric observations, RL action modes).
 
+    The exchange ledger is off unless ``ledger`` is given (``"fills"`` or ``"full"``): recording
+    every fill of many accounts costs more than the rest of the step.
+
     Args:
         num_envs: number of accounts.
         market: shared MarketData (default: the embedded synthetic market).
@@ -59,7 +62,7 @@ class PerpVectorEnv(VectorEnv):
         self.num_envs = num_envs
         # a reset inside a step restarts bars_per_decision bars before the start (module docstring)
         self.core = PerpCore(market if market is not None else default_market(), num_envs, config,
-                             min_start=config.bars_per_decision)
+                             min_start=config.bars_per_decision, default_ledger="off")
         self.market = self.core.market
         self.metadata = {**self.metadata, "autoreset_mode": _MODES[autoreset_mode]}
         self._same_step = autoreset_mode == "same_step"

@@ -1,0 +1,324 @@
+"""Environment speed benchmark: steps per second of arena-gym's environments and two others.
+
+Usage (from the repository root, in the project's environment)::
+
+    python scripts/bench_env.py                       # everything, competitors included
+    python scripts/bench_env.py --skip-competitors    # the floor and arena-gym only
+    python scripts/bench_env.py --only perp-env --only gym-trading-env --steps 5000
+    python scripts/bench_env.py --json bench.json     # also save the figures
+
+Engines measured, each in a fresh interpreter of its own:
+
+==================  ==============================================================
+floor               a Gymnasium environment whose step does nothing: the cost of the
+                    step loop itself
+perp-env            ``arena_gym.env.PerpTradingEnv``, six assets, random target actions
+perp-vector-64      ``arena_gym.env.PerpVectorEnv`` with 64 accounts
+perp-vector-256     ``arena_gym.env.PerpVectorEnv`` with 256 accounts
+gym-anytrading      gym-anytrading's ``StocksEnv`` (window of 10 bars)
+gym-trading-env     gym-trading-env's ``TradingEnv`` (positions short / flat / long)
+==================  ==============================================================
+
+All engines step over the same seeded synthetic prices (``arena_gym.market.synthetic``: the
+contest's six coins, hourly bars). The six-asset market is written to a parquet file for
+arena-gym's runners, and its BTC bars to a CSV file for the two others, which see only BTC
+(they are single-asset environments). Every engine samples a pool of
+random actions from its own action space before timing, takes ``--warmup`` untimed steps,
+then ``--repeats`` timed runs of ``--steps`` steps each; the figure reported is the median
+run. Episodes that end inside a run are reset inside it (see ``_bench_runners/_timing.py``).
+
+The competitors live in virtual environments of their own under ``.bench-venvs/<name>/`` at
+the repository root, created on first use with ``python -m venv`` and filled with pip
+(gym-trading-env pins an old ccxt and needs pandas < 3, so it never enters the project's
+environment). An engine that cannot be set up or run is reported with the reason, and the
+others still run; the exit status is 1 when one of arena-gym's own engines failed, else 0.
+
+Targets checked: the single environment at least 2x gym-trading-env's steps per second; the
+vector environment at least 1,000,000 account-steps per second with 256 accounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena_gym.market import MarketData
+from arena_gym.market.synthetic import synthetic_market
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RUNNERS_DIR = Path(__file__).resolve().parent / "_bench_runners"
+DEFAULT_VENV_DIR = REPO_ROOT / ".bench-venvs"
+
+SINGLE_ENV_TARGET = 2.0  # perp-env steps/s over gym-trading-env steps/s
+VECTOR_ENV_TARGET = 1_000_000.0  # account-steps/s of perp-vector-256
+MIN_BARS = 100  # room for the observation windows (at most 24 bars here) and a few steps after them
+
+
+@dataclass(frozen=True)
+class Competitor:
+    """A third-party environment package installed in a virtual environment of its own."""
+
+    name: str
+    requirements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One measured environment: its runner script, accounts per step, and where it runs."""
+
+    name: str
+    runner: str
+    accounts: int
+    competitor: Competitor | None = None
+    runner_args: tuple[str, ...] = ()
+
+
+GYM_ANYTRADING = Competitor("gym-anytrading", ("gym-anytrading==2.0.0",))
+GYM_TRADING_ENV = Competitor("gym-trading-env", ("gym-trading-env==0.3.5", "pandas<3"))
+
+ENGINES = (
+    Engine("floor", "run_floor.py", 1),
+    Engine("perp-env", "run_perp_env.py", 1),
+    Engine("perp-vector-64", "run_perp_vector_env.py", 64, runner_args=("--num-envs", "64")),
+    Engine("perp-vector-256", "run_perp_vector_env.py", 256, runner_args=("--num-envs", "256")),
+    Engine("gym-anytrading", "run_gym_anytrading.py", 1, GYM_ANYTRADING),
+    Engine("gym-trading-env", "run_gym_trading_env.py", 1, GYM_TRADING_ENV),
+)
+ENGINE_NAMES = tuple(e.name for e in ENGINES)
+
+
+class Unavailable(RuntimeError):
+    """An engine could not be set up or run; the message says which step failed and why."""
+
+
+# ---------------------------------------------------------------------------- prices
+def write_prices(market: MarketData, folder: Path) -> dict[str, Path]:
+    """The six-asset market as parquet, and its BTC bars as CSV (date, open, high, low, close, volume)."""
+    paths = {"market": folder / "market.parquet", "btc": folder / "btc.csv"}
+    market.to_parquet(paths["market"])
+    btc = market.frame("BTC")[["open", "high", "low", "close", "volume"]]
+    btc.to_csv(paths["btc"], index_label="date")
+    return paths
+
+
+# ---------------------------------------------------------------------------- virtual environments
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def ensure_competitor(competitor: Competitor, venv_dir: Path, timeout: float) -> Path:
+    """Create the competitor's virtual environment if needed, install its requirements, return its python."""
+    venv = venv_dir / competitor.name
+    python = venv_python(venv)
+    if not python.exists():
+        log(f"creating virtual environment {venv}")
+        done = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise Unavailable(f"could not create the virtual environment {venv}:\n{_tail(done.stderr or done.stdout)}")
+    log(f"installing {' '.join(competitor.requirements)} into {venv}")
+    try:
+        done = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *competitor.requirements],
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"pip install {' '.join(competitor.requirements)} took over {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise Unavailable(f"pip install {' '.join(competitor.requirements)} failed in {venv}:\n"
+                          f"{_tail(done.stderr or done.stdout)}")
+    return python
+
+
+# ---------------------------------------------------------------------------- running and reporting
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run_engine(engine: Engine, python: Path, prices: Path, args: argparse.Namespace, workdir: Path) -> dict:
+    """Run one engine's runner in a fresh interpreter and return its result with rates added."""
+    out = workdir / f"{engine.name}.json"
+    command = [
+        str(python), str(RUNNERS_DIR / engine.runner), "--prices", str(prices), "--steps", str(args.steps),
+        "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--seed", str(args.seed), "--out", str(out),
+        *engine.runner_args,
+    ]
+    log(f"running {engine.name}")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, cwd=REPO_ROOT)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"{engine.name} did not finish within {args.timeout:.0f} s") from None
+    if done.returncode != 0 or not out.exists():
+        raise Unavailable(f"{engine.name} failed (exit {done.returncode}):\n{_tail(done.stderr or done.stdout)}")
+    result = json.loads(out.read_text())
+    seconds = statistics.median(result["seconds"])
+    result["median_seconds"] = seconds
+    result["steps_per_second"] = args.steps / seconds
+    result["account_steps_per_second"] = args.steps * result["accounts"] / seconds
+    return result
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _ratio(value: float | None, reference: float | None) -> str:
+    if value is None or not reference:
+        return "-"
+    ratio = value / reference
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+
+
+def print_table(results: dict[str, dict]) -> None:
+    floor = results.get("floor", {}).get("account_steps_per_second")
+    gte = results.get("gym-trading-env", {}).get("account_steps_per_second")
+    header = ("engine", "accounts", "steps/s", "account-steps/s", "vs floor", "vs gym-trading-env", "spread")
+    rows = [header]
+    for name in ENGINE_NAMES:
+        if name in results:
+            r = results[name]
+            spread = (max(r["seconds"]) - min(r["seconds"])) / r["median_seconds"]
+            rows.append((name, str(r["accounts"]), _rate(r["steps_per_second"]),
+                         _rate(r["account_steps_per_second"]), _ratio(r["account_steps_per_second"], floor),
+                         _ratio(r["account_steps_per_second"], gte), f"{spread:.0%}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]
+        print("  ".join(cells))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    print("Ratios compare account-steps per second (for a single environment, steps per second).")
+    print("spread: (slowest - fastest repeat) / median repeat time; large values mean a busy machine.")
+
+
+def target_checks(results: dict[str, dict]) -> list[dict]:
+    """The two speed targets, each with its measured figure and verdict (PASS, FAIL, NOT MEASURED)."""
+    checks = []
+    single, gte = results.get("perp-env"), results.get("gym-trading-env")
+    check = {"target": f"perp-env steps/s >= {SINGLE_ENV_TARGET:g}x gym-trading-env steps/s"}
+    if single and gte:
+        ratio = single["steps_per_second"] / gte["steps_per_second"]
+        check.update(measured=ratio, verdict="PASS" if ratio >= SINGLE_ENV_TARGET else "FAIL",
+                     text=f"{single['steps_per_second']:,.0f} / {gte['steps_per_second']:,.0f} = {ratio:.2f}x")
+    else:
+        missing = [n for n, r in (("perp-env", single), ("gym-trading-env", gte)) if not r]
+        check.update(measured=None, verdict="NOT MEASURED", text=f"no result for {', '.join(missing)}")
+    checks.append(check)
+    vector = results.get("perp-vector-256")
+    check = {"target": f"perp-vector-256 account-steps/s >= {VECTOR_ENV_TARGET:,.0f}"}
+    if vector:
+        rate = vector["account_steps_per_second"]
+        check.update(measured=rate, verdict="PASS" if rate >= VECTOR_ENV_TARGET else "FAIL",
+                     text=f"{rate:,.0f} = {rate / VECTOR_ENV_TARGET:.2f}x the target")
+    else:
+        check.update(measured=None, verdict="NOT MEASURED", text="no result for perp-vector-256")
+    checks.append(check)
+    return checks
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20_000, help="timed steps per repeat (default 20000)")
+    parser.add_argument("--warmup", type=int, default=1_000, help="untimed steps before timing (default 1000)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported (default 3)")
+    parser.add_argument("--bars", type=int, default=8_760, help="hourly bars of synthetic prices (default 8760)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the prices and of every action pool")
+    parser.add_argument("--skip-competitors", action="store_true", help="measure the floor and arena-gym only")
+    parser.add_argument("--only", action="append", choices=ENGINE_NAMES, metavar="NAME",
+                        help=f"measure only this engine (repeatable): {', '.join(ENGINE_NAMES)}")
+    parser.add_argument("--venv-dir", type=Path, default=DEFAULT_VENV_DIR,
+                        help="where the competitors' virtual environments live (default .bench-venvs/)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per engine and per install")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also save the figures as JSON")
+    args = parser.parse_args(argv)
+    for name in ("steps", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.bars < MIN_BARS:
+        parser.error(f"--bars must be at least {MIN_BARS}, got {args.bars}")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be at least 0, got {args.warmup}")
+    return args
+
+
+def selected_engines(args: argparse.Namespace) -> list[Engine]:
+    chosen = [e for e in ENGINES if not args.only or e.name in args.only]
+    if args.skip_competitors:
+        chosen = [e for e in chosen if e.competitor is None]
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    engines = selected_engines(args)
+    if not engines:
+        log("no engine selected (--only names only competitors, and --skip-competitors drops them)")
+        return 2
+    market = synthetic_market(n_bars=args.bars, seed=args.seed)
+    results: dict[str, dict] = {}
+    unavailable: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-env-") as tmp:
+        workdir = Path(tmp)
+        prices = write_prices(market, workdir)
+        pythons: dict[str, Path] = {}
+        for engine in engines:
+            try:
+                if engine.competitor is None:
+                    python, price_file = Path(sys.executable), prices["market"]
+                else:
+                    name = engine.competitor.name
+                    if name not in pythons:
+                        pythons[name] = ensure_competitor(engine.competitor, args.venv_dir, args.timeout)
+                    python, price_file = pythons[name], prices["btc"]
+                results[engine.name] = run_engine(engine, python, price_file, args, workdir)
+            except Unavailable as error:
+                unavailable[engine.name] = str(error)
+                log(f"{engine.name} not measured: {error}")
+
+    print(f"arena-gym environment benchmark: {args.steps:,} timed steps x {args.repeats} repeats "
+          f"(median shown), {args.warmup:,} warm-up steps, seed {args.seed}")
+    print(f"prices: {market.name}, {market.n_bars:,} hourly bars of {', '.join(market.symbols)} "
+          f"(the competitors see BTC only)")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
+    print()
+    print_table(results)
+    print()
+    checks = target_checks(results)
+    for check in checks:
+        print(f"{check['verdict']:<12}  {check['target']}: {check['text']}")
+    print()
+    for name, result in results.items():
+        versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items())
+        reset_note = f"; episode resets in the timed runs: {sum(result['resets'])}" if result["accounts"] == 1 else ""
+        print(f"{name}: {versions}{reset_note}")
+    for name, reason in unavailable.items():
+        print(f"{name}: NOT MEASURED: {reason}")
+
+    if args.json:
+        args.json.write_text(json.dumps({
+            "config": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "bars": market.n_bars,
+                       "seed": args.seed, "assets": list(market.symbols), "prices": market.name},
+            "machine": {"machine": platform.machine(), "cpus": os.cpu_count(), "system": platform.platform(),
+                        "python": platform.python_version()},
+            "results": results,
+            "targets": checks,
+            "unavailable": unavailable,
+        }, indent=2))
+        log(f"figures saved to {args.json}")
+    own_failures = [e.name for e in engines if e.competitor is None and e.name in unavailable]
+    return 1 if own_failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
