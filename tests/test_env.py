@@ -25,6 +25,13 @@ def test_gymnasium_check_env(market, mode):
     check_env(PerpTradingEnv(market, action_mode=mode, episode_length=40), skip_render_check=True)
 
 
+@pytest.mark.parametrize("action_mode, observation_mode", [("decision", "text"), ("decision", "both"),
+                                                            ("target", "both")])
+def test_gymnasium_check_env_text_and_decision_modes(market, action_mode, observation_mode):
+    check_env(PerpTradingEnv(market, action_mode=action_mode, observation_mode=observation_mode, episode_length=20),
+              skip_render_check=True)
+
+
 @pytest.mark.parametrize("mode", RL_MODES)
 def test_sb3_check_env(market, mode):
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
