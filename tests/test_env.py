@@ -183,7 +183,8 @@ def test_sb3_ppo_trains_on_the_vector_env(market):
     model.learn(total_timesteps=512)
     assert model.num_timesteps >= 512
     assert any(not (a == b.detach()).all() for a, b in zip(before, model.policy.parameters()))
-    assert len(venv.episode_returns) == 0 or all(np.isfinite(venv.episode_returns))
+    finished = [e["r"] for e in model.ep_info_buffer]     # episodes of 32 steps completed by VecMonitor
+    assert len(finished) >= 8 and np.isfinite(finished).all()
 
 
 def test_config_errors_name_the_problem(market):

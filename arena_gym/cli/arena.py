@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from .evaluation_options import add_env_options, add_plan_options, built_policies, load_env, plan_from, print_summary
+from ..evaluation.arena import built_policies
+from .evaluation_options import add_env_options, add_plan_options, load_env, plan_from, print_summary
 
 
 def register(subparsers) -> None:

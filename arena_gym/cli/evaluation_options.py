@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.arena import built_policies  # noqa: F401  (the commands build their policies with it)
 from arena_gym.market.data import MarketData
 
 
