@@ -3,7 +3,7 @@
 Usage (from the repository root, in the project's environment)::
 
     python scripts/bench_env.py                       # everything, competitors included
-    python scripts/bench_env.py --skip-competitors    # the floor and arena-gym only
+    python scripts/bench_env.py --skip-competitors    # the floors and arena-gym only
     python scripts/bench_env.py --only perp-env --only gym-trading-env --steps 5000
     python scripts/bench_env.py --json bench.json     # also save the figures
 
@@ -12,6 +12,10 @@ Engines measured, each in a fresh interpreter of its own:
 ==================  ==============================================================
 floor               a Gymnasium environment whose step does nothing: the cost of the
                     step loop itself
+contract-floor      an environment with ``PerpTradingEnv``'s step contract (action
+                    checks, a fresh observation of the same size, the same info keys,
+                    a per-step record) and no simulation: an upper bound for any
+                    Python environment with this interface
 perp-env            ``arena_gym.env.PerpTradingEnv``, six assets, random target actions
 perp-vector-64      ``arena_gym.env.PerpVectorEnv`` with 64 accounts
 perp-vector-256     ``arena_gym.env.PerpVectorEnv`` with 256 accounts
@@ -34,7 +38,9 @@ environment). An engine that cannot be set up or run is reported with the reason
 others still run; the exit status is 1 when one of arena-gym's own engines failed, else 0.
 
 Targets checked: the single environment at least 2x gym-trading-env's steps per second; the
-vector environment at least 1,000,000 account-steps per second with 256 accounts.
+vector environment at least 1,000,000 account-steps per second with 256 accounts. Under the
+single-environment target the contract floor's own ratio to gym-trading-env is printed too: no
+simulation written in Python behind this interface can be faster than that.
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ GYM_TRADING_ENV = Competitor("gym-trading-env", ("gym-trading-env==0.3.5", "pand
 
 ENGINES = (
     Engine("floor", "run_floor.py", 1),
+    Engine("contract-floor", "run_contract_floor.py", 1),
     Engine("perp-env", "run_perp_env.py", 1),
     Engine("perp-vector-64", "run_perp_vector_env.py", 64, runner_args=("--num-envs", "64")),
     Engine("perp-vector-256", "run_perp_vector_env.py", 256, runner_args=("--num-envs", "256")),
@@ -211,6 +218,12 @@ def target_checks(results: dict[str, dict]) -> list[dict]:
         ratio = single["steps_per_second"] / gte["steps_per_second"]
         check.update(measured=ratio, verdict="PASS" if ratio >= SINGLE_ENV_TARGET else "FAIL",
                      text=f"{single['steps_per_second']:,.0f} / {gte['steps_per_second']:,.0f} = {ratio:.2f}x")
+        contract = results.get("contract-floor")
+        if contract:
+            bound = contract["steps_per_second"] / gte["steps_per_second"]
+            check["text"] += (f" (the contract floor, with no simulation, reaches {bound:.2f}x; "
+                              f"{1e6 / contract['steps_per_second']:.1f} of perp-env's "
+                              f"{1e6 / single['steps_per_second']:.1f} us per step)")
     else:
         missing = [n for n, r in (("perp-env", single), ("gym-trading-env", gte)) if not r]
         check.update(measured=None, verdict="NOT MEASURED", text=f"no result for {', '.join(missing)}")
@@ -234,7 +247,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported (default 3)")
     parser.add_argument("--bars", type=int, default=8_760, help="hourly bars of synthetic prices (default 8760)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the prices and of every action pool")
-    parser.add_argument("--skip-competitors", action="store_true", help="measure the floor and arena-gym only")
+    parser.add_argument("--skip-competitors", action="store_true", help="measure the floors and arena-gym only")
     parser.add_argument("--only", action="append", choices=ENGINE_NAMES, metavar="NAME",
                         help=f"measure only this engine (repeatable): {', '.join(ENGINE_NAMES)}")
     parser.add_argument("--venv-dir", type=Path, default=DEFAULT_VENV_DIR,

@@ -128,6 +128,38 @@ def test_target_action_reaches_the_requested_exposure(market):
     assert info["fills"] == 0
 
 
+def test_observation_layout_matches_the_documented_features(market):
+    """Window (oldest first), current market features, account features and globals, value by value."""
+    from arena_gym.env.features import MARKET_FEATURES, WINDOW_FEATURES, market_features
+
+    lookback, A = 5, market.n_assets
+    env = PerpTradingEnv(market, lookback=lookback, episode_length=10, start=300, slippage="none")
+    env.reset()
+    obs, *_ = env.step(np.array([0.5, -0.25, 0, 0, 0, 0], np.float32))
+    obs, *_, info = env.step(np.array([0.5, -0.25, 0, 0, 0, 0], np.float32))
+    bar = info["bar"]
+    feats = market_features(env.market)
+    pick = [MARKET_FEATURES.index(f) for f in WINDOW_FEATURES]
+    n_window = lookback * A * len(WINDOW_FEATURES)
+    window = obs[:n_window].reshape(lookback, A, len(WINDOW_FEATURES))
+    np.testing.assert_array_equal(window, feats[bar - lookback + 1: bar + 1][:, :, pick])
+    n_market = n_window + A * len(MARKET_FEATURES)
+    np.testing.assert_array_equal(obs[n_window:n_market].reshape(A, -1), feats[bar])
+    account = obs[n_market: n_market + 4 * A].reshape(A, 4)
+    equity = info["equity"]
+    pos = {p.symbol: p for p in env.positions()}
+    btc = env.market.symbols.index("BTC")
+    assert account[btc, 0] == pytest.approx(pos["BTC"].size * pos["BTC"].mark_price / equity, rel=1e-6)
+    assert account[btc, 1] == pytest.approx(pos["BTC"].unrealized_pnl / equity, rel=1e-5, abs=1e-9)
+    assert account[btc, 2] == pytest.approx(pos["BTC"].margin / equity, rel=1e-6)
+    assert account[btc, 3] == pytest.approx(np.log1p(1) / 5.0)   # held for one bar since the fill
+    assert np.all(account[2:] == 0.0)
+    log_equity, margin_use, progress = obs[n_market + 4 * A:]
+    assert log_equity == pytest.approx(np.log(equity / 10_000), rel=1e-5)
+    assert margin_use == pytest.approx(sum(p.margin for p in pos.values()) / equity, rel=1e-6)
+    assert progress == pytest.approx(2 / 10)
+
+
 def test_vector_env_matches_single_envs_account_by_account(market):
     starts = 200
     n = 4
