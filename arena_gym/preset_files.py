@@ -1,9 +1,13 @@
 """Where preset TOML files live and how a preset name becomes a file.
 
 Environment presets are read from ``envs/`` and policy presets, model profiles and prompt
-templates from ``policies/``, both at the root of the checkout arena-gym is installed from
-(``pip install -e .``). The environment variables :data:`ENVS_ENV_VAR` and
-:data:`POLICIES_ENV_VAR` name other folders to use instead.
+templates from ``policies/``. Each folder is looked up, in order:
+
+1. the folder named by the environment variable :data:`ENVS_ENV_VAR` / :data:`POLICIES_ENV_VAR`;
+2. the folder at the root of the checkout arena-gym runs from (``pip install -e .``), where
+   edits take effect at once;
+3. the copy a wheel ships inside the package (``arena_gym/_bundled/``), for installs without
+   a checkout.
 """
 
 from __future__ import annotations
@@ -36,16 +40,20 @@ def _preset_folder(env_var: str, default_name: str) -> Path:
     override = os.environ.get(env_var)
     if override:
         return Path(override).expanduser().resolve()
-    return Path(arena_gym.__file__).resolve().parents[1] / default_name
+    package = Path(arena_gym.__file__).resolve().parent
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / default_name).is_dir():
+        return checkout / default_name
+    return package / "_bundled" / default_name
 
 
 def policies_dir() -> Path:
-    """The folder holding policy presets and prompts: ``$ARENA_GYM_POLICIES`` or ``<checkout>/policies``."""
+    """The folder holding policy presets and prompts (see the module docstring for the lookup order)."""
     return _preset_folder(POLICIES_ENV_VAR, "policies")
 
 
 def envs_dir() -> Path:
-    """The folder holding env presets: ``$ARENA_GYM_ENVS`` or ``<checkout>/envs``."""
+    """The folder holding env presets (see the module docstring for the lookup order)."""
     return _preset_folder(ENVS_ENV_VAR, "envs")
 
 

@@ -26,8 +26,8 @@ Sources:
 =============  ==========================================================================
 
 Relative paths in a preset are read relative to the preset file. Presets are looked up in
-``$ARENA_GYM_ENVS`` when set, else in ``envs/`` at the repository root; a path to a TOML file
-works too.
+``$ARENA_GYM_ENVS`` when set, else in ``envs/`` at the repository root, else in the copy a wheel
+ships (see :mod:`arena_gym.preset_files`); a path to a TOML file works too.
 """
 
 from __future__ import annotations

@@ -33,8 +33,9 @@ Keys (all but ``model`` optional):
 ``[params]``               further keyword arguments passed to ``litellm.acompletion``
 =========================  =========================================================
 
-The presets folder is ``policies/`` at the repository root, or the folder named by the
-``ARENA_GYM_POLICIES`` environment variable.
+The presets folder is the one named by the ``ARENA_GYM_POLICIES`` environment variable, else
+``policies/`` at the repository root, else the copy a wheel ships (see
+:mod:`arena_gym.preset_files`).
 """
 
 from __future__ import annotations
