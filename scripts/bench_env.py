@@ -19,6 +19,8 @@ contract-floor      an environment with ``PerpTradingEnv``'s step contract (acti
 perp-env            ``arena_gym.env.PerpTradingEnv``, six assets, random target actions
 perp-vector-64      ``arena_gym.env.PerpVectorEnv`` with 64 accounts
 perp-vector-256     ``arena_gym.env.PerpVectorEnv`` with 256 accounts
+perp-exchange-256   the same run, counting only the time inside the exchange's step
+                    (no action decoding, observations or info)
 gym-anytrading      gym-anytrading's ``StocksEnv`` (window of 10 bars)
 gym-trading-env     gym-trading-env's ``TradingEnv`` (positions short / flat / long)
 ==================  ==============================================================
@@ -40,7 +42,8 @@ others still run; the exit status is 1 when one of arena-gym's own engines faile
 Targets checked: the single environment at least 2x gym-trading-env's steps per second; the
 vector environment at least 1,000,000 account-steps per second with 256 accounts. Under the
 single-environment target the contract floor's own ratio to gym-trading-env is printed too: no
-simulation written in Python behind this interface can be faster than that.
+simulation written in Python behind this interface can be faster than that; under the vector
+target, the exchange step's own share of the vector step.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ ENGINES = (
     Engine("perp-env", "run_perp_env.py", 1),
     Engine("perp-vector-64", "run_perp_vector_env.py", 64, runner_args=("--num-envs", "64")),
     Engine("perp-vector-256", "run_perp_vector_env.py", 256, runner_args=("--num-envs", "256")),
+    Engine("perp-exchange-256", "run_perp_vector_env.py", 256, runner_args=("--num-envs", "256", "--exchange-only")),
     Engine("gym-anytrading", "run_gym_anytrading.py", 1, GYM_ANYTRADING),
     Engine("gym-trading-env", "run_gym_trading_env.py", 1, GYM_TRADING_ENV),
 )
@@ -234,6 +238,11 @@ def target_checks(results: dict[str, dict]) -> list[dict]:
         rate = vector["account_steps_per_second"]
         check.update(measured=rate, verdict="PASS" if rate >= VECTOR_ENV_TARGET else "FAIL",
                      text=f"{rate:,.0f} = {rate / VECTOR_ENV_TARGET:.2f}x the target")
+        exchange = results.get("perp-exchange-256")
+        if exchange:
+            check["text"] += (f" (the exchange step alone: {exchange['account_steps_per_second']:,.0f}, "
+                              f"{1e6 * exchange['median_seconds'] / exchange['steps']:.0f} us of the "
+                              f"{1e6 * vector['median_seconds'] / vector['steps']:.0f} us per step)")
     else:
         check.update(measured=None, verdict="NOT MEASURED", text="no result for perp-vector-256")
     checks.append(check)
