@@ -108,7 +108,6 @@ class PerpCore:
         # (T - lookback + 1, lookback, A * W) view: row ``t - lookback + 1`` is the window ending at bar t
         self._windows = np.lib.stride_tricks.sliding_window_view(self.window_rows, config.lookback, axis=0
                                                                   ).transpose(0, 2, 1)
-        self._lookback = config.lookback
         begin, end = (0, m.n_bars) if config.split is None else (
             resolve_bar(m, config.split[0], "split begin"), resolve_bar(m, config.split[1], "split end"))
         if not 0 <= begin < end <= m.n_bars:
@@ -151,7 +150,7 @@ class PerpCore:
         features, account features per asset, global features (see :mod:`.features`)."""
         s, ex, n, A = self.exchange.state, self.exchange, self.n, self.market.n_assets
         out = np.empty((n, self.obs_dim), np.float32)
-        out[:, : self.n_window].reshape(n, *self._windows.shape[1:])[...] = self._windows[s.bar - (self._lookback - 1)]
+        out[:, : self.n_window].reshape(n, *self._windows.shape[1:])[...] = self._windows[s.bar - (self.config.lookback - 1)]
         out[:, self.n_window: self.n_market] = np.take(self.current_rows, s.bar, axis=0)
         acct = out[:, self.n_market: self.n_market + 4 * A].reshape(n, A, 4)
         equity = s.equity
