@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import add_env_options, add_plan_options, load_env, plan_from, print_summary
+from .evaluation_options import (add_env_options, add_plan_options, executor_from, load_env, plan_from,
+                                 print_summary)
 
 
 def register(subparsers) -> None:
@@ -57,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/arena-{Path(args.env).stem}")
     with built_policies(specs) as policies:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
-                            concurrency=args.concurrency)
+                            concurrency=args.concurrency, executor=executor_from(args, specs, policies))
     print_summary(summary)
     return 0

@@ -90,11 +90,13 @@ def run_arena(
     concurrency: int = 8,
     retry_errors: bool = False,
     n_boot: int = 1000,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` and write the report.
 
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
-    ``errors``, ``paths``) plus ``splits`` and ``windows``.
+    ``errors``, ``paths``) plus ``splits`` and ``windows``. ``executor`` plays the episodes
+    (see :func:`~.runner.evaluate`; default: in this process).
     """
     check_comparable(policies, config)
     splits = splits_for(market, config, plan)
@@ -102,7 +104,7 @@ def run_arena(
     windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
     facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed, **(extra or {})}
     evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
-             concurrency=concurrency, retry_errors=retry_errors)
+             concurrency=concurrency, retry_errors=retry_errors, executor=executor)
     summary = write_report(out_dir, title=title, n_boot=n_boot)
     summary.update({"splits": splits, "windows": windows})
     return summary
