@@ -115,3 +115,54 @@ def test_a_driver_killed_with_sigkill_resumes_without_replaying_finished_episode
     assert finished <= set(keys)
     for name in TABLES:
         assert (tmp_path / "cut" / name).read_text() == (tmp_path / "local" / name).read_text(), name
+
+
+SMALL_SWEEP = """
+preset = "ppo"
+samples = 2
+seeds = [0]
+sample_seed = 1
+[train]
+total_timesteps = 256
+num_envs = 4
+eval_every = 256
+eval_windows = 2
+[space]
+learning_rate = { loguniform = [1e-5, 1e-3] }
+n_steps = 64
+batch_size = 64
+n_epochs = 1
+"""
+
+
+def test_a_two_trial_sweep_keeps_every_trial_resumes_and_hands_its_best_to_the_arena(cluster, tmp_path, capsys):
+    sweep_file = tmp_path / "small-sweep.toml"
+    sweep_file.write_text(SMALL_SWEEP)
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--sweep", str(sweep_file), "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Trials" in printed and "arena-gym arena --env synthetic --add-sweep" in printed
+    import pandas as pd
+
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 and sorted(trials["config"]) == [0, 1] and trials["learning_rate"].nunique() == 2
+    assert trials["validation_mean_total_return"].notna().all()
+    for _, trial in trials.iterrows():
+        folder = out / "trials" / f"c{trial['config']:02d}-s0"
+        assert (folder / "best_model.zip").is_file() and (folder / "best_model.json").is_file()
+        meta = json.loads((folder / "best_model.json").read_text())
+        assert meta["preset"]["ppo"]["learning_rate"] == pytest.approx(trial["learning_rate"])
+        assert meta["validation_mean_total_return"] == pytest.approx(trial["validation_mean_total_return"])
+    best = json.loads((out / "best.json").read_text())
+    assert best["best_trial"]["validation_mean_total_return"] == pytest.approx(trials["validation_mean_total_return"].max())
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("trials/*/best_model.zip")}
+    assert cli.main(argv) == 0                                      # restored: nothing is trained again
+    assert "Resuming the sweep" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.glob("trials/*/best_model.zip")} == stamps
+    arena = ["arena", "--baselines", "hold_cash", "--add-sweep", str(out), "--windows", "2", "--seeds", "0",
+             "--set", "bars_per_decision=4", "--set", "episode_length=42", "--no-progress", "--out", str(tmp_path / "a")]
+    assert cli.main(arena) == 0
+    results = pd.read_csv(tmp_path / "a" / "results.csv")
+    assert set(results["policy"]) == {"hold_cash", f"ppo-c{best['best_config']['config']}-s0"}
+    assert (results["status"] == "ok").all()
