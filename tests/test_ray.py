@@ -166,3 +166,30 @@ def test_a_two_trial_sweep_keeps_every_trial_resumes_and_hands_its_best_to_the_a
     results = pd.read_csv(tmp_path / "a" / "results.csv")
     assert set(results["policy"]) == {"hold_cash", f"ppo-c{best['best_config']['config']}-s0"}
     assert (results["status"] == "ok").all()
+
+
+def test_rllib_ppo_trains_two_iterations_on_the_env_through_its_registration(cluster):
+    import math
+
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from arena_gym.rllib import RLLIB_ENV_NAME, env_creator, register_rllib_env
+
+    with pytest.raises(ValueError, match="unknown keys"):
+        env_creator({"episode_lenght": 42})
+    env = env_creator({"preset": "synthetic", "episode_length": 42, "bars_per_decision": 4})
+    assert env.config.episode_length == 42 and env.config.lookback == 16      # preset field kept
+    assert register_rllib_env() == RLLIB_ENV_NAME
+    config = (PPOConfig().environment(RLLIB_ENV_NAME, env_config={"episode_length": 42, "bars_per_decision": 4})
+              .env_runners(num_env_runners=0)
+              .training(train_batch_size_per_learner=256, minibatch_size=128, num_epochs=1)
+              .debugging(seed=0))
+    algo = config.build_algo()
+    try:
+        results = [algo.train() for _ in range(2)]
+    finally:
+        algo.stop()
+    assert [r["training_iteration"] for r in results] == [1, 2]
+    assert results[-1]["env_runners"]["num_env_steps_sampled_lifetime"] >= 512
+    assert results[-1]["env_runners"]["num_episodes_lifetime"] >= 512 // 42                 # whole episodes ended
+    assert math.isfinite(results[-1]["env_runners"]["episode_return_mean"])
