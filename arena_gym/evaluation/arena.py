@@ -188,44 +188,44 @@ def with_fields(config: EnvConfig, fields: dict[str, Any]) -> EnvConfig:
     return replace(config, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
-def available_llm_presets(include_local: bool = False) -> list[str]:
-    """LLM presets under ``policies/llm`` that can run here without further setup.
+def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
+    """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
 
-    A hosted model counts when litellm finds its provider key in the environment. The local
-    model counts when ``include_local`` and its ``local-llm`` extra is installed (it runs on
-    the CPU: minutes per decision on a small machine). The offline ``mock`` preset is never
-    listed: it always holds.
+    A hosted model can run when litellm routes it and finds its provider key in the environment
+    (see :func:`~arena_gym.llm.policy.configuration_problem`). The local model can run when
+    ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
+    decision on a small machine). The offline ``mock`` preset is left out: it always holds.
     """
+    from importlib.util import find_spec
+
     from arena_gym.llm.local_server import local_model_unavailable_reason
     from arena_gym.llm.profiles import available_profiles, load_profile
 
     from .policies import LOCAL_PRESET
 
-    names = []
+    status: dict[str, str | None] = {}
     for name in available_profiles():
         if name == "mock":
             continue
         if name == LOCAL_PRESET:
-            if include_local and local_model_unavailable_reason() is None:
-                names.append(name)
+            reason = local_model_unavailable_reason()
+            status[name] = reason if reason is not None else (
+                None if include_local else f"slow on a CPU: name it to add it (--llm {LOCAL_PRESET})")
             continue
-        if _provider_key_set(load_profile(name).model):
-            names.append(name)
-    return names
+        if find_spec("litellm") is None:
+            status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
+            continue
+        from arena_gym.llm.policy import configuration_problem
+
+        profile = load_profile(name)
+        problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
+        status[name] = None if problem is None else problem
+    return status
 
 
-def _provider_key_set(model: str) -> bool:
-    from importlib.util import find_spec
-
-    if find_spec("litellm") is None:  # without the llm extra no hosted model can be called
-        return False
-    from arena_gym.llm.policy import import_litellm
-
-    try:
-        check = import_litellm().validate_environment(model=model)
-    except Exception:  # litellm cannot tell for an unknown provider: treat as not configured
-        return False
-    return bool(check.get("keys_in_environment")) and not check.get("missing_keys")
+def available_llm_presets(include_local: bool = False) -> list[str]:
+    """The LLM presets :func:`llm_preset_status` finds runnable here."""
+    return [name for name, reason in llm_preset_status(include_local).items() if reason is None]
 
 
 def head_to_head(results: pd.DataFrame, policy: str, others: Sequence[str], score: str = "total_return") -> pd.DataFrame:

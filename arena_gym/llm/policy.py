@@ -135,8 +135,7 @@ def configuration_problem(model: str, api_key: str | None = None, api_base: str 
     missing = list(check.get("missing_keys") or [])
     if missing:
         names = " or ".join(missing)
-        return (f"{model} ({provider}) needs an API key and {names} is not set: export {missing[0]}=... "
-                f"(or pass api_key=...), or leave this model out")
+        return f"{model} needs {names}, which is not set: export {missing[0]}=... (or pass api_key=...)"
     return None
 
 
