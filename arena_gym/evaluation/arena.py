@@ -26,8 +26,11 @@ from .report import write_report
 from .runner import evaluate
 from .splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
 
-#: EnvConfig fields every policy in one evaluation must share, so that episodes are comparable.
-TIMING_FIELDS = ("bars_per_decision", "episode_length", "initial_capital")
+#: EnvConfig fields every policy in one evaluation plays alike, so that its episodes compare: the
+#: timing and capital of an episode, the tradable assets, and the settings that limit what a
+#: numeric-action policy may do (its exposure cap and deadband). A policy's other
+#: ``env_overrides`` (action and observation mode, lookback) only choose its interface.
+SHARED_FIELDS = ("bars_per_decision", "episode_length", "initial_capital", "assets", "leverage_cap", "deadband")
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,50 @@ class ArenaPlan:
             raise ValueError("need at least one seed")
 
 
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def shared_config(policies: Sequence[Any], config: EnvConfig) -> tuple[EnvConfig, dict[str, dict[str, Any]]]:
+    """One env config for every policy of an evaluation, and which :data:`SHARED_FIELDS` moved.
+
+    A policy trained under other settings (e.g. a PPO saved with ``bars_per_decision=4``,
+    ``leverage_cap=1``) names them in its ``env_overrides``. When the policies that name a shared
+    field agree, the whole field moves to that value, so every policy plays the same episodes
+    with the same limits; the move is returned as ``{field: {"from": old, "to": new,
+    "for": [policy names]}}`` for the tables to state. When two policies need different values
+    they cannot share one evaluation and a ValueError says how to run each.
+    """
+    wanted: dict[str, dict[Any, list[str]]] = {}
+    for policy in policies:
+        for field, value in dict(getattr(policy, "env_overrides", {}) or {}).items():
+            if field not in SHARED_FIELDS or value is None:  # None: "the env's own" (e.g. every asset)
+                continue
+            value = tuple(value) if isinstance(value, list) else value
+            wanted.setdefault(field, {}).setdefault(value, []).append(policy.name)
+    moved: dict[str, dict[str, Any]] = {}
+    for field, values in wanted.items():
+        if len(values) > 1:
+            needs = "; ".join(f"{', '.join(names)} need{'s' if len(names) == 1 else ''} {field}={_jsonable(v)}"
+                              for v, names in values.items())
+            raise ValueError(f"these policies cannot play one evaluation: {needs}. Evaluate each group on its own, "
+                             f"e.g. arena-gym eval --policy ... --set {field}=...")
+        (value, names), = values.items()
+        if value != getattr(config, field):
+            moved[field] = {"from": _jsonable(getattr(config, field)), "to": _jsonable(value), "for": names}
+    if moved:
+        config = replace(config, **{field: (tuple(m["to"]) if isinstance(m["to"], list) else m["to"])
+                                    for field, m in moved.items()})
+    check_comparable(policies, config)
+    return config, moved
+
+
 def check_comparable(policies: Sequence[Any], config: EnvConfig) -> None:
-    """Refuse policies whose env overrides change the episode timing (:data:`TIMING_FIELDS`)."""
+    """Refuse policies whose env overrides change a :data:`SHARED_FIELDS` field of ``config``."""
     for policy in policies:
         overrides = dict(getattr(policy, "env_overrides", {}) or {})
-        clash = {k: v for k, v in overrides.items() if k in TIMING_FIELDS and v != getattr(config, k)}
+        clash = {k: v for k, v in overrides.items()
+                 if k in SHARED_FIELDS and v is not None and _jsonable(v) != _jsonable(getattr(config, k))}
         if clash:
             current = {k: getattr(config, k) for k in clash}
             raise ValueError(f"policy {policy.name!r} needs {clash} but the env has {current}; evaluate it "
@@ -93,18 +135,23 @@ def run_arena(
 ) -> dict[str, Any]:
     """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` and write the report.
 
+    Every policy plays one env config: :func:`shared_config` moves the shared fields a
+    trained policy needs (and refuses policies that need different ones); the moves are saved
+    in ``config.json`` as ``moved_fields`` and stated by the report and the printed tables.
+
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
-    ``errors``, ``paths``) plus ``splits`` and ``windows``.
+    ``errors``, ``paths``, ``env_line``) plus ``splits``, ``windows`` and ``moved_fields``.
     """
-    check_comparable(policies, config)
+    config, moved = shared_config(policies, config)
     splits = splits_for(market, config, plan)
     eval_config = split_config(config, splits, plan.split)
     windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
-    facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed, **(extra or {})}
+    facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
+             "moved_fields": moved, **(extra or {})}
     evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
              concurrency=concurrency, retry_errors=retry_errors)
     summary = write_report(out_dir, title=title, n_boot=n_boot)
-    summary.update({"splits": splits, "windows": windows})
+    summary.update({"splits": splits, "windows": windows, "moved_fields": moved})
     return summary
 
 
