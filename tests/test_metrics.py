@@ -43,7 +43,7 @@ def test_short_windows_give_no_annualized_return_and_no_sharpe_with_the_reason()
     assert m["total_return"] == pytest.approx(0.0064)
     reasons = undefined_reasons(4, HOUR)
     assert set(reasons) == {"annualized_return", "calmar", "sharpe", "sortino"}
-    assert "fewer than 30 returns" in reasons["sharpe"] and "shorter than 365" in reasons["calmar"]
+    assert "fewer than 30 returns" in reasons["sharpe"] and "shorter than 365 days" in reasons["calmar"]
     # one week of 4h decisions: Sharpe is defined (42 returns), the annualized return is not
     week = episode_metrics(10_000.0 * np.cumprod(np.r_[1.0, np.full(42, 1.0002)]), 4 * HOUR)
     assert np.isfinite(week["sharpe"]) and math.isnan(week["annualized_return"])

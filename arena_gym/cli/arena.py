@@ -47,9 +47,9 @@ def llm_specs(choice: str, log=print) -> list[str]:
         status = llm_preset_status(include_local=False)
         added = [name for name, reason in status.items() if reason is None]
         log(f"--llm auto: added {', '.join(added) if added else 'no LLM preset'}")
-        for name, reason in status.items():
-            if reason is not None:
-                log(f"  skipped {name}: {reason}")
+        skipped = [f"{name} ({reason})" for name, reason in status.items() if reason is not None]
+        if skipped:
+            log(f"  skipped: {'; '.join(skipped)}")
         return [f"llm:{name}" for name in added]
     return [f"llm:{name.strip()}" for name in choice.split(",") if name.strip()]
 

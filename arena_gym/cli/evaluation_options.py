@@ -78,13 +78,14 @@ def print_summary(summary: dict[str, Any]) -> None:
     """The leaderboard (or why there is none), failed episodes and where the report is."""
     import textwrap
 
-    from arena_gym.evaluation.report import METRIC_UNITS, format_leaderboard, metric_header
+    from arena_gym.evaluation.report import LEADERBOARD_LEGEND, METRIC_UNITS, format_leaderboard, metric_header
 
     print()
     print(textwrap.fill(summary.get("env_line", ""), width=110))
     if summary["leaderboard"] is not None:
         print("\nLeaderboard (Bradley-Terry on total return, paired episodes; Elo scale, 95 % CI; means per episode):")
         print(format_leaderboard(summary["leaderboard"], summary["metrics"]))
+        print(textwrap.fill(LEADERBOARD_LEGEND, width=110))
     else:
         print(f"\nNo leaderboard: {summary['leaderboard_note']}.")
         if not summary["metrics"].empty:

@@ -61,7 +61,9 @@ def shared_config(policies: Sequence[Any], config: EnvConfig) -> tuple[EnvConfig
     ``leverage_cap=1``) names them in its ``env_overrides``. When the policies that name a shared
     field agree, the whole field moves to that value, so every policy plays the same episodes
     with the same limits; the move is returned as ``{field: {"from": old, "to": new,
-    "for": [policy names]}}`` for the tables to state. When two policies need different values
+    "for": [policy names]}}`` for the tables to state. When ``bars_per_decision`` moves and no
+    policy names an ``episode_length``, the episode keeps its span in time (408 hourly decisions
+    become 102 decisions of 4 bars: still 17 days). When two policies need different values
     they cannot share one evaluation and a ValueError says how to run each.
     """
     wanted: dict[str, dict[Any, list[str]]] = {}
@@ -81,6 +83,11 @@ def shared_config(policies: Sequence[Any], config: EnvConfig) -> tuple[EnvConfig
         (value, names), = values.items()
         if value != getattr(config, field):
             moved[field] = {"from": _jsonable(getattr(config, field)), "to": _jsonable(value), "for": names}
+    step = moved.get("bars_per_decision")
+    if step is not None and "episode_length" not in wanted and config.episode_length:
+        span = config.episode_length * step["from"]
+        moved["episode_length"] = {"from": config.episode_length, "to": max(1, round(span / step["to"])),
+                                   "for": step["for"]}
     if moved:
         config = replace(config, **{field: (tuple(m["to"]) if isinstance(m["to"], list) else m["to"])
                                     for field, m in moved.items()})
@@ -262,11 +269,12 @@ def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
         if find_spec("litellm") is None:
             status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
             continue
-        from arena_gym.llm.policy import configuration_problem
+        from arena_gym.llm.policy import configuration_problem, missing_keys
 
         profile = load_profile(name)
         problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
-        status[name] = None if problem is None else problem
+        missing = missing_keys(profile.model, profile.api_base) if problem is not None else []
+        status[name] = f"{' or '.join(missing)} not set" if missing else problem
     return status
 
 

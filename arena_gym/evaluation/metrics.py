@@ -224,7 +224,7 @@ def undefined_reasons(n_steps: int, bar_seconds_per_step: float) -> dict[str, st
     days = n_steps * float(bar_seconds_per_step) / 86400.0
     reasons = {}
     if days < MIN_ANNUALIZE_DAYS:
-        why = f"not annualized: episodes of {days:.3g} days are shorter than {MIN_ANNUALIZE_DAYS:g}"
+        why = f"not annualized: episodes of {days:.3g} days are shorter than {MIN_ANNUALIZE_DAYS:g} days"
         reasons.update(annualized_return=why, calmar=why)
     if n_steps < MIN_RATIO_RETURNS:
         why = f"fewer than {MIN_RATIO_RETURNS} returns per episode ({n_steps})"

@@ -64,8 +64,7 @@ METRIC_UNITS: dict[str, tuple[str, float]] = {
     "cost_usd": ("USD per episode", 1.0),
     "invalid_output_rate": ("% of decisions", 100.0),
 }
-#: LLM columns of the printed leaderboard (shown when some contestant made model calls).
-LLM_COLUMNS = ("prompt_tokens", "completion_tokens", "cost_usd", "invalid_output_rate")
+
 #: Columns of the results table that are not metrics.
 ID_COLUMNS = ("policy", "window", "start", "seed", "status", "error")
 
@@ -320,10 +319,7 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
     sections.append("<h2>Leaderboard (Bradley-Terry on total return)</h2>")
     if summary["leaderboard"] is not None:
         sections.append(_html_table(leaderboard_table(summary["leaderboard"], summary["metrics"])))
-        sections.append("<p class='note'>Elo scale: a 400-point gap means 10:1 odds of a higher return on the "
-                        "same window and seed. Intervals: bootstrap over windows, widened to the likelihood's "
-                        "normal approximation (never zero-width). battle_win: share of paired episodes won; "
-                        "trade win rates are in the metrics.</p>")
+        sections.append(f"<p class='note'>{html.escape(LEADERBOARD_LEGEND)}</p>")
     else:
         sections.append(f"<p class='note'>No ranking: {html.escape(summary['leaderboard_note'])}.</p>")
     if not summary["metrics"].empty:
@@ -348,39 +344,59 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
     return summary
 
 
+#: Printed leaderboard columns: (metric, header with its unit, factor). The legend below the
+#: table spells the short headers out.
+LEADERBOARD_METRICS = (
+    ("total_return", "return %", 100.0),
+    ("sharpe", "Sharpe ann.", 1.0),
+    ("max_drawdown", "max DD %", 100.0),
+    ("n_trades", "trades", 1.0),
+)
+LEADERBOARD_LLM_METRICS = (
+    ("prompt_tokens", "prompt tok", 1.0),
+    ("completion_tokens", "compl. tok", 1.0),
+    ("cost_usd", "cost USD", 1.0),
+    ("invalid_output_rate", "invalid %", 100.0),
+)
+LEADERBOARD_LEGEND = (
+    "Elo: Bradley-Terry rating on total return, 400 points = 10:1 odds; 95% CI: bootstrap over windows widened "
+    "to the likelihood's normal approximation. won %: share of paired episodes won (not of trades). Means per "
+    "episode: return % of initial equity; Sharpe annualized; max DD % below the running peak (a loss); trades "
+    "closed; for LLMs prompt and completion tokens, cost in USD and invalid outputs in % of decisions.")
+
+
 def leaderboard_table(board: pd.DataFrame, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
     """The leaderboard with the mean headline metrics of each policy, every column in the unit
-    its header states; LLM columns (tokens, cost, invalid outputs) when some policy made calls."""
+    its header states (see :data:`LEADERBOARD_LEGEND`); LLM columns (tokens, cost, invalid
+    outputs) when some policy made model calls."""
     table = pd.DataFrame({
         "policy": board["policy"],
-        "rating (Elo)": board["rating"],
-        "95% CI (Elo)": [f"[{lo:.0f}, {hi:.0f}]" for lo, hi in zip(board["ci_low"], board["ci_high"])],
-        "battle_win (% of battles)": 100.0 * board["battle_win_rate"],
+        "Elo": board["rating"],
+        "95% CI": [f"[{lo:.0f}, {hi:.0f}]" for lo, hi in zip(board["ci_low"], board["ci_high"])],
+        "won %": 100.0 * board["battle_win_rate"],
         "battles": board["n_battles"],
     })
     if metrics is not None and not metrics.empty:
-        for column in ("total_return", "sharpe", "max_drawdown", "n_trades"):
-            if column in metrics.columns:
-                table[metric_header(column)] = board["policy"].map(metrics[column]) * METRIC_UNITS[column][1]
+        columns = list(LEADERBOARD_METRICS)
         if "n_decisions" in metrics.columns and (metrics["n_decisions"].fillna(0) > 0).any():
-            for column in LLM_COLUMNS:
-                if column in metrics.columns:
-                    table[metric_header(column)] = board["policy"].map(metrics[column]) * METRIC_UNITS[column][1]
+            columns += LEADERBOARD_LLM_METRICS
+        for metric, header, factor in columns:
+            if metric in metrics.columns:
+                table[header] = board["policy"].map(metrics[metric]) * factor
     return table
+
+
+_CELL_FORMATS = {"Elo": "{:.1f}", "won %": "{:.1f}", "battles": "{:,.0f}", "return %": "{:+.2f}",
+                 "Sharpe ann.": "{:+.2f}", "max DD %": "{:.2f}", "trades": "{:.1f}", "prompt tok": "{:,.0f}",
+                 "compl. tok": "{:,.0f}", "cost USD": "{:.4f}", "invalid %": "{:.1f}"}
 
 
 def _cell(value: Any, column: str) -> str:
     if isinstance(value, str):
         return value
     if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
-        return "n/a" if column.startswith(("sharpe", "max_drawdown", "total_return")) else "-"
-    if column == "battles" or column.startswith(("prompt_tokens", "completion_tokens")):
-        return f"{value:,.0f}"
-    if column.startswith("cost_usd"):
-        return f"{value:.4f}"
-    if column.startswith(("rating", "n_trades")):
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+        return "-" if column in dict((h, m) for m, h, _ in LEADERBOARD_LLM_METRICS) else "n/a"
+    return _CELL_FORMATS.get(column, "{:.4g}").format(value)
 
 
 def format_leaderboard(board: pd.DataFrame | None, metrics: pd.DataFrame | None = None) -> str:

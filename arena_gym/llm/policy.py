@@ -113,6 +113,13 @@ class LLMConfigurationError(ValueError):
     holding cannot help, so the run stops with the provider's message and what to fix."""
 
 
+def missing_keys(model: str, api_base: str | None = None) -> list[str]:
+    """The environment variables litellm needs for ``model`` that are not set (any one of
+    several alternatives will do, e.g. ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``)."""
+    check = import_litellm().validate_environment(model=model, api_base=api_base)
+    return list(check.get("missing_keys") or [])
+
+
 def configuration_problem(model: str, api_key: str | None = None, api_base: str | None = None,
                           params: Mapping[str, Any] | None = None) -> str | None:
     """Why litellm cannot call ``model`` as configured, or ``None`` when it can.
@@ -131,8 +138,7 @@ def configuration_problem(model: str, api_key: str | None = None, api_base: str 
                 f"provider, e.g. openai/gpt-4o or anthropic/claude-sonnet-4-5")
     if api_key is not None:
         return None
-    check = litellm.validate_environment(model=model, api_base=api_base)
-    missing = list(check.get("missing_keys") or [])
+    missing = missing_keys(model, api_base)
     if missing:
         names = " or ".join(missing)
         return f"{model} needs {names}, which is not set: export {missing[0]}=... (or pass api_key=...)"
