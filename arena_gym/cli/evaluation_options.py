@@ -29,13 +29,13 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
+def parse_fields(pairs: list[str], option: str = "--set") -> dict[str, Any]:
     """``["episode_length=84", "assets=[\\"BTC\\"]"]`` -> ``{"episode_length": 84, "assets": ["BTC"]}``."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set needs FIELD=VALUE, got {pair!r}")
+            raise ValueError(f"{option} needs NAME=VALUE, got {pair!r}")
         try:
             out[key.strip()] = json.loads(text)
         except json.JSONDecodeError:
