@@ -34,7 +34,8 @@ from arena_gym.market.data import MarketData
 
 from .runner import Deliver, EpisodeKey, atimed_episode, is_async_policy, timed_episode
 
-#: Worker-side cache: market and policies built from their sources, by object id.
+#: Worker-side cache of one evaluation: its market and the policies built from their sources,
+#: by object id; emptied when a task of another evaluation (another market) arrives.
 _WORKER_CACHE: dict[str, Any] = {}
 
 
@@ -132,6 +133,8 @@ def play_task(refs: list, config: EnvConfig, key: EpisodeKey, llm_kwargs: Mappin
     """A Ray task body: one episode; ``refs`` is ``[market_ref, source_ref]`` (in a list, so
     that Ray passes the references and the worker fetches each once)."""
     market_ref, source_ref = refs
+    if market_ref.hex() not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
     try:
         policy = _policy(source_ref, llm_kwargs)
     except Exception as err:  # e.g. a model file that does not load on this node
