@@ -53,8 +53,12 @@ def connect(address: str | None = None, num_cpus: int | None = None):
     cluster), else a new local one with ``num_cpus`` (default: every core)."""
     ray = import_ray()
     if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 logging_level="WARNING", configure_logging=True)
+        try:
+            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                     logging_level="WARNING")
+        except (ConnectionError, RuntimeError, ValueError) as err:  # a wrong address: say so in one line
+            where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+            raise ValueError(f"cannot join {where}: {str(err).strip().splitlines()[0]}") from err
     return ray
 
 
