@@ -25,6 +25,11 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default="0,1", help="comma-separated env seeds, each window once per seed "
                                                        "(default 0,1)")
     parser.add_argument("--window-seed", type=int, default=0, help="seed that draws the windows (default 0)")
+    parser.add_argument("--window", action="append", default=[], metavar="START..END",
+                        help="evaluate on this UTC date range instead of random windows of --split, e.g. "
+                             "2025-10-17T00:00..2025-10-28T00:00 (END exclusive); repeatable (equal lengths)")
+    parser.add_argument("--daily", action="store_true", help="cut the --window ranges into whole UTC days, one "
+                                                              "episode each")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -70,8 +75,13 @@ def parse_seeds(text: str) -> list[int]:
 def plan_from(args: argparse.Namespace):
     from arena_gym.evaluation.arena import ArenaPlan
 
+    from arena_gym.evaluation.windows import DateWindow
+
+    if args.daily and not args.window:
+        raise ValueError("--daily cuts the --window ranges into days; give at least one --window START..END")
+    dated = tuple(DateWindow.parse(w).label for w in args.window)   # a typo fails here, before any work
     return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
-                     window_seed=args.window_seed)
+                     window_seed=args.window_seed, date_windows=dated, daily=args.daily)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

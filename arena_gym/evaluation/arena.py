@@ -35,13 +35,20 @@ SHARED_FIELDS = ("bars_per_decision", "episode_length", "initial_capital", "asse
 
 @dataclass(frozen=True)
 class ArenaPlan:
-    """Where and how to evaluate: split name, number of windows, env seeds and the window seed."""
+    """Where and how to evaluate: split name, number of windows, env seeds and the window seed.
+
+    ``date_windows`` (e.g. ``("2025-10-17T00:00..2025-10-28T00:00",)``) replaces the random
+    windows of a split with fixed date ranges; ``daily`` cuts them into whole UTC days (see
+    :mod:`.windows`).
+    """
 
     split: str = "test"
     n_windows: int = 8
     seeds: tuple[int, ...] = (0, 1)
     window_seed: int = 0
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    date_windows: tuple[str, ...] = ()
+    daily: bool = False
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_NAMES:
@@ -140,21 +147,31 @@ def run_arena(
     retry_errors: bool = False,
     n_boot: int = 1000,
 ) -> dict[str, Any]:
-    """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` and write the report.
+    """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` (or on
+    ``plan.date_windows``) and write the report.
 
     Every policy plays one env config: :func:`shared_config` moves the shared fields a
     trained policy needs (and refuses policies that need different ones); the moves are saved
     in ``config.json`` as ``moved_fields`` and stated by the report and the printed tables.
 
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
-    ``errors``, ``paths``, ``env_line``) plus ``splits``, ``windows`` and ``moved_fields``.
+    ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
+    ``moved_fields``.
     """
     config, moved = shared_config(policies, config)
-    splits = splits_for(market, config, plan)
-    eval_config = split_config(config, splits, plan.split)
-    windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
-    facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
-             "moved_fields": moved, **(extra or {})}
+    if plan.date_windows:
+        from .windows import DateWindow, daily_windows, pinned_plan
+
+        dated = [DateWindow.parse(w) for w in plan.date_windows]
+        pinned = pinned_plan(market, config, daily_windows(dated) if plan.daily else dated)
+        splits, eval_config, windows = None, pinned.config, list(pinned.starts)
+        facts = {**pinned.as_dict(), "moved_fields": moved, **(extra or {})}
+    else:
+        splits = splits_for(market, config, plan)
+        eval_config = split_config(config, splits, plan.split)
+        windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
+        facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
+                 "moved_fields": moved, **(extra or {})}
     evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
              concurrency=concurrency, retry_errors=retry_errors)
     summary = write_report(out_dir, title=title, n_boot=n_boot)
