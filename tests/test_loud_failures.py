@@ -110,3 +110,47 @@ def test_benchmark_script_refuses_a_bad_data_path_in_one_line(tmp_path, data):
     assert run.returncode == 2
     assert len(run.stderr.strip().splitlines()) == 1 and "error:" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# ---------------------------------------------------------------- a key rejected mid-run
+def test_a_rejected_key_fails_every_episode_loudly_and_the_command_exit_code_says_so(tmp_path):
+    from test_llm_http import StubServer, status
+
+    from arena_gym.cli.evaluation_options import exit_code
+    from arena_gym.env.config import EnvConfig
+    from arena_gym.evaluation.arena import ArenaPlan, run_arena
+    from arena_gym.evaluation.policies import LLMTrader
+    from markets import random_market
+
+    stub = StubServer()
+    try:
+        trader = LLMTrader.from_preset("openai/stub-model", name="llm:stub", api_base=stub.api_base,
+                                       api_key="rejected", max_retries=3, cache=tmp_path / "calls.jsonl",
+                                       cache_mode="record")
+        stub.scripts = _AlwaysScripted(status(401))
+        config = EnvConfig(assets=("BTC", "ETH", "SOL"), episode_length=3, action_mode="decision",
+                           observation_mode="text", house_rules=True)
+        try:
+            summary = run_arena(random_market(0, n_bars=900), config, [trader], tmp_path / "run",
+                                ArenaPlan(n_windows=2, seeds=(0,)), progress=False, n_boot=20)
+        finally:
+            trader.close()
+    finally:
+        stub.close()
+    errors = summary["errors"]
+    assert len(errors) == 2 and exit_code(summary) == 1
+    assert errors["error"].str.contains("LLMConfigurationError").all()
+    assert errors["error"].str.contains("HTTP 401").all()
+    assert sum(stub.served.values()) == 2  # one call per episode: no retry
+    assert not (tmp_path / "calls.jsonl").exists() or (tmp_path / "calls.jsonl").read_text() == ""
+
+
+class _AlwaysScripted(dict):
+    """Stub scripts answering every user message with the same behaviour."""
+
+    def __init__(self, behaviour: dict) -> None:
+        super().__init__()
+        self.behaviour = behaviour
+
+    def __getitem__(self, key: str) -> list[dict]:
+        return [self.behaviour]
