@@ -20,6 +20,9 @@ import arena_gym  # noqa: F401  (registers the environments)
 from arena_gym.env import INFO_KEYS, PerpVectorEnv
 from arena_gym.env.sb3 import SB3VecEnv
 
+#: also run against the lowest dependency versions pyproject.toml allows (scripts/check_floors.sh)
+pytestmark = pytest.mark.floors
+
 PERP = "arena_gym/Perp-v0"
 SMALL = dict(episode_length=6, assets=("BTC", "ETH"))
 

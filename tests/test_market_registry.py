@@ -17,6 +17,9 @@ from arena_gym.presets import load_env_preset
 
 from markets import bars_market, flat_bars
 
+#: also run against the lowest dependency versions pyproject.toml allows (scripts/check_floors.sh)
+pytestmark = pytest.mark.floors
+
 FIELDS = ("open", "high", "low", "close", "volume", "funding_rate", "open_interest")
 
 
