@@ -12,7 +12,7 @@ import json
 import time
 
 #: Harness metrics printed after the facts of the episode.
-METRIC_FIELDS = ("total_return", "sharpe", "max_drawdown", "n_trades", "win_rate", "fees_paid", "funding_paid",
+METRIC_FIELDS = ("total_return", "sharpe", "max_drawdown", "n_trades", "trade_win_rate", "fees_paid", "funding_paid",
                  "n_liquidations")
 
 

@@ -116,7 +116,9 @@ class PerpCore:
         if self.last_start < self.first_start:
             raise ValueError(
                 f"the split [{begin}, {end}) of {m.n_bars} bars is too short: an episode needs {horizon} bars after "
-                f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS})")
+                f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS}); "
+                f"at most {max((self.split_end - self.first_start) // self.k, 0)} decisions of {self.k} bar(s) fit: "
+                f"shorten the episodes (e.g. --set episode_length=...)")
         self.fixed_start = None if config.start == "random" else self._fixed_start(config.start)
         self.steps = np.zeros(n_accounts, np.int64)
         self.actions_clipped = np.zeros(n_accounts, np.int64)

@@ -12,7 +12,9 @@ closed; for each bar ``b = t+1 .. t+k``:
 2. **Gap check at the open**: positions are marked at the open; an account (cross) or position
    (isolated) already below maintenance is liquidated at the open price.
 3. **Orders** (first bar only) are validated (:meth:`Exchange.validate`, one rule set for every
-   action mode) and filled at the open plus slippage, taker fee on fill notional.
+   action mode) and filled at the open plus slippage, taker fee on fill notional. Every fee of
+   bar ``b`` (orders, stops, targets, liquidations) is the rate in force at ``b``'s open time:
+   the preset's dated ``fee_schedule`` tier, or the asset's own fee before the first tier.
 4. **Stop-losses** hit by the bar's adverse extreme (long: low, short: high) close at the stop
    (or at the open when the bar gapped through it), taker fee plus slippage, provided the stop
    comes before the liquidation on the way (else the liquidation comes first): for an isolated
@@ -85,6 +87,25 @@ class StepReport:
     fills: np.ndarray
 
 
+def _fee_tables(market: "MarketData", rules: ExchangeRules, taker: np.ndarray, maker: np.ndarray
+                ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """The fee tier of every bar and the (tiers + 1, A) taker and maker rates per tier.
+
+    Row 0 holds the assets' own fees (before the first dated tier); row ``k`` the ``k``-th entry
+    of ``rules.fee_schedule``. The tier of a bar is the last entry whose start is at or before
+    the bar's open time. Without a schedule the bar map is None and only row 0 exists.
+    """
+    taker_rows, maker_rows = [taker], [maker]
+    if not rules.fee_schedule:
+        return None, np.array(taker_rows), np.array(maker_rows)
+    for t in rules.fee_schedule:
+        taker_rows.append(np.full_like(taker, t.taker_fee))
+        maker_rows.append(np.full_like(maker, t.maker_fee))
+    starts = np.array([t.start_ns for t in rules.fee_schedule], np.int64)
+    bar_ns = market.timestamps.astype("datetime64[ns]").astype(np.int64)
+    return np.searchsorted(starts, bar_ns, side="right"), np.array(taker_rows), np.array(maker_rows)
+
+
 class Exchange:
     """``n_accounts`` accounts trading the assets of one MarketData under one rule preset.
 
@@ -117,6 +138,9 @@ class Exchange:
         specs = market.assets
         self.taker_fee = np.array([a.taker_fee for a in specs])
         self.maker_fee = np.array([a.maker_fee for a in specs])
+        self._fee_tier_of_bar, self._taker_by_tier, self._maker_by_tier = _fee_tables(
+            market, self.rules, self.taker_fee, self.maker_fee)
+        self._taker_now, self._maker_now = self.taker_fee, self.maker_fee
         self.max_leverage = np.array([float(a.max_leverage) for a in specs])
         self.size_step = np.array([a.size_step for a in specs])
         self.min_notional = np.array([a.min_notional for a in specs])
@@ -145,7 +169,8 @@ class Exchange:
         self._rows = np.arange(n_accounts)
         self._ones_n = np.ones(n_accounts)
         self._ones_n.setflags(write=False)
-        self._fee_cap = np.maximum(self.taker_fee, self.maker_fee) + self.slippage.max_slippage
+        self._fee_cap = np.maximum(self._taker_by_tier.max(axis=0), self._maker_by_tier.max(axis=0)) \
+            + self.slippage.max_slippage
         self._no_flags = np.zeros((n_accounts, market.n_assets), np.int64)
         self._no_flags.setflags(write=False)
         self._bind_market_arrays()
@@ -329,13 +354,13 @@ class Exchange:
             kept = np.where(same, np.where(np.abs(target) <= np.abs(cur), target, cur), 0.0)
             add = target - kept
             adding = add != 0
-            fee_unit = open_price * (self.taker_fee + self.slippage.fraction(np.abs(add), prev_volume))
+            fee_unit = open_price * (self._taker_now + self.slippage.fraction(np.abs(add), prev_volume))
             if self.isolated:   # kept positions hold their own margin, in proportion to what is kept
                 kept_margin = np.divide(s.isolated_margin * np.abs(kept), np.abs(cur), out=np.zeros(cur.shape),
                                         where=cur != 0)
             else:
                 kept_margin = np.abs(kept) * unit
-            base = kept_margin + np.abs(kept - cur) * (open_price * self.taker_fee)
+            base = kept_margin + np.abs(kept - cur) * (open_price * self._taker_now)
             need = row_sum(np.abs(add) * (unit + fee_unit))
             equity = equity_open - row_sum(base)
             short = (equity < need) & (need > 0)
@@ -404,6 +429,9 @@ class Exchange:
                             stops=np.zeros(n, np.int64), targets=np.zeros(n, np.int64), fills=s.n_fills.copy())
         for b in range(n_bars):
             idx = s.bar + 1
+            if self._fee_tier_of_bar is not None:
+                tier = np.take(self._fee_tier_of_bar, idx)
+                self._taker_now, self._maker_now = self._taker_by_tier[tier], self._maker_by_tier[tier]
             o = np.take(m.open, idx, axis=0)
             if s.size.any():
                 self._settle_funding(idx)
@@ -473,8 +501,8 @@ class Exchange:
             fill = open_price * (1.0 + np.sign(delta) * self.slippage.fraction(qty, prev_volume))
             if fill_price is not None:
                 fill = np.where(np.isfinite(fill_price), fill_price, fill)
-            fee = qty * fill * (self.taker_fee if fee_rate is None else np.where(np.isfinite(fee_rate), fee_rate,
-                                                                                  self.taker_fee))
+            taker = self._taker_now
+            fee = qty * fill * (taker if fee_rate is None else np.where(np.isfinite(fee_rate), fee_rate, taker))
             closing = np.where(cur * delta < 0, np.minimum(qty, np.abs(cur)), 0.0)
             realized = closing * np.sign(cur) * (fill - s.entry)
             grow = active & (cur * delta >= 0)
@@ -543,7 +571,7 @@ class Exchange:
         """Close liquidated positions at ``price`` and settle what the trader keeps."""
         s = self.state
         margin_before = s.isolated_margin.copy() if self.isolated else None
-        realized, fee = self._close(mask, price, idx, LIQUIDATION, self.taker_fee)
+        realized, fee = self._close(mask, price, idx, LIQUIDATION, self._taker_now)
         count = mask.sum(axis=1)
         report.liquidated += count
         s.n_liquidations += count
@@ -642,7 +670,7 @@ class Exchange:
             return
         level = np.where(long, np.minimum(stop, open_price), np.maximum(stop, open_price))
         slip = self.slippage.fraction(np.abs(s.size), prev_volume)
-        self._close(hit, level * (1.0 - np.sign(s.size) * slip), idx, STOP_LOSS, self.taker_fee)
+        self._close(hit, level * (1.0 - np.sign(s.size) * slip), idx, STOP_LOSS, self._taker_now)
         report.stops += hit.sum(axis=1)
 
     def _trigger_targets(self, idx: np.ndarray, open_price: np.ndarray, high: np.ndarray, low: np.ndarray,
@@ -655,8 +683,8 @@ class Exchange:
             return
         level = np.where(long, np.maximum(take, open_price), np.minimum(take, open_price))
         if self.tp_maker:
-            self._close(hit, level, idx, TAKE_PROFIT, self.maker_fee, maker=True)
+            self._close(hit, level, idx, TAKE_PROFIT, self._maker_now, maker=True)
         else:
             slip = self.slippage.fraction(np.abs(s.size), prev_volume)
-            self._close(hit, level * (1.0 - np.sign(s.size) * slip), idx, TAKE_PROFIT, self.taker_fee)
+            self._close(hit, level * (1.0 - np.sign(s.size) * slip), idx, TAKE_PROFIT, self._taker_now)
         report.targets += hit.sum(axis=1)
