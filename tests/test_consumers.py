@@ -200,15 +200,19 @@ def test_envs_cloudpickle_small(env_id):
 
 
 @pytest.mark.slow
-def test_gymnasium_async_vector_env_trains_an_sb3_model_through_the_wrapper():
-    """A longer run: SB3 PPO over SubprocVecEnv workers for several episodes."""
+def test_sb3_ppo_trains_over_subproc_workers_with_the_module_prefixed_id():
+    """``"arena_gym:arena_gym/Perp-v0"`` makes Gymnasium import arena_gym in each worker, so no
+    script-level import is needed (here the workers import pytest's entry point, not a script)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    venv = make_vec_env(PERP, n_envs=2, env_kwargs=dict(episode_length=32), vec_env_cls=SubprocVecEnv, seed=0)
+    venv = make_vec_env("arena_gym:" + PERP, n_envs=2, env_kwargs=dict(episode_length=32), vec_env_cls=SubprocVecEnv,
+                        seed=0)
     try:
         model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
         model.learn(512)
+        assert model.num_timesteps == 512
+        assert len(venv.get_attr("observation_names")[1]) == venv.observation_space.shape[0]
     finally:
         venv.close()
