@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import add_env_options, add_plan_options, load_env, plan_from, print_summary
+from .evaluation_options import add_env_options, add_plan_options, exit_code, load_env, plan_from, print_summary
 
 
 def register(subparsers) -> None:
@@ -68,4 +68,4 @@ def run(args: argparse.Namespace) -> int:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
                             concurrency=args.concurrency)
     print_summary(summary)
-    return 0
+    return exit_code(summary)

@@ -102,7 +102,7 @@ def env_line(plan: dict[str, Any]) -> str:
     return text
 
 
-def metric_notes(plan: dict[str, Any], metrics: pd.DataFrame | None = None) -> list[str]:
+def metric_notes(plan: dict[str, Any]) -> list[str]:
     """Why some statistics are n/a in this evaluation (see :func:`~.metrics.undefined_reasons`)."""
     env, market = plan.get("env", {}), plan.get("market", {})
     if not env.get("episode_length"):

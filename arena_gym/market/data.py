@@ -381,13 +381,27 @@ class MarketData:
     ) -> "MarketData":
         """Load freqtrade futures feather files ``<COIN>_<Q>_<Q>-<tf>-futures.feather``.
 
-        Funding comes from ``<COIN>_<Q>_<Q>-<interval>-funding_rate.feather`` (rate stored in the
-        ``open`` column, stamps a few ms past the settlement) when present. Loaded once per
-        process for the same arguments and files (see :mod:`arena_gym.market.registry`).
+        ``directory`` is a freqtrade data folder (``user_data/data/<exchange>``) or its
+        ``futures/`` subfolder; the files are looked up in either. ``quote`` is the settlement
+        currency in the file names (``USDC`` on Hyperliquid, ``USDT`` on Binance, ...); by
+        default the one of the exchange ``rules`` when its files are there, else the one quote
+        all of ``symbols`` have files in. Funding comes from
+        ``<COIN>_<Q>_<Q>-<interval>-funding_rate.feather`` (rate stored in the ``open`` column,
+        stamps a few ms past the settlement) when present. Loaded once per process for the same
+        arguments and files (see :mod:`arena_gym.market.registry`).
+
+        Raises:
+            MarketDataError: one line naming the folder and what was expected in it (a missing
+                folder, no futures files, a coin or timeframe without candles, several quotes).
         """
-        arguments = dict(directory=str(Path(directory).resolve()), symbols=tuple(symbols), timeframe=timeframe,
+        directory = Path(directory).expanduser()
+        if not directory.is_dir():
+            raise MarketDataError(f"freqtrade data folder {directory} does not exist (expected a folder of "
+                                  f"<COIN>_<QUOTE>_<QUOTE>-<timeframe>-futures.feather files, e.g. "
+                                  f"user_data/data/hyperliquid)")
+        arguments = dict(directory=str(directory.resolve()), symbols=tuple(symbols), timeframe=timeframe,
                          quote=quote, rules=rules, with_funding=with_funding, name=name)
-        files = [p for s in symbols for p in Path(directory).glob(f"{s}_*-*.feather")]
+        files = [p for f in (directory, directory / "futures") for s in symbols for p in f.glob(f"{s}_*-*.feather")]
         recipe = MarketRecipe.of(_load_freqtrade, arguments, file_fingerprint(files))
         return shared_market(recipe, lambda: _load_freqtrade(**arguments))
 
@@ -397,20 +411,25 @@ class MarketData:
         if not isinstance(rules, ExchangeRules):
             from .spec import load_rules
             rules = load_rules(rules)
-        quote = quote or rules.quote
+        folders = [f for f in (directory, directory / "futures") if f.is_dir()]
+        quote = quote or _freqtrade_quote(folders, symbols, timeframe, rules.quote)
         candles, funding = {}, {}
         for s in symbols:
-            path = directory / f"{s}_{quote}_{quote}-{timeframe}-futures.feather"
-            if not path.exists():
-                have = sorted(p.name for p in directory.glob("*-futures.feather"))
-                raise FileNotFoundError(f"no candles for {s} at {timeframe}: {path.name} not in {directory}; found {have[:12]}")
+            file_name = f"{s}_{quote}_{quote}-{timeframe}-futures.feather"
+            path = next((f / file_name for f in folders if (f / file_name).is_file()), None)
+            if path is None:
+                have = sorted({p.name for f in folders for p in f.glob("*-futures.feather")})
+                raise MarketDataError(f"no candles for {s} at {timeframe} in {directory}: expected {file_name}; "
+                                      f"futures files there: {', '.join(have[:8]) or 'none'}"
+                                      f"{' ...' if len(have) > 8 else ''}")
             candles[s] = pd.read_feather(path)
             if with_funding:
-                found = sorted(directory.glob(f"{s}_{quote}_{quote}-*-funding_rate.feather"))
+                found = sorted(p for f in folders for p in f.glob(f"{s}_{quote}_{quote}-*-funding_rate.feather"))
                 if found:
                     funding[s] = pd.read_feather(found[0])
         return cls.from_frames(candles, funding or None, rules=rules, bar=pd.Timedelta(seconds=timeframe_seconds(timeframe)),
-                               name=name or f"{directory.name}-{timeframe}", funding_interval_hours=rules.funding_interval_hours)
+                               name=name or f"{directory.name}-{timeframe}",
+                               funding_interval_hours=rules.funding_interval_hours)
 
     @classmethod
     def from_parquet(cls, path: str | Path, *, rules: str | Path | ExchangeRules = "hyperliquid",
@@ -418,15 +437,27 @@ class MarketData:
         """Load long-format parquet: columns ``coin`` (or ``symbol``), ``date``, OHLCV, and optional
         ``funding_rate``, ``mark``, ``open_interest``. Rows with ``filled`` True are dropped and
         re-derived by the gap rule. Loaded once per process for the same arguments and file
-        (see :mod:`arena_gym.market.registry`)."""
-        arguments = dict(path=str(Path(path).resolve()), rules=rules, symbols=None if symbols is None else tuple(symbols),
+        (see :mod:`arena_gym.market.registry`).
+
+        Raises:
+            MarketDataError: one line when the file is missing or is not parquet.
+        """
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise MarketDataError(f"parquet file {path} does not exist (expected a long-format file with columns "
+                                  f"coin, date, open, high, low, close, volume)")
+        arguments = dict(path=str(path.resolve()), rules=rules, symbols=None if symbols is None else tuple(symbols),
                          name=name)
         recipe = MarketRecipe.of(_load_parquet, arguments, file_fingerprint([path]))
         return shared_market(recipe, lambda: _load_parquet(**arguments))
 
     @classmethod
     def _load_parquet(cls, path, *, rules, symbols, name) -> "MarketData":
-        df = pd.read_parquet(path)
+        try:
+            df = pd.read_parquet(path)
+        except Exception as err:  # pyarrow's errors for a file that is not parquet: one line, not a traceback
+            raise MarketDataError(f"{path} is not a readable parquet file ({type(err).__name__}: "
+                                  f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
         key = "coin" if "coin" in df.columns else "symbol"
         if key not in df.columns or "date" not in df.columns:
             raise MarketDataError(f"{path}: expected columns 'coin' (or 'symbol') and 'date', got {list(df.columns)}")
@@ -450,6 +481,27 @@ class MarketData:
 
 
 # ---------------------------------------------------------------------- helpers
+def _freqtrade_quote(folders: list[Path], symbols: Sequence[str], timeframe: str, preferred: str) -> str:
+    """The quote currency of the freqtrade futures files of ``symbols`` at ``timeframe``."""
+    quotes: dict[str, set[str]] = {}
+    for pattern in (f"*-{timeframe}-futures.feather", "*-futures.feather"):  # other timeframes tell the quote too
+        for folder in folders:
+            for path in folder.glob(pattern):
+                coin, _, rest = path.name.partition("_")
+                quotes.setdefault(rest.partition("_")[0], set()).add(coin)
+        if quotes:
+            break
+    complete = [q for q, coins in quotes.items() if set(symbols) <= coins]
+    if preferred in complete or not quotes:
+        return preferred
+    if not complete:  # the caller names the missing files, in the quote that has most of them
+        return max(quotes, key=lambda q: (len(set(symbols) & quotes[q]), q == preferred))
+    if len(complete) > 1:
+        raise MarketDataError(f"{folders[0]} holds {timeframe} futures files of {', '.join(sorted(symbols))} in "
+                              f"several quotes ({', '.join(sorted(complete))}); pass quote=...")
+    return complete[0]
+
+
 def _load_freqtrade(**arguments) -> MarketData:
     return MarketData._load_freqtrade(**arguments)
 
