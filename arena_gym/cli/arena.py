@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import (add_env_options, add_plan_options, executor_from, load_env, plan_from,
+from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
                                  print_summary)
 
 
@@ -81,4 +81,4 @@ def run(args: argparse.Namespace) -> int:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
                             concurrency=args.concurrency, executor=executor_from(args, specs, policies))
     print_summary(summary)
-    return 0
+    return exit_code(summary)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import (add_env_options, add_plan_options, executor_from, load_env, plan_from,
+from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
                                  print_summary)
 
 
@@ -45,4 +45,4 @@ def run(args: argparse.Namespace) -> int:
                             concurrency=args.concurrency, retry_errors=args.retry_errors,
                             executor=executor_from(args, args.policy, policies))
     print_summary(summary)
-    return 0
+    return exit_code(summary)

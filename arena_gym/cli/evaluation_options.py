@@ -98,6 +98,12 @@ def plan_from(args: argparse.Namespace):
                      window_seed=args.window_seed, date_windows=dated, daily=args.daily)
 
 
+def exit_code(summary: dict[str, Any]) -> int:
+    """1 when some episode failed (the failures are printed and the run can be resumed with
+    --retry-errors), else 0."""
+    return 1 if len(summary["errors"]) else 0
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     """The leaderboard (or why there is none), failed episodes and where the report is."""
     import textwrap
