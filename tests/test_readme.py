@@ -43,6 +43,10 @@ SLOW = {
     "arena-gym arena --env alpha-arena-s1": "plays 96 contest-length episodes",
     "scripts/benchmark_llm_vs_ppo.py": "trains PPO and plays the benchmark",
     "model.learn(": "trains PPO for 200,000 steps (about a minute)",
+    "arena-gym sweep --timesteps": "trains eight PPO trials on Ray Tune (minutes on two cores); tests/test_ray.py "
+                                   "runs a two-trial sweep",
+    "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
+                    "the same path",
 }
 
 #: Commands or snippets (matched by a substring) a test machine cannot run, with the reason.
