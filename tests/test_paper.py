@@ -23,7 +23,8 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.baselines import make_baseline
 from arena_gym.evaluation.paper import STATE_NAME, PaperSession, policies_for
 from arena_gym.evaluation.runner import make_env, policy_seed, read_log
-from ccxt_venues import FakeHyperliquid, candle, hyperliquid_client
+from ccxt_venues import (FakeBinanceUsdm, FakeHyperliquid, binance_client, candle, funding_rate,
+                         hyperliquid_client)
 
 BAR = 300_000  # 5m
 COINS = ("BTC", "ETH", "SOL")
@@ -241,3 +242,73 @@ def test_llm_contestant_replays_its_cached_answers_after_a_restart(tmp_path):
     steps = steps_of(tmp_path, "llm_mock")
     assert len(steps) == 6 and (steps["equity"] == 10_000.0).all()
     assert "diverged" not in (tmp_path / "events.jsonl").read_text() if (tmp_path / "events.jsonl").exists() else True
+
+
+class LiveBinance(FakeBinanceUsdm):
+    """The fake Binance USD-M API on the fake clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        super().__init__(clock.t, coins=COINS)
+
+    @property
+    def now(self) -> int:
+        return self.clock.t
+
+    @now.setter
+    def now(self, value: int) -> None:
+        pass
+
+
+def test_binance_feed_serves_closed_bars_with_their_8_hourly_funding():
+    clock = FakeClock(to_millis("2025-10-09T15:55:00Z") + 3_000)
+    fake = LiveBinance(clock)
+    feed = LiveFeed("binanceusdm", COINS, "5m", client=binance_client(fake), clock=clock, grace_s=2.0,
+                    backoff=Backoff(sleep=clock.sleep))
+    history = feed.history(100)
+    assert len(history) == 100 and history.times[-1] == to_millis("2025-10-09T15:50:00Z")
+    bars = feed.next_bars(int(history.times[-1]), history.ohlcv[-1, :, 3], max_wait_s=3_600)
+    # the first call waits for 15:55 to close; every bar since is served at once, in order
+    assert bars.times.tolist() == [to_millis("2025-10-09T15:55:00Z")]
+    assert clock.t >= to_millis("2025-10-09T16:00:02Z")
+    clock.t = to_millis("2025-10-09T16:20:05Z")
+    bars = feed.next_bars(int(bars.times[-1]), bars.ohlcv[-1, :, 3], max_wait_s=0)
+    assert bars.times.tolist() == [to_millis("2025-10-09T16:00:00Z") + i * BAR for i in range(4)]
+    for i, t in enumerate(bars.times.tolist()):
+        assert tuple(bars.ohlcv[i, 0]) == candle("BTC", t, BAR)
+    # the 16:00 settlement (stamped a few ms late) belongs to the 16:00 bar; no other bar has one
+    assert bars.funding[0].tolist() == [funding_rate(c, to_millis("2025-10-09T16:00:00Z")) * 8 for c in COINS]
+    assert not bars.funding[1:].any()
+
+
+def test_max_wait_bounds_the_poller():
+    clock = FakeClock(T0)
+    feed = make_feed(clock, LiveHyperliquid(clock))
+    history = feed.history(10)
+    t = clock.t
+    empty = feed.next_bars(int(history.times[-1]), history.ohlcv[-1, :, 3], max_wait_s=60)
+    assert len(empty) == 0 and clock.t - t == 60_000   # the next bar closes in 5 minutes
+
+
+def test_paper_command_runs_contestants_and_report_reads_the_folder(tmp_path, capsys):
+    pytest.importorskip("litellm")
+    from arena_gym.cli import build_parser
+    from arena_gym.cli import paper as paper_cli
+    from arena_gym.evaluation.report import write_report
+
+    clock = FakeClock(T0)
+    client = hyperliquid_client(LiveHyperliquid(clock))
+    out = tmp_path / "paper"
+    args = build_parser().parse_args(["paper", "--env", "alpha-arena-s1", "--coins", "BTC,ETH,SOL", "--timeframe", "5m",
+                                      "--llm", "mock", "--add", "random", "--max-bars", "3", "--history-bars", "80",
+                                      "--grace", "2", "--out", str(out)])
+    assert paper_cli.run(args, client=client, clock=clock) == 0
+    printed = capsys.readouterr().out
+    status = [line for line in printed.splitlines() if line.startswith("bar ")]
+    assert len(status) == 3 and "llm:mock 10,000.00" in status[-1] and "next decision" in status[-1]
+    summary = write_report(out)
+    assert sorted(summary["metrics"].index) == ["llm:mock", "random"]
+    assert (out / "report.html").is_file()
+    bad = build_parser().parse_args(["paper", "--coins", "BTC", "--max-bars", "0", "--add", "random"])
+    with pytest.raises(ValueError, match="--max-bars must be >= 1"):
+        paper_cli.run(bad, client=client, clock=clock)

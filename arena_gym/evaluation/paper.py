@@ -243,9 +243,9 @@ class PaperSession:
     Args:
         feed: the live market source.
         policies: harness policies with unique names.
-        config: the env config every contestant starts from (its ``episode_length`` and
-            ``start`` are replaced: a paper episode starts at the last history bar and runs
-            until stopped).
+        config: the env config every contestant starts from; its ``assets`` become the feed's
+            coins, and it has no ``episode_length`` or ``split``: a paper episode starts at the
+            last history bar and runs until stopped.
         out_dir: the session folder.
         history_bars: closed bars fetched before the first decision (indicators, lookback).
         seed: env and policy seed.
@@ -264,7 +264,11 @@ class PaperSession:
         if not policies:
             raise ValueError("a paper session needs at least one policy")
         self.feed = feed
-        self.config, self.moved = shared_config(policies, replace(config, episode_length=None, split=None))
+        config, self.moved = shared_config(policies, replace(config, assets=tuple(feed.coins)))
+        if tuple(config.assets) != tuple(feed.coins):
+            raise ValueError(f"a contestant needs the assets {list(config.assets)}; the feed serves {list(feed.coins)}: "
+                             f"give those coins (--coins {','.join(config.assets)})")
+        self.config = replace(config, episode_length=None, split=None)
         self.out_dir = Path(out_dir)
         self.history_bars = int(history_bars)
         self.seed = int(seed)
