@@ -173,8 +173,22 @@ class Exchange:
             + self.slippage.max_slippage
         self._no_flags = np.zeros((n_accounts, market.n_assets), np.int64)
         self._no_flags.setflags(write=False)
+        self._bind_market_arrays()
+
+    def _bind_market_arrays(self) -> None:
+        """Arrays derived from the market: rebuilt after unpickling instead of being pickled."""
+        market = self.market
         self._prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
         self._funding_price = market.mark if self.use_mark else market.open
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_prev_volume"], state["_funding_price"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_market_arrays()
 
     # ------------------------------------------------------------------ lifecycle
     @property
