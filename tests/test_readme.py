@@ -59,6 +59,8 @@ SKIP = {
     "local-smollm2": "needs the local-llm extra (a compiled llama.cpp server and a model file); tested by the "
                      "realmodel tests",
     "arena-gym download --exchange": "downloads from an exchange (network)",
+    "arena-gym paper --env": "polls an exchange for live bars (network); tests/test_paper.py runs the command on a "
+                             "fake exchange",
     "load_cached_market(": "reads the download cache, filled from the network",
     'from_profile("gpt-5"': "calls OpenAI: needs OPENAI_API_KEY (without it the policy fails at once naming the "
                             "variable, see tests/test_loud_failures.py)",
