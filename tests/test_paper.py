@@ -315,6 +315,7 @@ def test_paper_command_runs_contestants_and_report_reads_the_folder(tmp_path, ca
         paper_cli.run(bad, client=client, clock=clock)
 
 
+@pytest.mark.slow  # trains a tiny PPO first (about a minute on two busy cores)
 def test_ppo_contestant_deciding_every_two_bars_equals_its_offline_run(tmp_path):
     pytest.importorskip("stable_baselines3")
     from arena_gym.evaluation.policies import SB3Policy
