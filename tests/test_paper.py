@@ -111,7 +111,8 @@ def offline(tmp, first_bar, n_bars, policy):
     config = EnvConfig(**{**CONFIG.__dict__, "episode_length": None})
     env = make_env(market, config, policy)
     obs, info = env.reset(seed=3, options={"start": HISTORY - 1})
-    policy.bind(env)
+    if hasattr(policy, "bind"):
+        policy.bind(env)
     policy.reset(policy_seed(3, HISTORY - 1))
     equity, done = [], False
     while not done:
@@ -312,3 +313,28 @@ def test_paper_command_runs_contestants_and_report_reads_the_folder(tmp_path, ca
     bad = build_parser().parse_args(["paper", "--coins", "BTC", "--max-bars", "0", "--add", "random"])
     with pytest.raises(ValueError, match="--max-bars must be >= 1"):
         paper_cli.run(bad, client=client, clock=clock)
+
+
+@pytest.mark.slow  # trains a tiny PPO first (about a minute on two busy cores)
+def test_ppo_contestant_deciding_every_two_bars_equals_its_offline_run(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from arena_gym.evaluation.policies import SB3Policy
+    from arena_gym.evaluation.splits import time_splits
+    from arena_gym.evaluation.training import train_ppo
+    from arena_gym.market.synthetic import synthetic_market
+
+    market = synthetic_market(n_bars=1500, seed=1)
+    preset = {"ppo": {"n_steps": 32, "batch_size": 64, "n_epochs": 1, "net_arch": [16], "log_std_init": -1.0},
+              "train": {"num_envs": 2, "seed": 0, "eval_every": 128, "eval_windows": 2, "checkpoint_every": 128},
+              "env": {"episode_length": 12, "bars_per_decision": 2}}
+    model = train_ppo(market, EnvConfig(assets=COINS, lookback=8), time_splits(market.n_bars), tmp_path / "ppo",
+                      preset, total_timesteps=128, log=None)
+    clock = FakeClock(T0)
+    with policies_for([f"ppo:{model}"], tmp_path / "paper") as policies:
+        session, _ = paper_run(tmp_path / "paper", clock, LiveHyperliquid(clock), max_bars=20, policies=policies)
+    assert session.config.bars_per_decision == 2
+    _, env, equity = offline(tmp_path / "cache", int(session.store.times[0]), HISTORY + 20, SB3Policy.load(model))
+    steps = steps_of(tmp_path / "paper", "ppo")
+    assert len(steps) == 10 == len(equity) and steps["equity"].tolist() == equity
+    assert steps["bar"].tolist() == list(range(HISTORY + 1, HISTORY + 20, 2))
+    pd.testing.assert_frame_equal(session.contestants[0].env.ledger_frame(), env.ledger_frame())

@@ -176,6 +176,7 @@ class LiveFeed:
         self._told: set[tuple] = set()
         self._served: dict[int, Bars] = {}  # the last recheck_bars final bars, by open time, one row each
         self._outage_since: int | None = None
+        self._outage_failures = 0
 
     # ------------------------------------------------------------------ public
     def last_closed_bar(self, now: int | None = None) -> int:
@@ -238,8 +239,7 @@ class LiveFeed:
     def _next_wait(self) -> float:
         if self._outage_since is None:
             return self.poll_s
-        failures = getattr(self, "_outage_failures", 1)
-        return min(self.outage_max_s, self.outage_retry_s * 2 ** (failures - 1))
+        return min(self.outage_max_s, self.outage_retry_s * 2 ** max(0, self._outage_failures - 1))
 
     def _poll(self, pending: dict[str, _Pending], first: int, last: int) -> bool:
         """One round of requests for ``[first, last]``; False during an outage."""

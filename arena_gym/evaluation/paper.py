@@ -70,7 +70,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 from arena_gym.market.spec import asset_specs, load_rules
 
-from .runner import (CONFIG_NAME, EPISODES_DIR, LOG_NAME, EpisodeRecorder, episode_stem, EpisodeKey, make_env,
+from .runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
                      market_summary, policy_seed, policy_slug)
 
 BARS_NAME = "bars.npz"
@@ -157,9 +157,6 @@ class BarStore:
         self.ohlcv = np.concatenate([self.ohlcv, bars.ohlcv])
         self.funding = np.concatenate([self.funding, bars.funding])
         self.filled = np.concatenate([self.filled, bars.filled])
-
-    def take(self, n: int) -> Bars:
-        return Bars(self.times[n:n + 1], self.ohlcv[n:n + 1], self.funding[n:n + 1], self.filled[n:n + 1])
 
     def save(self, path: Path) -> None:
         import io
