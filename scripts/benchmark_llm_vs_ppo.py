@@ -9,6 +9,7 @@ episodes of 4-hour decisions), the LLMs with the contest's prompt and decision.
 
     python scripts/benchmark_llm_vs_ppo.py                          # synthetic, LLMs with keys set
     python scripts/benchmark_llm_vs_ppo.py --data user_data/data/hyperliquid --llm gpt-5,claude-sonnet-4-5
+    python scripts/benchmark_llm_vs_ppo.py --data user_data/data/binance/futures   # USDT-quoted files work too
     python scripts/benchmark_llm_vs_ppo.py --llm mock --windows 2   # offline check of the LLM path
 
 Results, resumable, go to ``--out`` (default runs/llm-vs-ppo): the episode log, metric
@@ -25,13 +26,18 @@ from arena_gym.cli.arena import llm_specs
 from arena_gym.cli.evaluation_options import parse_seeds, print_summary
 from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field, with_fields
 from arena_gym.evaluation.baselines import BASELINES
+from arena_gym.evaluation.report import format_head_to_head
 from arena_gym.evaluation.training import load_policy_preset
 from arena_gym.presets import load_env_preset, load_market
 from arena_gym.registration import CONTEST_COINS
 
 
 def real_market(path: Path, timeframe: str, coins: list[str]):
-    """Candles (and funding) from a freqtrade folder or a long-format parquet file."""
+    """Candles (and funding) from a freqtrade folder (any quote currency, the folder or its
+    ``futures/`` subfolder) or a long-format parquet file."""
+    if not path.exists():
+        raise FileNotFoundError(f"--data {path} does not exist: give a freqtrade data folder (files like "
+                                f"BTC_USDC_USDC-{timeframe}-futures.feather) or a long-format parquet file")
     if path.is_dir():
         table = {"source": "freqtrade", "directory": str(path), "coins": coins, "timeframe": timeframe}
     else:
@@ -59,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
 
+    try:
+        return run(args, plan)
+    except (ValueError, FileNotFoundError) as err:  # bad paths and settings: one line, no traceback
+        print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, plan: ArenaPlan) -> int:
     market, config = load_env_preset(args.env)
     coins = [c.strip() for c in args.coins.split(",") if c.strip()]
     if args.data is not None:
@@ -69,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         preset["env"] = {**preset.get("env", {}), "episode_length": args.episode_length}
     llms = llm_specs(args.llm)
     if not llms:
-        print("No LLM in this run: no hosted preset has its provider key set (e.g. OPENAI_API_KEY); name presets "
-              "with --llm (local-smollm2 runs on this machine, mock checks the plumbing offline).")
+        print("No LLM in this run: name presets with --llm (local-smollm2 runs on this machine, mock checks the "
+              "plumbing offline).")
     summary = ppo_against_field(market, config, [*BASELINES, *llms], args.out, plan, preset,
                                 total_timesteps=args.timesteps, title=f"LLMs against PPO on {market.name}",
                                 extra={"data": str(args.data) if args.data else "synthetic"},
@@ -79,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     llm_names = [p for p in summary["ok"]["policy"].unique() if p.startswith("llm:")]
     if llm_names:
         print("\nPPO against each LLM (paired episodes):")
-        print(head_to_head(summary["ok"], "ppo", llm_names).to_string(index=False))
+        print(format_head_to_head(head_to_head(summary["ok"], "ppo", llm_names)))
     return 0
 
 

@@ -79,7 +79,8 @@ def test_episode_plays_the_harness_episode_from_the_given_start(capsys):
     result = run_episode(["--policy", "random", "--seed", "3", "--start", "500", "--steps", "10"], capsys)
     assert list(result) == ["env", "policy", "seed", "window", "decisions", "terminated", "final_equity",
                             "invalid_outputs", "seconds", "total_return", "sharpe", "max_drawdown", "n_trades",
-                            "win_rate", "fees_paid", "funding_paid", "n_liquidations"]
+                            "trade_win_rate", "fees_paid", "funding_paid", "n_liquidations", "undefined"]
+    assert result["sharpe"] is None and "fewer than 30 returns" in result["undefined"]["sharpe"]  # 10 steps
     market, config = load_env_preset("synthetic")                       # hourly bars, one bar per decision
     first = market.timestamps[500].astype("datetime64[m]")
     assert result["window"] == f"{first} .. {first + 10 * 60}".replace("T", " ") + " UTC"

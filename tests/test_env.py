@@ -12,6 +12,9 @@ from arena_gym.env import EnvConfig, PerpTradingEnv, PerpVectorEnv
 from arena_gym.market import synthetic_market
 from markets import random_market
 
+#: also run against the lowest dependency versions pyproject.toml allows (scripts/check_floors.sh)
+pytestmark = pytest.mark.floors
+
 RL_MODES = ["target", "discrete"]
 
 

@@ -213,7 +213,7 @@ CORPUS = [
     ("unclosed reasoning", "<think>" + ENTRY, ["unclosed_reasoning"], []),
     ("prose only", "I would hold everything today.", ["no_json"], []),
     ("json scalar", "42", ["no_json"], []),
-    ("python dict", "{'BTC': {'signal': 'hold'}}", ["no_json"], []),
+    ("python dict", "{'BTC': {'signal': 'hold'}}", ["repaired_json"], ["BTC"]),
     ("truncated first entry", '{"BTC": {"coin": "BTC", "signal": "buy_to_', ["truncated_json"], []),
     ("truncated in a string", '{"BTC": ' + ENTRY + ', "ETH": {"justification": "because', ["truncated_json"], ["BTC"]),
     ("fenced with prose", "Decision:\n```json\n{\"BTC\": " + ENTRY + "}\n```\nGood luck.", ["prose_around_json"], ["BTC"]),

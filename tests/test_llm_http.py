@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from arena_gym.llm.budget import Budget
-from arena_gym.llm.policy import Backoff, LLMPolicy, run_many
+from arena_gym.llm.policy import Backoff, LLMConfigurationError, LLMPolicy, run_many
 from arena_gym.llm.profiles import ModelProfile, Price
 
 MODEL = "openai/stub-model"
@@ -181,16 +181,28 @@ def test_server_errors_exhaust_retries_and_record_the_cause(stub):
     assert totals["errors_by_type"] == {"server_error": 1}
 
 
-@pytest.mark.parametrize(("code", "error_code"), [(400, "bad_request"), (401, "authentication"),
-                                                  (404, "not_found")])
-def test_permanent_errors_fail_at_once(stub, code, error_code):
-    stub.script("obs", status(code))
+def test_bad_request_fails_at_once(stub):
+    stub.script("obs", status(400))
     with make_policy(stub, max_retries=3) as policy:
         response = policy.act("obs")
         waits = policy._sleep.waits
-    assert response.error_code == error_code
+    assert response.error_code == "bad_request"
     assert response.attempts == 1 and stub.served["obs"] == 1
     assert waits == []
+
+
+@pytest.mark.parametrize(("code", "error_code"), [(401, "authentication"), (403, "permission_denied"),
+                                                  (404, "not_found")])
+def test_rejected_key_or_unknown_model_stops_loudly_and_is_not_cached(stub, tmp_path, code, error_code):
+    stub.script("obs", status(code))
+    cache = tmp_path / "calls.jsonl"
+    with make_policy(stub, max_retries=3, cache=cache, cache_mode="record") as policy:
+        with pytest.raises(LLMConfigurationError, match=f"HTTP {code}"):
+            policy.act("obs")
+        assert policy.ledger[0]["error_code"] == error_code
+        assert policy._sleep.waits == []
+    assert stub.served["obs"] == 1
+    assert not cache.exists() or cache.read_text() == ""
 
 
 def test_slow_answer_times_out_and_each_attempt_counts(stub):
@@ -303,7 +315,7 @@ def test_record_over_http_then_replay_with_server_gone(stub, tmp_path):
     observations = ["a", "b", "c"]
     stub.script("a", ok('{"BTC": {"signal": "buy_to_enter"}}', 300, 40))
     stub.script("b", status(429), ok('{"ETH": {"signal": "hold"}}', 310, 50))
-    stub.script("c", status(401))
+    stub.script("c", status(400))
     cache_path = tmp_path / "calls.jsonl"
     with make_policy(stub, cache=cache_path, cache_mode="record") as recorder:
         recorded = run_many(recorder, observations)

@@ -16,7 +16,10 @@ import pytest
 
 from arena_gym.llm.budget import Budget
 from arena_gym.llm.policy import (
+    CONFIGURATION_ERRORS,
     Backoff,
+    LLMConfigurationError,
+    configuration_problem,
     LLMPolicy,
     arun_many,
     classify_exception,
@@ -169,10 +172,54 @@ def test_transient_errors_are_retried_then_recorded(make_error, code):
 @pytest.mark.parametrize(("make_error", "code"), PERMANENT_CASES)
 def test_permanent_errors_fail_on_the_first_attempt(make_error, code):
     with mock_policy(make_error(), max_retries=3) as policy:
-        response = policy.act("obs")
-        waits = policy._sleep.waits
-    assert response.error_code == code
-    assert response.attempts == 1 and waits == []
+        if code in CONFIGURATION_ERRORS:
+            with pytest.raises(LLMConfigurationError, match="the provider said"):
+                policy.act("obs")
+            row = policy.ledger[0]
+            assert row["error_code"] == code and row["attempts"] == 1
+        else:
+            response = policy.act("obs")
+            assert response.error_code == code and response.attempts == 1
+        assert policy._sleep.waits == []
+
+
+@pytest.mark.parametrize("make_error", [make for make, code in PERMANENT_CASES if code in CONFIGURATION_ERRORS])
+def test_configuration_errors_are_never_cached(make_error, tmp_path):
+    cache = tmp_path / "calls.jsonl"
+    with mock_policy(make_error(), cache=cache, cache_mode="record") as policy:
+        with pytest.raises(LLMConfigurationError):
+            policy.act("obs")
+    assert not cache.exists() or cache.read_text() == ""
+
+
+def test_transient_failures_are_still_recorded_for_replay(tmp_path):
+    cache = tmp_path / "calls.jsonl"
+    with mock_policy(errors.InternalServerError("500", llm_provider="openai", model="m"), max_retries=1,
+                     cache=cache, cache_mode="record") as policy:
+        assert policy.act("obs").error_code == "server_error"
+    assert len(cache.read_text().splitlines()) == 1
+
+
+def test_missing_key_fails_at_construction_naming_the_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(LLMConfigurationError, match="OPENAI_API_KEY"):
+        LLMPolicy.from_profile("gpt-5", system_prompt="s")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(LLMConfigurationError, match="ANTHROPIC_API_KEY"):
+        LLMPolicy("anthropic/claude-sonnet-4-5", system_prompt="s")
+
+
+def test_unroutable_model_fails_at_construction():
+    with pytest.raises(LLMConfigurationError, match="cannot route"):
+        LLMPolicy("no-such-provider-model-xyz", system_prompt="s")
+
+
+def test_key_given_or_replay_needs_no_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert configuration_problem("openai/gpt-5", api_key="sk-test") is None
+    LLMPolicy("openai/gpt-5", system_prompt="s", cache=tmp_path / "c.jsonl", cache_mode="replay").close()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert configuration_problem("openai/gpt-5") is None
 
 
 def test_every_error_code_is_documented():
@@ -360,14 +407,14 @@ def test_replay_reproduces_recorded_failures_and_budget_exhaustion(tmp_path, mon
     with mock_policy(answer("{}", 1000, 100), cache=cache_path, cache_mode="record",
                      budget=Budget(max_tokens=2000)) as recorder:
         recorded = [recorder.act(o) for o in observations]
-    with mock_policy(errors.AuthenticationError("401", llm_provider="openai", model="m"),
+    with mock_policy(errors.ContentPolicyViolationError("no", model="m", llm_provider="openai"),
                      cache=cache_path, cache_mode="record") as failing:
         failed = failing.act("d")
     _network_disabled(monkeypatch)
     with mock_policy(answer("{}", 1000, 100), cache=cache_path, cache_mode="replay",
                      budget=Budget(max_tokens=2000)) as replayer:
         replayed = [replayer.act(o) for o in observations]
-    with mock_policy(errors.AuthenticationError("401", llm_provider="openai", model="m"),
+    with mock_policy(errors.ContentPolicyViolationError("no", model="m", llm_provider="openai"),
                      cache=cache_path, cache_mode="replay") as failing_replay:
         failed_again = failing_replay.act("d")
     assert [r.error_code for r in recorded] == [None, None, "budget_exhausted"]
@@ -400,7 +447,7 @@ def test_cache_requires_a_file_for_record_and_replay():
 
 def test_request_follows_the_profile():
     gpt5 = load_profile("gpt-5")
-    policy = LLMPolicy(gpt5.model, profile=gpt5, system_prompt="S")
+    policy = LLMPolicy(gpt5.model, profile=gpt5, system_prompt="S", api_key="sk-test")
     request = policy.build_request("O", {"coins": ["BTC", "ETH"]})
     params = request["params"]
     assert request["messages"] == [{"role": "system", "content": "S"}, {"role": "user", "content": "O"}]
@@ -410,19 +457,19 @@ def test_request_follows_the_profile():
     assert params["response_format"]["json_schema"]["schema"]["required"] == ["BTC", "ETH"]
 
     local = load_profile("local-smollm2")
-    params = LLMPolicy(local.model, profile=local, system_prompt="S").build_request("O")["params"]
+    params = LLMPolicy(local.model, profile=local, system_prompt="S", api_key="sk-test").build_request("O")["params"]
     assert params["temperature"] == 0.0
     assert params["response_format"]["type"] == "json_object"
     assert "additionalProperties" in params["response_format"]["schema"]  # any coins
 
-    pinned = LLMPolicy(gpt5.model, profile=gpt5, system_prompt="S", coins=("SOL",))
+    pinned = LLMPolicy(gpt5.model, profile=gpt5, system_prompt="S", coins=("SOL",), api_key="sk-test")
     schema = pinned.build_request("O")["params"]["response_format"]["json_schema"]["schema"]
     assert schema["required"] == ["SOL"]
     schema = pinned.build_request("O", {"coins": ("XRP",)})["params"]["response_format"]["json_schema"]["schema"]
     assert schema["required"] == ["XRP"]  # the request's info wins
 
     plain = ModelProfile(name="plain", model="openai/x", reasoning_effort="high", temperature=0.3)
-    params = LLMPolicy("openai/x", profile=plain, system_prompt="S", max_tokens=77).build_request("O")["params"]
+    params = LLMPolicy("openai/x", profile=plain, system_prompt="S", max_tokens=77, api_key="sk-test").build_request("O")["params"]
     assert params == {"max_tokens": 77, "temperature": 0.3, "reasoning_effort": "high"}
 
 
@@ -437,7 +484,7 @@ def test_all_presets_load_and_name_their_model():
 
 def test_every_remote_preset_is_priced():
     for name in ("gpt-5", "claude-sonnet-4-5", "gemini-2.5-pro", "deepseek-chat-v3.1", "qwen3-max", "grok-4"):
-        policy = LLMPolicy.from_profile(name, system_prompt="S")
+        policy = LLMPolicy.from_profile(name, system_prompt="S", api_key="sk-test")
         assert policy.price_known(), name
         assert policy.cost_usd(1_000, 1_000) > 0
 

@@ -21,8 +21,38 @@ from arena_gym.evaluation import (
     steps_per_year,
 )
 
+from arena_gym.evaluation import metrics as metrics_module
+from arena_gym.evaluation.metrics import MIN_ANNUALIZE_DAYS, MIN_RATIO_RETURNS, undefined_reasons
+
 HOUR, DAY = 3600.0, 86400.0
 CURVE = np.array([100.0, 110.0, 99.0, 121.0])  # returns +1/10, -1/10, +2/9
+
+
+@pytest.fixture
+def no_short_window_rules(monkeypatch):
+    """The formulas alone, on curves too short for the short-window rules (tested below)."""
+    monkeypatch.setattr(metrics_module, "MIN_RATIO_RETURNS", 1)
+    monkeypatch.setattr(metrics_module, "MIN_ANNUALIZE_DAYS", 0.0)
+
+
+def test_short_windows_give_no_annualized_return_and_no_sharpe_with_the_reason():
+    # the reported case: four 1h steps, +0.64 % -> no annualized return, Calmar, Sharpe or Sortino
+    m = episode_metrics(np.array([10_000.0, 10_030.0, 10_010.0, 10_050.0, 10_064.0]), HOUR)
+    for key in ("annualized_return", "calmar", "sharpe", "sortino"):
+        assert math.isnan(m[key]), key
+    assert m["total_return"] == pytest.approx(0.0064)
+    reasons = undefined_reasons(4, HOUR)
+    assert set(reasons) == {"annualized_return", "calmar", "sharpe", "sortino"}
+    assert "fewer than 30 returns" in reasons["sharpe"] and "shorter than 365 days" in reasons["calmar"]
+    # one week of 4h decisions: Sharpe is defined (42 returns), the annualized return is not
+    week = episode_metrics(10_000.0 * np.cumprod(np.r_[1.0, np.full(42, 1.0002)]), 4 * HOUR)
+    assert np.isfinite(week["sharpe"]) and math.isnan(week["annualized_return"])
+    assert set(undefined_reasons(42, 4 * HOUR)) == {"annualized_return", "calmar"}
+    # a year of daily bars is annualized
+    year = episode_metrics(100.0 * 1.0001 ** np.arange(366), DAY)
+    assert year["annualized_return"] == pytest.approx(1.0001**365 - 1)
+    assert undefined_reasons(365, DAY) == {}
+    assert (MIN_ANNUALIZE_DAYS, MIN_RATIO_RETURNS) == (365.0, 30)
 
 
 def test_steps_per_year_uses_365_days():
@@ -41,7 +71,7 @@ def test_returns_and_drawdown_by_hand():
     assert max_drawdown([100.0, 101.0, 102.0]) == 0.0
 
 
-def test_sharpe_sortino_volatility_by_hand_for_1h_and_4h_bars():
+def test_sharpe_sortino_volatility_by_hand_for_1h_and_4h_bars(no_short_window_rules):
     # mean = 2/27; deviations 7/270, -47/270, 40/270; var (ddof=1) = 3858/270^2/2 -> std = sqrt(1929)/270
     per_step_sharpe = (2 / 27) / (math.sqrt(1929) / 270)          # = 20 / sqrt(1929)
     per_step_sortino = (2 / 27) / math.sqrt(0.1**2 / 3)           # downside: only -0.1 is below 0
@@ -58,7 +88,7 @@ def test_sharpe_sortino_volatility_by_hand_for_1h_and_4h_bars():
     assert m1["n_steps"] == 3
 
 
-def test_annualized_return_and_calmar_on_daily_bars():
+def test_annualized_return_and_calmar_on_daily_bars(no_short_window_rules):
     m = episode_metrics(np.array([100.0, 101.0, 102.01]), DAY)
     assert m["annualized_return"] == pytest.approx(1.01**365 - 1)
     assert m["max_drawdown"] == 0.0
@@ -68,7 +98,7 @@ def test_annualized_return_and_calmar_on_daily_bars():
     assert m["calmar"] == pytest.approx((1.21 ** (365 / 3) - 1) / 0.1)
 
 
-def test_flat_constant_and_single_step_curves():
+def test_flat_constant_and_single_step_curves(no_short_window_rules):
     flat = episode_metrics(np.full(5, 100.0), HOUR)
     assert (flat["sharpe"], flat["sortino"], flat["annualized_volatility"], flat["calmar"]) == (0.0, 0.0, 0.0, 0.0)
     one = episode_metrics(np.array([100.0, 105.0]), HOUR)
@@ -77,7 +107,7 @@ def test_flat_constant_and_single_step_curves():
     assert one["total_return"] == pytest.approx(0.05)
 
 
-def test_ruined_account_returns_zero_after_ruin():
+def test_ruined_account_returns_zero_after_ruin(no_short_window_rules):
     m = episode_metrics(np.array([100.0, 50.0, 0.0, 0.0]), HOUR)
     np.testing.assert_allclose(simple_returns([100.0, 50.0, 0.0, 0.0]), [-0.5, -1.0, 0.0])
     assert m["total_return"] == -1.0 and m["annualized_return"] == -1.0
@@ -123,7 +153,7 @@ def test_trade_metrics_by_hand():
     )
     m = episode_metrics(CURVE, HOUR, trades=trades)
     assert m["n_trades"] == 5
-    assert m["win_rate"] == pytest.approx(2 / 5)  # the zero-PnL trade is no win
+    assert m["trade_win_rate"] == pytest.approx(2 / 5)  # the zero-PnL trade is no win
     assert m["profit_factor"] == pytest.approx(80 / 30)
     assert m["largest_win"] == 50.0 and m["largest_loss"] == -20.0
     assert m["net_pnl"] == pytest.approx(50.0) and m["avg_trade_pnl"] == pytest.approx(10.0)
@@ -143,7 +173,7 @@ def test_profit_factor_edge_cases():
     assert only_losses["largest_win"] == 0.0 and only_losses["largest_loss"] == -7.0
     none = episode_metrics(CURVE, HOUR, trades=make_trades([], []))
     assert none["n_trades"] == 0 and none["fees_paid"] == 0.0
-    for key in ("win_rate", "profit_factor", "largest_win", "avg_holding_hours", "long_trade_share"):
+    for key in ("trade_win_rate", "profit_factor", "largest_win", "avg_holding_hours", "long_trade_share"):
         assert math.isnan(none[key]), key
 
 
@@ -223,7 +253,7 @@ def test_calibration_table():
     assert table["bin_low"].tolist() == pytest.approx([0.0, 0.4, 0.8])
     assert table["n"].tolist() == [2, 3, 1]
     assert table["mean_confidence"].tolist() == pytest.approx([0.125, 0.5, 1.0])
-    assert table["win_rate"].tolist() == pytest.approx([0.5, 2 / 3, 1.0])
+    assert table["trade_win_rate"].tolist() == pytest.approx([0.5, 2 / 3, 1.0])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         calibration_table(np.array([1.5]), np.array([True]))
 
@@ -293,7 +323,7 @@ def test_trade_metrics_match_the_contests_own_statistics():
         m = episode_metrics(np.array([10_000.0, 10_000.0]), 180.0, trades=trades)
         s = stats.loc[model]
         assert m["n_trades"] == s["overall_trades_overview.total_trades"], model
-        assert m["win_rate"] * 100 == pytest.approx(s["winners_losers.win_rate"]), model
+        assert m["trade_win_rate"] * 100 == pytest.approx(s["winners_losers.win_rate"]), model
         assert m["net_pnl"] == pytest.approx(s["fee_pnl_moves.overall_pnl_with_fees"]), model
         assert m["fees_paid"] == pytest.approx(s["fee_pnl_moves.total_fees_paid"]), model
         assert m["largest_win"] == pytest.approx(s["fee_pnl_moves.biggest_net_gain"]), model

@@ -82,7 +82,7 @@ def test_recovers_true_order_of_well_separated_policies():
     assert spearman(fitted[truth.index].to_numpy(), truth.to_numpy()) == 1.0
     assert np.abs(fitted[truth.index] - truth).max() < 60  # true gaps are 174 Elo points apart
     assert (board["n_battles"] == 600).all()
-    assert board["win_rate"].is_monotonic_decreasing
+    assert board["battle_win_rate"].is_monotonic_decreasing
     assert ((board["ci_low"] <= board["rating"]) & (board["rating"] <= board["ci_high"])).all()
 
 
@@ -119,3 +119,25 @@ def test_one_window_is_never_ranked():
         leaderboard(simulate({"x": 0.0, "y": 1.0}, n_windows=1, seed=0))
     with pytest.raises(ValueError, match="reference policy 'z'"):
         leaderboard(simulate({"x": 0.0, "y": 1.0}, n_windows=5, seed=0), reference="z")
+
+
+def test_perfect_separation_gives_a_wide_interval_never_a_zero_width_one():
+    rows = []
+    for window in range(8):
+        rows += [{"policy": "always", "window": window, "seed": 0, "total_return": 0.01},
+                 {"policy": "never", "window": window, "seed": 0, "total_return": -0.01}]
+    board = leaderboard(pd.DataFrame(rows), n_boot=200).set_index("policy")
+    winner = board.loc["always"]
+    assert winner["battle_win_rate"] == 1.0
+    assert winner["ci_low"] < winner["rating"] < winner["ci_high"]
+    assert winner["ci_high"] - winner["ci_low"] > 400  # "better, by an amount 8 windows cannot tell"
+    assert winner["rating"] == pytest.approx(-board.loc["never", "rating"])
+
+
+def test_interval_with_mixed_results_stays_close_to_the_bootstrap():
+    rng = np.random.default_rng(0)
+    rows = [{"policy": p, "window": w, "seed": 0, "total_return": rng.normal(mu, 0.02)}
+            for w in range(60) for p, mu in (("a", 0.01), ("b", 0.0), ("c", -0.005))]
+    board = leaderboard(pd.DataFrame(rows), n_boot=400)
+    width = board["ci_high"] - board["ci_low"]
+    assert (width > 0).all() and (width < 250).all()

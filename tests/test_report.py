@@ -43,7 +43,7 @@ def test_tables_match_the_episodes_and_the_winner_leads(run_dir):
     board = pd.read_csv(run_dir / "leaderboard.csv")
     assert board["policy"].iloc[0] == "buy_and_hold"
     buy = board.set_index("policy").loc["buy_and_hold"]
-    assert buy["win_rate"] == 1.0 and buy["n_battles"] == 16          # 8 episodes x 2 opponents, all won
+    assert buy["battle_win_rate"] == 1.0 and buy["n_battles"] == 16          # 8 episodes x 2 opponents, all won
     assert (summary["metrics"].loc["buy_and_hold", "total_return"] > 0
             and summary["metrics"].loc["hold_cash", "total_return"] == 0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import add_env_options, add_plan_options, load_env, plan_from, print_summary
+from .evaluation_options import add_env_options, add_plan_options, exit_code, load_env, plan_from, print_summary
 
 
 def register(subparsers) -> None:
@@ -34,14 +34,23 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def llm_specs(choice: str) -> list[str]:
-    """Policy specs for ``--llm``: ``none``, ``auto``, or a comma-separated list of presets."""
+def llm_specs(choice: str, log=print) -> list[str]:
+    """Policy specs for ``--llm``: ``none``, ``auto``, or a comma-separated list of presets.
+
+    With ``auto``, ``log`` receives which presets were added and which were skipped and why.
+    """
     if choice == "none":
         return []
     if choice == "auto":
-        from arena_gym.evaluation.arena import available_llm_presets
+        from arena_gym.evaluation.arena import llm_preset_status
 
-        return [f"llm:{name}" for name in available_llm_presets(include_local=False)]
+        status = llm_preset_status(include_local=False)
+        added = [name for name, reason in status.items() if reason is None]
+        log(f"--llm auto: added {', '.join(added) if added else 'no LLM preset'}")
+        skipped = [f"{name} ({reason})" for name, reason in status.items() if reason is not None]
+        if skipped:
+            log(f"  skipped: {'; '.join(skipped)}")
+        return [f"llm:{name}" for name in added]
     return [f"llm:{name.strip()}" for name in choice.split(",") if name.strip()]
 
 
@@ -59,4 +68,4 @@ def run(args: argparse.Namespace) -> int:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
                             concurrency=args.concurrency)
     print_summary(summary)
-    return 0
+    return exit_code(summary)

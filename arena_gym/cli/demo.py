@@ -48,7 +48,7 @@ def verdict(h2h) -> list[str]:
             word = "level with (mixed results against)"
         lines.append(f"  vs {row.opponent}: PPO is {word} it: won {row.wins}, tied {row.ties}, lost {row.losses} of "
                      f"{row.episodes} paired episodes; mean return {row.mean_total_return:+.2%} against "
-                     f"{row.opponent_mean_total_return:+.2%} (difference {row.mean_difference:+.2%} per episode)")
+                     f"{row.opponent_mean_total_return:+.2%} (difference {100 * row.mean_difference:+.2f} percentage points per episode)")
     return lines
 
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from arena_gym.presets import load_env_preset
 
     from .arena import llm_specs
-    from .evaluation_options import parse_seeds, print_summary
+    from .evaluation_options import exit_code, parse_seeds, print_summary
 
     t0 = time.perf_counter()
     plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))
@@ -82,4 +82,4 @@ def run(args: argparse.Namespace) -> int:
     print("\nPPO on the held-out test windows:")
     print("\n".join(verdict(h2h)))
     print(f"\nDone in {time.perf_counter() - t0:.0f} s.")
-    return 0
+    return exit_code(summary)

@@ -12,7 +12,7 @@ import json
 import time
 
 #: Harness metrics printed after the facts of the episode.
-METRIC_FIELDS = ("total_return", "sharpe", "max_drawdown", "n_trades", "win_rate", "fees_paid", "funding_paid",
+METRIC_FIELDS = ("total_return", "sharpe", "max_drawdown", "n_trades", "trade_win_rate", "fees_paid", "funding_paid",
                  "n_liquidations")
 
 
@@ -66,12 +66,21 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(seconds, 2),
         **{k: metrics[k] for k in METRIC_FIELDS if k in metrics},
     }
+    from ..evaluation.metrics import undefined_reasons
+
+    undefined = {k: why for k, why in undefined_reasons(int(last["step"]), env.market.bar_seconds
+                                                        * env.config.bars_per_decision).items() if k in result}
     if args.json:
-        print(json.dumps(result, indent=2, default=float))
+        print(json.dumps({**result, "undefined": undefined}, indent=2, default=float))
     else:
         width = max(map(len, result))
         for key, value in result.items():
-            shown = (f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}") if isinstance(value, float) else value
+            if key in undefined:
+                shown = f"n/a ({undefined[key]})"
+            elif isinstance(value, float):
+                shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}"
+            else:
+                shown = value
             print(f"{key:<{width}}  {shown}")
     return 0
 

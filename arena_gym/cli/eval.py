@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import add_env_options, add_plan_options, load_env, plan_from, print_summary
+from .evaluation_options import add_env_options, add_plan_options, exit_code, load_env, plan_from, print_summary
 
 
 def register(subparsers) -> None:
@@ -43,4 +43,4 @@ def run(args: argparse.Namespace) -> int:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
                             concurrency=args.concurrency, retry_errors=args.retry_errors)
     print_summary(summary)
-    return 0
+    return exit_code(summary)

@@ -25,17 +25,22 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default="0,1", help="comma-separated env seeds, each window once per seed "
                                                        "(default 0,1)")
     parser.add_argument("--window-seed", type=int, default=0, help="seed that draws the windows (default 0)")
+    parser.add_argument("--window", action="append", default=[], metavar="START..END",
+                        help="evaluate on this UTC date range instead of random windows of --split, e.g. "
+                             "2025-10-17T00:00..2025-10-28T00:00 (END exclusive); repeatable (equal lengths)")
+    parser.add_argument("--daily", action="store_true", help="cut the --window ranges into whole UTC days, one "
+                                                              "episode each")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def parse_fields(pairs: list[str]) -> dict[str, Any]:
+def parse_fields(pairs: list[str], option: str = "--set") -> dict[str, Any]:
     """``["episode_length=84", "assets=[\\"BTC\\"]"]`` -> ``{"episode_length": 84, "assets": ["BTC"]}``."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set needs FIELD=VALUE, got {pair!r}")
+            raise ValueError(f"{option} needs NAME=VALUE, got {pair!r}")
         try:
             out[key.strip()] = json.loads(text)
         except json.JSONDecodeError:
@@ -70,22 +75,41 @@ def parse_seeds(text: str) -> list[int]:
 def plan_from(args: argparse.Namespace):
     from arena_gym.evaluation.arena import ArenaPlan
 
+    from arena_gym.evaluation.windows import DateWindow
+
+    if args.daily and not args.window:
+        raise ValueError("--daily cuts the --window ranges into days; give at least one --window START..END")
+    dated = tuple(DateWindow.parse(w).label for w in args.window)   # a typo fails here, before any work
     return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
-                     window_seed=args.window_seed)
+                     window_seed=args.window_seed, date_windows=dated, daily=args.daily)
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """1 when some episode failed (the failures are printed and the run can be resumed with
+    --retry-errors), else 0."""
+    return 1 if len(summary["errors"]) else 0
 
 
 def print_summary(summary: dict[str, Any]) -> None:
     """The leaderboard (or why there is none), failed episodes and where the report is."""
-    from arena_gym.evaluation.report import format_leaderboard
+    import textwrap
 
+    from arena_gym.evaluation.report import LEADERBOARD_LEGEND, METRIC_UNITS, format_leaderboard, metric_header
+
+    print()
+    print(textwrap.fill(summary.get("env_line", ""), width=110))
     if summary["leaderboard"] is not None:
-        print("\nLeaderboard (Bradley-Terry on total return, paired episodes; Elo scale, 95 % CI):")
+        print("\nLeaderboard (Bradley-Terry on total return, paired episodes; Elo scale, 95 % CI; means per episode):")
         print(format_leaderboard(summary["leaderboard"], summary["metrics"]))
+        print(textwrap.fill(LEADERBOARD_LEGEND, width=110))
     else:
         print(f"\nNo leaderboard: {summary['leaderboard_note']}.")
         if not summary["metrics"].empty:
             columns = [c for c in ("total_return", "sharpe", "max_drawdown", "n_trades") if c in summary["metrics"]]
-            print(summary["metrics"][columns].to_string())
+            table = summary["metrics"][columns] * [METRIC_UNITS[c][1] for c in columns]
+            print(table.rename(columns=metric_header).to_string(float_format=lambda v: f"{v:.2f}", na_rep="n/a"))
+    for note in summary.get("notes", []):
+        print(note)
     errors = summary["errors"]
     if len(errors):
         print(f"\n{len(errors)} episode(s) failed:")

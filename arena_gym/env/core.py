@@ -101,13 +101,10 @@ class PerpCore:
         self.n = n_accounts
         self.k = config.bars_per_decision
         self.reward_fn = reward_function(config.reward)
-        self.current_rows, self.window_rows = feature_rows(m)
+        self._bind_features()
         self.n_window = config.lookback * m.n_assets * len(WINDOW_FEATURES)
         self.n_market = self.n_window + m.n_assets * len(MARKET_FEATURES)
         self.obs_dim = self.n_market + m.n_assets * len(ACCOUNT_FEATURES) + len(GLOBAL_FEATURES)
-        # (T - lookback + 1, lookback, A * W) view: row ``t - lookback + 1`` is the window ending at bar t
-        self._windows = np.lib.stride_tricks.sliding_window_view(self.window_rows, config.lookback, axis=0
-                                                                  ).transpose(0, 2, 1)
         begin, end = (0, m.n_bars) if config.split is None else (
             resolve_bar(m, config.split[0], "split begin"), resolve_bar(m, config.split[1], "split end"))
         if not 0 <= begin < end <= m.n_bars:
@@ -119,11 +116,32 @@ class PerpCore:
         if self.last_start < self.first_start:
             raise ValueError(
                 f"the split [{begin}, {end}) of {m.n_bars} bars is too short: an episode needs {horizon} bars after "
-                f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS})")
+                f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS}); "
+                f"at most {max((self.split_end - self.first_start) // self.k, 0)} decisions of {self.k} bar(s) fit: "
+                f"shorten the episodes (e.g. --set episode_length=...)")
         self.fixed_start = None if config.start == "random" else self.start_bar(config.start)
         self.steps = np.zeros(n_accounts, np.int64)
         self.actions_clipped = np.zeros(n_accounts, np.int64)
         self.prev_equity = np.full(n_accounts, float(config.initial_capital))
+
+    def _bind_features(self) -> None:
+        """The market's feature tables (shared through the market's cache) and the window view."""
+        self.current_rows, self.window_rows = feature_rows(self.market)
+        # (T - lookback + 1, lookback, A * W) view: row ``t - lookback + 1`` is the window ending at bar t
+        self._windows = np.lib.stride_tricks.sliding_window_view(self.window_rows, self.config.lookback, axis=0
+                                                                  ).transpose(0, 2, 1)
+
+    def __getstate__(self) -> dict:
+        """Pickle without the market's feature tables: the market pickles as its recipe when it
+        has one, and the tables are rebuilt from it (see :mod:`arena_gym.market.registry`)."""
+        state = dict(self.__dict__)
+        for key in ("current_rows", "window_rows", "_windows"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_features()
 
     def start_bar(self, spec) -> int:
         """The start bar for a bar index, or for a timestamp: the bar containing it."""

@@ -40,6 +40,25 @@ GLOBAL_FEATURES = ("log_equity", "margin_use", "episode_progress")
 CLIP = 10.0
 
 
+def observation_names(symbols: tuple[str, ...], lookback: int) -> tuple[str, ...]:
+    """Name of every element of the numeric observation, in order.
+
+    * window features, oldest bar first, then per asset, then per feature:
+      ``"BTC.log_return[t-15]"`` ... ``"BTC.range[t]"`` (``t`` is the last closed bar);
+    * market features at ``t``, per asset then per feature: ``"BTC.rsi14"``;
+    * account features per asset: ``"BTC.exposure"``, ``"BTC.unrealized"``, ``"BTC.margin"``,
+      ``"BTC.holding"``;
+    * global features: ``"log_equity"``, ``"margin_use"``, ``"episode_progress"``.
+
+    Definitions and units are in the module docstring.
+    """
+    names = [f"{s}.{f}[t-{lag}]" if lag else f"{s}.{f}[t]"
+             for lag in range(lookback - 1, -1, -1) for s in symbols for f in WINDOW_FEATURES]
+    names += [f"{s}.{f}" for s in symbols for f in MARKET_FEATURES]
+    names += [f"{s}.{f}" for s in symbols for f in ACCOUNT_FEATURES]
+    return tuple(names) + GLOBAL_FEATURES
+
+
 def market_features(market: MarketData) -> np.ndarray:
     """(T, A, F) float32 features, cached on the MarketData (computed once per dataset)."""
     cached = market._cache.get("market_features")

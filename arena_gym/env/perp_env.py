@@ -13,6 +13,9 @@ from ..market.data import MarketData
 from .actions import action_space
 from .config import EnvConfig
 from .core import INFO_KEYS, PerpCore, Position
+from .features import observation_names
+from .snapshot import account_snapshot
+from .viewer import EpisodeTrace, draw_episode, figure_to_rgb, save_figure
 
 #: Characters a text observation may contain (ASCII, whitespace, and the typography of the
 #: shipped prompt templates); an edited template may add more.
@@ -64,14 +67,21 @@ class PerpTradingEnv(gym.Env):
     gross leverage, fills / liquidated / stop and take-profit fills this step, margin scale,
     ``actions_clipped`` (target weights outside [-1, 1], clipped), bar, step and
     ``orders_<flag>`` counts of validation outcomes this step. Open positions:
-    :meth:`positions`; full history: :meth:`ledger_frame`.
+    :meth:`positions`; prices and account as plain data: :meth:`snapshot`; full history:
+    :meth:`ledger_frame`. ``gymnasium.make`` wraps the env: reach these methods through
+    ``env.unwrapped``.
+
+    ## Rendering
+    ``render_mode="ansi"``: a text summary of the account. ``"rgb_array"``: an ``(H, W, 3)``
+    uint8 picture of the episode so far (prices with entries, exits and liquidations, exposure,
+    equity; needs Matplotlib). :meth:`render_all` draws the episode as a figure in any mode.
 
     ## Arguments
     ``market`` (a :class:`~arena_gym.market.MarketData`; default: the embedded synthetic
     market), ``config`` (an :class:`EnvConfig`) and/or its fields as keyword arguments.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, market: MarketData | None = None, config: EnvConfig | None = None, *,
                  render_mode: str | None = None, **params: Any) -> None:
@@ -99,6 +109,15 @@ class PerpTradingEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
         self._last_report = None
+        self._trace = EpisodeTrace()
+
+    @property
+    def observation_names(self) -> tuple[str, ...] | None:
+        """Name of each element of the numeric observation, in order (``None`` in text mode); see
+        :func:`arena_gym.env.features.observation_names`."""
+        if self.config.observation_mode == "text":
+            return None
+        return observation_names(self.market.symbols, self.config.lookback)
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -111,6 +130,8 @@ class PerpTradingEnv(gym.Env):
         self.records = []
         if self._text is not None:
             self._text.reset()
+        s = self.core.exchange.state
+        self._trace.start(int(s.bar[0]), float(s.equity[0]), s.size[0], float(s.initial_capital[0]))
         return self._observe(), self._info()
 
     def step(self, action) -> tuple[Any, float, bool, bool, dict]:
@@ -131,9 +152,13 @@ class PerpTradingEnv(gym.Env):
             self._text.after_step(prev_equity, decision)
         info = self._info()
         self.records.append(self._record(action, float(reward[0]), info))
+        self._trace.add(info["bar"], info["equity"], self.core.exchange.state.size[0], info["liquidated"])
         return self._observe(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """The ``render_mode``'s picture of the current episode (see Rendering above)."""
+        if self.render_mode == "rgb_array":
+            return figure_to_rgb(draw_episode(self._trace, self.market))
         if self.render_mode != "ansi":
             return None
         info = self._info()
@@ -143,6 +168,20 @@ class PerpTradingEnv(gym.Env):
             lines.append(f"  {p.symbol:<5} {p.size:+.6g} @ {p.entry_price:.6g}  mark {p.mark_price:.6g}  "
                          f"uPnL {p.unrealized_pnl:+.2f}  liq {p.liquidation_price:.6g}  lev {p.leverage:g}x")
         return "\n".join(lines)
+
+    def render_all(self, path=None, title: str | None = None):
+        """The episode so far as a Matplotlib figure (prices with entries, exits and liquidations,
+        exposure, equity; see :mod:`arena_gym.env.viewer`); also written to ``path`` (e.g. a
+        ``.png``) when given."""
+        fig = draw_episode(self._trace, self.market, title)
+        if path is not None:
+            save_figure(fig, path)
+        return fig
+
+    def snapshot(self) -> dict[str, Any]:
+        """Current prices and the account as plain data, for rule-based policies that should not
+        parse the prompt (see :func:`arena_gym.env.snapshot.account_snapshot`)."""
+        return account_snapshot(self.core)
 
     @property
     def system_prompt(self) -> str | None:

@@ -1,7 +1,8 @@
 """Stable-Baselines3 ``VecEnv`` over the batch :class:`PerpVectorEnv` (needs the ``rl`` extra).
 
 SB3 resets finished environments within the step and expects per-environment ``info`` dicts
-with ``terminal_observation`` and ``TimeLimit.truncated``; the wrapped vector env therefore
+(here every account's, with the keys of :data:`~arena_gym.env.INFO_KEYS`, as ``DummyVecEnv``
+gives them) with ``terminal_observation`` and ``TimeLimit.truncated``; the wrapped vector env therefore
 runs in ``same_step`` autoreset mode. All accounts still step together at numpy speed in one
 process (no subprocesses, one shared MarketData). Wrap with SB3's ``VecMonitor`` for episode
 statistics.
@@ -48,10 +49,12 @@ class SB3VecEnv(VecEnv):
     def step_wait(self):
         obs, reward, terminated, truncated, info = self.venv.step(self._actions)
         done = terminated | truncated
-        infos: list[dict] = [{} for _ in range(self.num_envs)]
+        # every account gets its info, as from DummyVecEnv; a finished one the info of its last step
+        source = info["final_info"] if done.any() else info
+        columns = [np.where(done, source[key], info[key]).tolist() if done.any() else info[key].tolist()
+                   for key in INFO_KEYS]
+        infos = [dict(zip(INFO_KEYS, values)) for values in zip(*columns)]
         for i in np.nonzero(done)[0]:
-            final = info["final_info"]
-            infos[i] = {key: final[key][i].item() for key in INFO_KEYS}
             infos[i]["terminal_observation"] = info["final_obs"][i]
             infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, reward.astype(np.float32), done, infos

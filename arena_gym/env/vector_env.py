@@ -30,6 +30,7 @@ from ..market.data import MarketData
 from .actions import action_space
 from .config import EnvConfig
 from .core import INFO_KEYS, PerpCore
+from .features import observation_names
 from .perp_env import default_market
 
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
@@ -45,14 +46,29 @@ class PerpVectorEnv(VectorEnv):
         num_envs: number of accounts.
         market: shared MarketData (default: the embedded synthetic market).
         config / params: as for :class:`~arena_gym.env.PerpTradingEnv`.
-        autoreset_mode: ``"next_step"`` or ``"same_step"``.
+        autoreset_mode: ``"next_step"`` or ``"same_step"`` (or a Gymnasium ``AutoresetMode``).
+        max_episode_steps: what ``gymnasium.make_vec`` passes for a time limit: episodes end
+            after at most this many decisions (``episode_length`` is lowered to it).
+        render_mode: ``None`` or ``"ansi"`` (one line per account); pictures of episodes come
+            from the single env (``render_mode="rgb_array"``).
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, market: MarketData | None = None, config: EnvConfig | None = None, *,
-                 autoreset_mode: str = "next_step", **params: Any) -> None:
+                 autoreset_mode: str | AutoresetMode = "next_step", max_episode_steps: int | None = None,
+                 render_mode: str | None = None, **params: Any) -> None:
         config = replace(config, **params) if config is not None else EnvConfig(**params)
+        if max_episode_steps is not None:
+            if max_episode_steps < 1:
+                raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+            config = replace(config, episode_length=min(max_episode_steps, config.episode_length or max_episode_steps))
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"PerpVectorEnv render_mode must be None or 'ansi', got {render_mode!r}; draw episodes "
+                             f"with PerpTradingEnv(render_mode='rgb_array') or gymnasium.make_vec(..., "
+                             f"vectorization_mode='sync')")
+        if isinstance(autoreset_mode, AutoresetMode):
+            autoreset_mode = {mode: name for name, mode in _MODES.items()}.get(autoreset_mode, autoreset_mode)
         if config.action_mode == "decision" or config.observation_mode != "numeric":
             raise ValueError("PerpVectorEnv supports numeric observations with the 'target' or 'discrete' action "
                              "modes; run text/decision policies with PerpTradingEnv")
@@ -65,6 +81,8 @@ class PerpVectorEnv(VectorEnv):
                              min_start=config.bars_per_decision, default_ledger="off")
         self.market = self.core.market
         self.metadata = {**self.metadata, "autoreset_mode": _MODES[autoreset_mode]}
+        self.autoreset_mode = _MODES[autoreset_mode]
+        self.render_mode = render_mode
         self._same_step = autoreset_mode == "same_step"
         self.single_action_space = action_space(config.action_mode, self.market.n_assets)
         self.single_observation_space = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
@@ -73,6 +91,20 @@ class PerpVectorEnv(VectorEnv):
         self._rng, _ = seeding.np_random(None)
         self._pending_reset = np.zeros(num_envs, bool)
         self._all = np.ones(num_envs, bool)
+
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        """Name of each element of one account's observation (see :func:`~arena_gym.env.features.observation_names`)."""
+        return observation_names(self.market.symbols, self.config.lookback)
+
+    def render(self) -> str | None:
+        """``"ansi"``: one line per account (bar time, equity, gross leverage, open positions)."""
+        if self.render_mode != "ansi":
+            return None
+        s, m = self.core.exchange.state, self.market
+        lev = self.core.info_arrays(None)["gross_leverage"]
+        return "\n".join(f"{i:>4} {m.timestamps[s.bar[i]]}  equity {s.equity[i]:12.2f}  leverage {lev[i]:5.2f}x  "
+                         f"positions {int(np.count_nonzero(s.size[i]))}" for i in range(self.num_envs))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         if seed is not None:

@@ -26,19 +26,29 @@ from .report import write_report
 from .runner import evaluate
 from .splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
 
-#: EnvConfig fields every policy in one evaluation must share, so that episodes are comparable.
-TIMING_FIELDS = ("bars_per_decision", "episode_length", "initial_capital")
+#: EnvConfig fields every policy in one evaluation plays alike, so that its episodes compare: the
+#: timing and capital of an episode, the tradable assets, and the settings that limit what a
+#: numeric-action policy may do (its exposure cap and deadband). A policy's other
+#: ``env_overrides`` (action and observation mode, lookback) only choose its interface.
+SHARED_FIELDS = ("bars_per_decision", "episode_length", "initial_capital", "assets", "leverage_cap", "deadband")
 
 
 @dataclass(frozen=True)
 class ArenaPlan:
-    """Where and how to evaluate: split name, number of windows, env seeds and the window seed."""
+    """Where and how to evaluate: split name, number of windows, env seeds and the window seed.
+
+    ``date_windows`` (e.g. ``("2025-10-17T00:00..2025-10-28T00:00",)``) replaces the random
+    windows of a split with fixed date ranges; ``daily`` cuts them into whole UTC days (see
+    :mod:`.windows`).
+    """
 
     split: str = "test"
     n_windows: int = 8
     seeds: tuple[int, ...] = (0, 1)
     window_seed: int = 0
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    date_windows: tuple[str, ...] = ()
+    daily: bool = False
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_NAMES:
@@ -47,11 +57,57 @@ class ArenaPlan:
             raise ValueError("need at least one seed")
 
 
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def shared_config(policies: Sequence[Any], config: EnvConfig) -> tuple[EnvConfig, dict[str, dict[str, Any]]]:
+    """One env config for every policy of an evaluation, and which :data:`SHARED_FIELDS` moved.
+
+    A policy trained under other settings (e.g. a PPO saved with ``bars_per_decision=4``,
+    ``leverage_cap=1``) names them in its ``env_overrides``. When the policies that name a shared
+    field agree, the whole field moves to that value, so every policy plays the same episodes
+    with the same limits; the move is returned as ``{field: {"from": old, "to": new,
+    "for": [policy names]}}`` for the tables to state. When ``bars_per_decision`` moves and no
+    policy names an ``episode_length``, the episode keeps its span in time (408 hourly decisions
+    become 102 decisions of 4 bars: still 17 days). When two policies need different values
+    they cannot share one evaluation and a ValueError says how to run each.
+    """
+    wanted: dict[str, dict[Any, list[str]]] = {}
+    for policy in policies:
+        for field, value in dict(getattr(policy, "env_overrides", {}) or {}).items():
+            if field not in SHARED_FIELDS or value is None:  # None: "the env's own" (e.g. every asset)
+                continue
+            value = tuple(value) if isinstance(value, list) else value
+            wanted.setdefault(field, {}).setdefault(value, []).append(policy.name)
+    moved: dict[str, dict[str, Any]] = {}
+    for field, values in wanted.items():
+        if len(values) > 1:
+            needs = "; ".join(f"{', '.join(names)} need{'s' if len(names) == 1 else ''} {field}={_jsonable(v)}"
+                              for v, names in values.items())
+            raise ValueError(f"these policies cannot play one evaluation: {needs}. Evaluate each group on its own, "
+                             f"e.g. arena-gym eval --policy ... --set {field}=...")
+        (value, names), = values.items()
+        if value != getattr(config, field):
+            moved[field] = {"from": _jsonable(getattr(config, field)), "to": _jsonable(value), "for": names}
+    step = moved.get("bars_per_decision")
+    if step is not None and "episode_length" not in wanted and config.episode_length:
+        span = config.episode_length * step["from"]
+        moved["episode_length"] = {"from": config.episode_length, "to": max(1, round(span / step["to"])),
+                                   "for": step["for"]}
+    if moved:
+        config = replace(config, **{field: (tuple(m["to"]) if isinstance(m["to"], list) else m["to"])
+                                    for field, m in moved.items()})
+    check_comparable(policies, config)
+    return config, moved
+
+
 def check_comparable(policies: Sequence[Any], config: EnvConfig) -> None:
-    """Refuse policies whose env overrides change the episode timing (:data:`TIMING_FIELDS`)."""
+    """Refuse policies whose env overrides change a :data:`SHARED_FIELDS` field of ``config``."""
     for policy in policies:
         overrides = dict(getattr(policy, "env_overrides", {}) or {})
-        clash = {k: v for k, v in overrides.items() if k in TIMING_FIELDS and v != getattr(config, k)}
+        clash = {k: v for k, v in overrides.items()
+                 if k in SHARED_FIELDS and v is not None and _jsonable(v) != _jsonable(getattr(config, k))}
         if clash:
             current = {k: getattr(config, k) for k in clash}
             raise ValueError(f"policy {policy.name!r} needs {clash} but the env has {current}; evaluate it "
@@ -91,20 +147,35 @@ def run_arena(
     retry_errors: bool = False,
     n_boot: int = 1000,
 ) -> dict[str, Any]:
-    """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` and write the report.
+    """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` (or on
+    ``plan.date_windows``) and write the report.
+
+    Every policy plays one env config: :func:`shared_config` moves the shared fields a
+    trained policy needs (and refuses policies that need different ones); the moves are saved
+    in ``config.json`` as ``moved_fields`` and stated by the report and the printed tables.
 
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
-    ``errors``, ``paths``) plus ``splits`` and ``windows``.
+    ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
+    ``moved_fields``.
     """
-    check_comparable(policies, config)
-    splits = splits_for(market, config, plan)
-    eval_config = split_config(config, splits, plan.split)
-    windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
-    facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed, **(extra or {})}
+    config, moved = shared_config(policies, config)
+    if plan.date_windows:
+        from .windows import DateWindow, daily_windows, pinned_plan
+
+        dated = [DateWindow.parse(w) for w in plan.date_windows]
+        pinned = pinned_plan(market, config, daily_windows(dated) if plan.daily else dated)
+        splits, eval_config, windows = None, pinned.config, list(pinned.starts)
+        facts = {**pinned.as_dict(), "moved_fields": moved, **(extra or {})}
+    else:
+        splits = splits_for(market, config, plan)
+        eval_config = split_config(config, splits, plan.split)
+        windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
+        facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
+                 "moved_fields": moved, **(extra or {})}
     evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
              concurrency=concurrency, retry_errors=retry_errors)
     summary = write_report(out_dir, title=title, n_boot=n_boot)
-    summary.update({"splits": splits, "windows": windows})
+    summary.update({"splits": splits, "windows": windows, "moved_fields": moved})
     return summary
 
 
@@ -188,44 +259,45 @@ def with_fields(config: EnvConfig, fields: dict[str, Any]) -> EnvConfig:
     return replace(config, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
-def available_llm_presets(include_local: bool = False) -> list[str]:
-    """LLM presets under ``policies/llm`` that can run here without further setup.
+def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
+    """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
 
-    A hosted model counts when litellm finds its provider key in the environment. The local
-    model counts when ``include_local`` and its ``local-llm`` extra is installed (it runs on
-    the CPU: minutes per decision on a small machine). The offline ``mock`` preset is never
-    listed: it always holds.
+    A hosted model can run when litellm routes it and finds its provider key in the environment
+    (see :func:`~arena_gym.llm.policy.configuration_problem`). The local model can run when
+    ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
+    decision on a small machine). The offline ``mock`` preset is left out: it always holds.
     """
+    from importlib.util import find_spec
+
     from arena_gym.llm.local_server import local_model_unavailable_reason
     from arena_gym.llm.profiles import available_profiles, load_profile
 
     from .policies import LOCAL_PRESET
 
-    names = []
+    status: dict[str, str | None] = {}
     for name in available_profiles():
         if name == "mock":
             continue
         if name == LOCAL_PRESET:
-            if include_local and local_model_unavailable_reason() is None:
-                names.append(name)
+            reason = local_model_unavailable_reason()
+            status[name] = reason if reason is not None else (
+                None if include_local else f"slow on a CPU: name it to add it (--llm {LOCAL_PRESET})")
             continue
-        if _provider_key_set(load_profile(name).model):
-            names.append(name)
-    return names
+        if find_spec("litellm") is None:
+            status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
+            continue
+        from arena_gym.llm.policy import configuration_problem, missing_keys
+
+        profile = load_profile(name)
+        problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
+        missing = missing_keys(profile.model, profile.api_base) if problem is not None else []
+        status[name] = f"{' or '.join(missing)} not set" if missing else problem
+    return status
 
 
-def _provider_key_set(model: str) -> bool:
-    from importlib.util import find_spec
-
-    if find_spec("litellm") is None:  # without the llm extra no hosted model can be called
-        return False
-    from arena_gym.llm.policy import import_litellm
-
-    try:
-        check = import_litellm().validate_environment(model=model)
-    except Exception:  # litellm cannot tell for an unknown provider: treat as not configured
-        return False
-    return bool(check.get("keys_in_environment")) and not check.get("missing_keys")
+def available_llm_presets(include_local: bool = False) -> list[str]:
+    """The LLM presets :func:`llm_preset_status` finds runnable here."""
+    return [name for name, reason in llm_preset_status(include_local).items() if reason is None]
 
 
 def head_to_head(results: pd.DataFrame, policy: str, others: Sequence[str], score: str = "total_return") -> pd.DataFrame:

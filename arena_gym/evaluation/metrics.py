@@ -8,6 +8,24 @@ Conventions
   the account is ruined (equity 0) further returns are 0: there is nothing left to gain or lose.
 * **Annualization** uses the bar length and a 365-day year (crypto trades every day):
   ``steps_per_year = 365 * 86400 / bar_seconds_per_step`` (8760 for 1h bars, 2190 for 4h bars).
+* **Short windows.** Two statistics are only reported where they mean something:
+
+  - *annualized* return (and Calmar, which divides by it) needs an episode spanning at least
+    :data:`MIN_ANNUALIZE_DAYS` (365) days; a shorter return compounded to a year is a
+    projection, not a measurement (a +0.64 % week would read as +39 % a year, and a lucky hour
+    as thousands of percent), so it is ``NaN`` (the GIPS rule: returns for periods under a year
+    are not annualized);
+  - Sharpe and Sortino need at least :data:`MIN_RATIO_RETURNS` (30) returns; with fewer, a
+    ratio of a mean to a spread estimated from a handful of points is noise (four steps gave a
+    Sharpe of -224), so they are ``NaN``.
+
+  :func:`undefined_reasons` says, for a given episode, which statistics are ``NaN`` and why;
+  the printed tables and the report repeat it.
+* **Drawdowns** are losses, reported as positive fractions of the running peak (0.1 = a fall
+  of 10 % from the peak), everywhere: per step and as ``max_drawdown``.
+* **Win rates.** ``trade_win_rate`` is the share of closed *trades* that made money; the
+  leaderboard's ``battle_win_rate`` (see :mod:`.ranking`) is the share of paired *episodes* a
+  policy beat its opponent in. They are different quantities with different names.
 * **Risk-free rate** is 0.
 * **Money** is in the quote currency of the account (USD for USDC/USDT perpetuals).
 * **Undefined values** follow two rules, everywhere:
@@ -25,20 +43,24 @@ From the equity curve (always present):
 =========================  =====================================================================
 ``n_steps``                number of steps (len(equity) - 1)
 ``total_return``           ``e_T / e_0 - 1`` (fraction)
-``annualized_return``      ``(e_T / e_0) ** (steps_per_year / n_steps) - 1`` (fraction per year)
+``annualized_return``      ``(e_T / e_0) ** (steps_per_year / n_steps) - 1`` (fraction per year);
+                           NaN for episodes under :data:`MIN_ANNUALIZE_DAYS` days
 ``annualized_volatility``  ``std(r, ddof=1) * sqrt(steps_per_year)``; NaN with < 2 returns
-``sharpe``                 ``mean(r) / std(r, ddof=1) * sqrt(steps_per_year)``; NaN with < 2 returns
+``sharpe``                 ``mean(r) / std(r, ddof=1) * sqrt(steps_per_year)`` (annualized);
+                           NaN with fewer than :data:`MIN_RATIO_RETURNS` returns
 ``sortino``                ``mean(r) / downside_deviation * sqrt(steps_per_year)``, where
-                           ``downside_deviation = sqrt(mean(min(r, 0) ** 2))`` over all returns
+                           ``downside_deviation = sqrt(mean(min(r, 0) ** 2))`` over all returns;
+                           NaN with fewer than :data:`MIN_RATIO_RETURNS` returns
 ``max_drawdown``           ``max_t (1 - e_t / max_{s<=t} e_s)``, a positive fraction (0.1 = 10 %)
-``calmar``                 ``annualized_return / max_drawdown``
+``calmar``                 ``annualized_return / max_drawdown``; NaN where the annualized
+                           return is
 =========================  =====================================================================
 
 From the closed trades (when ``trades`` is given; see :data:`TRADE_COLUMNS`):
 
 ===========================  ===================================================================
 ``n_trades``                 closed trades
-``win_rate``                 fraction of trades with ``net_pnl > 0`` (a zero-PnL trade is no win)
+``trade_win_rate``           fraction of trades with ``net_pnl > 0`` (a zero-PnL trade is no win)
 ``profit_factor``            ``sum(net_pnl > 0) / -sum(net_pnl < 0)``; inf with no losing trade
 ``net_pnl``, ``gross_pnl``   sums over trades (quote currency)
 ``avg_trade_pnl``            mean ``net_pnl`` per trade
@@ -107,6 +129,10 @@ import numpy as np
 import pandas as pd
 
 SECONDS_PER_YEAR = 365 * 86400
+#: Shortest episode, in days, whose return is annualized (and its Calmar ratio computed).
+MIN_ANNUALIZE_DAYS = 365.0
+#: Fewest returns from which Sharpe and Sortino ratios are computed.
+MIN_RATIO_RETURNS = 30
 
 #: Columns every trades frame must have (the exchange ledger's closed-trade shape):
 #: ``account`` (int), ``asset`` (name or column index), ``side`` (+1 long, -1 short), ``entry_time`` and
@@ -192,27 +218,44 @@ def max_drawdown(equity: np.ndarray) -> float:
     return float(drawdown(equity).max())
 
 
+def undefined_reasons(n_steps: int, bar_seconds_per_step: float) -> dict[str, str]:
+    """Which statistics of an episode of ``n_steps`` steps are ``NaN`` by the short-window
+    rules (see the module docstring), each with its reason in words."""
+    days = n_steps * float(bar_seconds_per_step) / 86400.0
+    reasons = {}
+    if days < MIN_ANNUALIZE_DAYS:
+        why = f"not annualized: episodes of {days:.3g} days are shorter than {MIN_ANNUALIZE_DAYS:g} days"
+        reasons.update(annualized_return=why, calmar=why)
+    if n_steps < MIN_RATIO_RETURNS:
+        why = f"fewer than {MIN_RATIO_RETURNS} returns per episode ({n_steps})"
+        reasons.update(sharpe=why, sortino=why)
+    return reasons
+
+
 def return_metrics(equity: np.ndarray, bar_seconds_per_step: float) -> dict[str, float]:
     """Return and risk metrics of one equity curve (see the module docstring for definitions)."""
     equity = _check_equity(equity)
     per_year = steps_per_year(bar_seconds_per_step)
     r = simple_returns(equity)
     n = r.size
+    nan = float("nan")
+    undefined = undefined_reasons(n, bar_seconds_per_step)
     growth = equity[-1] / equity[0]
     with np.errstate(over="ignore"):
-        annualized = float(growth ** (per_year / n) - 1.0)
+        annualized = nan if "annualized_return" in undefined else float(growth ** (per_year / n) - 1.0)
     mean = float(r.mean())
-    std = float(r.std(ddof=1)) if n >= 2 else float("nan")
+    std = float(r.std(ddof=1)) if n >= 2 else nan
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
     mdd = max_drawdown(equity)
     scale = np.sqrt(per_year)
+    ratios_defined = "sharpe" not in undefined
     return {
         "n_steps": float(n),
         "total_return": float(growth - 1.0),
         "annualized_return": annualized,
         "annualized_volatility": float(std * scale),
-        "sharpe": float(_ratio(mean, std) * scale),
-        "sortino": float(_ratio(mean, downside) * scale),
+        "sharpe": float(_ratio(mean, std) * scale) if ratios_defined else nan,
+        "sortino": float(_ratio(mean, downside) * scale) if ratios_defined else nan,
         "max_drawdown": mdd,
         "calmar": _ratio(annualized, mdd),
     }
@@ -256,7 +299,7 @@ def calibration_table(confidence: np.ndarray, won: np.ndarray, bins: int = 5) ->
     """Stated confidence against outcome, in ``bins`` equal-width confidence bins over [0, 1].
 
     Returns one row per non-empty bin with ``bin_low``, ``bin_high``, ``n``,
-    ``mean_confidence`` and ``win_rate``; a calibrated trader has ``win_rate`` close to
+    ``mean_confidence`` and ``trade_win_rate``; a calibrated trader has ``trade_win_rate`` close to
     ``mean_confidence`` in every row. A confidence of exactly 1 falls in the top bin.
     """
     confidence = np.asarray(confidence, dtype=np.float64)
@@ -274,9 +317,9 @@ def calibration_table(confidence: np.ndarray, won: np.ndarray, bins: int = 5) ->
         sel = idx == b
         rows.append({
             "bin_low": edges[b], "bin_high": edges[b + 1], "n": int(sel.sum()),
-            "mean_confidence": float(confidence[sel].mean()), "win_rate": float(won[sel].mean()),
+            "mean_confidence": float(confidence[sel].mean()), "trade_win_rate": float(won[sel].mean()),
         })
-    return pd.DataFrame(rows, columns=["bin_low", "bin_high", "n", "mean_confidence", "win_rate"])
+    return pd.DataFrame(rows, columns=["bin_low", "bin_high", "n", "mean_confidence", "trade_win_rate"])
 
 
 def trade_metrics(trades: pd.DataFrame) -> dict[str, float]:
@@ -290,7 +333,7 @@ def trade_metrics(trades: pd.DataFrame) -> dict[str, float]:
     leverage = trades["leverage"].to_numpy(dtype=np.float64)
     out = {
         "n_trades": float(n),
-        "win_rate": wins.size / n if n else nan,
+        "trade_win_rate": wins.size / n if n else nan,
         "profit_factor": _ratio(float(wins.sum()), float(-losses.sum())) if n else nan,
         "net_pnl": float(pnl.sum()),
         "gross_pnl": float(trades["gross_pnl"].sum()),

@@ -154,15 +154,22 @@ class LLMTrader:
         model string with its provider (``openai/gpt-4o``: the settings of the preset with that
         model, else plain ones); ``kwargs`` go to ``LLMPolicy``.
 
-        The preset is read at once, so an unknown name fails here, listing the presets. The
-        local preset (also when named by its model string) starts its server on 127.0.0.1
+        The preset is read and checked at once (see :func:`~arena_gym.llm.policy.configuration_problem`),
+        so an unknown name fails here listing the presets, and a model whose provider key is not
+        set raises :class:`~arena_gym.llm.policy.LLMConfigurationError` naming the variable,
+        before any episode starts. The local preset (also when named by its model string) starts its server on 127.0.0.1
         (stopped by :meth:`close`).
         """
-        from arena_gym.llm.policy import LLMPolicy
+        from arena_gym.llm.policy import LLMConfigurationError, LLMPolicy, configuration_problem
         from arena_gym.llm.profiles import load_profile, profile_for_model
 
         is_model_string = "/" in preset and Path(preset).suffix != ".toml" and not Path(preset).is_file()
         profile = profile_for_model(preset) if is_model_string else load_profile(preset)
+        if profile.name != LOCAL_PRESET and kwargs.get("cache_mode") != "replay":
+            problem = configuration_problem(profile.model, kwargs.get("api_key"),
+                                            kwargs.get("api_base", profile.api_base), profile.params)
+            if problem is not None:
+                raise LLMConfigurationError(f"LLM preset {preset!r}: {problem}")
         server = None
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
             from arena_gym.llm.local_server import LocalModelServer

@@ -32,16 +32,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .metrics import aggregate
+from .metrics import aggregate, undefined_reasons
 from .ranking import leaderboard
 from .runner import CONFIG_NAME, EPISODES_DIR, LOG_NAME, load_results, policy_slug
 
 #: Metrics shown in the report's main table, in this order.
-HEADLINE_METRICS = ("total_return", "sharpe", "max_drawdown", "annualized_volatility", "n_trades", "win_rate",
-                    "fees_to_initial_equity", "funding_paid")
+HEADLINE_METRICS = ("total_return", "sharpe", "max_drawdown", "annualized_volatility", "n_trades", "trade_win_rate",
+                    "fees_to_initial_equity", "funding_paid", "prompt_tokens", "completion_tokens", "cost_usd",
+                    "invalid_output_rate")
 #: Behaviour metrics of the fingerprint plot.
 FINGERPRINT_METRICS = ("n_trades", "avg_holding_hours", "avg_gross_leverage", "time_in_market", "long_share",
-                       "avg_concurrent_positions", "fees_to_initial_equity", "win_rate")
+                       "avg_concurrent_positions", "fees_to_initial_equity", "trade_win_rate")
+#: How a metric is shown in a table: (unit stated in the column header, factor applied to the
+#: value). Every value of a column is in the one unit its header states; fractions are shown as
+#: percentages. Metrics not listed are shown as they are.
+METRIC_UNITS: dict[str, tuple[str, float]] = {
+    "total_return": ("% per episode", 100.0),
+    "annualized_return": ("% per year", 100.0),
+    "annualized_volatility": ("% per year", 100.0),
+    "sharpe": ("annualized", 1.0),
+    "sortino": ("annualized", 1.0),
+    "calmar": ("ratio", 1.0),
+    "max_drawdown": ("% below peak", 100.0),
+    "n_trades": ("per episode", 1.0),
+    "trade_win_rate": ("% of trades", 100.0),
+    "fees_to_initial_equity": ("% of capital", 100.0),
+    "fees_paid": ("USD", 1.0),
+    "funding_paid": ("USD paid", 1.0),
+    "prompt_tokens": ("per episode", 1.0),
+    "completion_tokens": ("per episode", 1.0),
+    "cost_usd": ("USD per episode", 1.0),
+    "invalid_output_rate": ("% of decisions", 100.0),
+}
+
 #: Columns of the results table that are not metrics.
 ID_COLUMNS = ("policy", "window", "start", "seed", "status", "error")
 
@@ -50,12 +73,57 @@ def metric_columns(results: pd.DataFrame) -> list[str]:
     return [c for c in results.columns if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(results[c])]
 
 
-def summarize(results: pd.DataFrame, n_boot: int = 1000) -> dict[str, Any]:
+def metric_header(metric: str) -> str:
+    """A metric's column header with its unit, e.g. ``total_return (% per episode)``."""
+    unit = METRIC_UNITS.get(metric)
+    return f"{metric} ({unit[0]})" if unit else metric
+
+
+def env_line(plan: dict[str, Any]) -> str:
+    """One sentence stating the env configuration every policy of an evaluation played under,
+    and which fields were moved to a trained policy's settings (from ``config.json``)."""
+    env, market = plan.get("env", {}), plan.get("market", {})
+    if not env:
+        return "env configuration unknown (no config.json)"
+    bar_hours = float(market.get("bar_seconds", 3600)) / 3600.0
+    per_step = int(env.get("bars_per_decision", 1))
+    n = env.get("episode_length")
+    length = f"{n} decisions ({n * per_step * bar_hours / 24:.3g} days)" if n else "episodes to the split's end"
+    assets = env.get("assets") or market.get("symbols") or []
+    text = (f"One env config for every policy: market {market.get('name', '?')} ({', '.join(assets)}); a decision "
+            f"every {per_step} bar(s) of {bar_hours:g} h; {length}; capital {float(env.get('initial_capital', 0)):,.0f}; "
+            f"{env.get('exchange')} rules, {env.get('margin_mode')} margin, fees {env.get('fees')}, slippage "
+            f"{env.get('slippage')}; numeric-action policies: leverage_cap {env.get('leverage_cap')}, deadband "
+            f"{env.get('deadband')} (LLM decisions choose their own leverage within the exchange limits).")
+    moved = plan.get("moved_fields") or {}
+    if moved:
+        text += " Moved to a trained policy's settings: " + ", ".join(
+            f"{field} {m['from']} -> {m['to']} (for {', '.join(m['for'])})" for field, m in moved.items()) + "."
+    return text
+
+
+def metric_notes(plan: dict[str, Any]) -> list[str]:
+    """Why some statistics are n/a in this evaluation (see :func:`~.metrics.undefined_reasons`)."""
+    env, market = plan.get("env", {}), plan.get("market", {})
+    if not env.get("episode_length"):
+        return []
+    seconds = float(market.get("bar_seconds", 3600)) * int(env.get("bars_per_decision", 1))
+    reasons = undefined_reasons(int(env["episode_length"]), seconds)
+    grouped: dict[str, list[str]] = {}
+    for metric, why in reasons.items():
+        grouped.setdefault(why, []).append(metric)
+    return [f"n/a: {', '.join(metrics_)}: {why}" for why, metrics_ in grouped.items()]
+
+
+def summarize(results: pd.DataFrame, n_boot: int = 1000, plan: dict[str, Any] | None = None) -> dict[str, Any]:
     """Tables of an evaluation: ``ok`` episodes, ``errors``, ``metrics_ci`` (long), ``metrics``
-    (wide means) and ``leaderboard`` (``None`` with a ``leaderboard_note`` when no ranking is possible)."""
+    (wide means) and ``leaderboard`` (``None`` with a ``leaderboard_note`` when no ranking is
+    possible), plus ``env_line`` and ``notes`` from the evaluation's ``plan`` (its config.json)."""
     ok = results[results["status"] == "ok"] if len(results) else results
     errors = results[results["status"] != "ok"] if len(results) else results
-    out: dict[str, Any] = {"ok": ok, "errors": errors, "leaderboard": None, "leaderboard_note": ""}
+    plan = plan or {}
+    out: dict[str, Any] = {"ok": ok, "errors": errors, "leaderboard": None, "leaderboard_note": "",
+                           "env_line": env_line(plan), "notes": metric_notes(plan)}
     if ok.empty:
         out["metrics_ci"] = pd.DataFrame()
         out["metrics"] = pd.DataFrame()
@@ -189,12 +257,14 @@ def _html_table(frame: pd.DataFrame, index: bool = False) -> str:
 
 
 def _headline(metrics_ci: pd.DataFrame) -> pd.DataFrame:
-    """Headline metrics per policy as 'mean [low, high]' text."""
+    """Headline metrics per policy as 'mean [low, high]' text, in the unit of each header."""
     rows = metrics_ci[metrics_ci["metric"].isin(HEADLINE_METRICS)].copy()
-    rows["cell"] = [f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" for m, lo, hi in
-                    zip(rows["mean"], rows["ci_low"], rows["ci_high"])]
+    factor = rows["metric"].map(lambda m: METRIC_UNITS.get(m, ("", 1.0))[1])
+    rows["cell"] = [f"{_fmt(m * f)} [{_fmt(lo * f)}, {_fmt(hi * f)}]" for m, lo, hi, f in
+                    zip(rows["mean"], rows["ci_low"], rows["ci_high"], factor)]
     table = rows.pivot(index="policy", columns="metric", values="cell")
-    return table[[m for m in HEADLINE_METRICS if m in table.columns]]
+    table = table[[m for m in HEADLINE_METRICS if m in table.columns]]
+    return table.rename(columns=metric_header)
 
 
 _STYLE = """
@@ -219,7 +289,7 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
     plan = json.loads((out_dir / CONFIG_NAME).read_text()) if (out_dir / CONFIG_NAME).is_file() else {}
     title = title or f"arena-gym evaluation: {out_dir.name}"
     results = load_results(out_dir)
-    summary = summarize(results, n_boot=n_boot)
+    summary = summarize(results, n_boot=n_boot, plan=plan)
     ok = summary["ok"]
     paths: dict[str, Path] = {}
     _write_table(results, out_dir, "results", ("csv", "parquet"))
@@ -244,11 +314,12 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
         f"{len(plan.get('seeds', []))} seeds, {len(ok)} finished episodes"
         f"{', ' + str(len(summary['errors'])) + ' failed' if len(summary['errors']) else ''}. "
         f"Means with 95 % bootstrap intervals over windows.</p>")
+    sections.append(f"<p class='note'>{html.escape(summary['env_line'])}</p>")
+    sections.extend(f"<p class='note'>{html.escape(note)}</p>" for note in summary["notes"])
     sections.append("<h2>Leaderboard (Bradley-Terry on total return)</h2>")
     if summary["leaderboard"] is not None:
-        sections.append(_html_table(summary["leaderboard"]))
-        sections.append("<p class='note'>Elo scale: a 400-point gap means 10:1 odds of a higher return on the "
-                        "same window and seed. Intervals come from resampling windows.</p>")
+        sections.append(_html_table(leaderboard_table(summary["leaderboard"], summary["metrics"])))
+        sections.append(f"<p class='note'>{html.escape(LEADERBOARD_LEGEND)}</p>")
     else:
         sections.append(f"<p class='note'>No ranking: {html.escape(summary['leaderboard_note'])}.</p>")
     if not summary["metrics"].empty:
@@ -258,7 +329,7 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
         paths["fingerprints_png"] = plot_fingerprints(summary["metrics"], out_dir / "fingerprints.png",
                                                       "Behaviour fingerprints (mean per episode)")
         sections.append("<h2>Behaviour fingerprints</h2>" + _png_tag(paths["fingerprints_png"], "fingerprints"))
-        sections.append("<details><summary>All metrics (means)</summary>"
+        sections.append("<details><summary>All metrics (means; fractions as stored: 0.01 = 1 %)</summary>"
                         + _html_table(summary["metrics"].T, index=True) + "</details>")
     if len(summary["errors"]):
         failed = summary["errors"][["policy", "window", "seed", "error"]]
@@ -273,17 +344,75 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
     return summary
 
 
+#: Printed leaderboard columns: (metric, header with its unit, factor). The legend below the
+#: table spells the short headers out.
+LEADERBOARD_METRICS = (
+    ("total_return", "return %", 100.0),
+    ("sharpe", "Sharpe ann.", 1.0),
+    ("max_drawdown", "max DD %", 100.0),
+    ("n_trades", "trades", 1.0),
+)
+LEADERBOARD_LLM_METRICS = (
+    ("prompt_tokens", "prompt tok", 1.0),
+    ("completion_tokens", "compl. tok", 1.0),
+    ("cost_usd", "cost USD", 1.0),
+    ("invalid_output_rate", "invalid %", 100.0),
+)
+LEADERBOARD_LEGEND = (
+    "Elo: Bradley-Terry rating on total return, 400 points = 10:1 odds; 95% CI: bootstrap over windows widened "
+    "to the likelihood's normal approximation. won %: share of paired episodes won (not of trades). Means per "
+    "episode: return % of initial equity; Sharpe annualized; max DD % below the running peak (a loss); trades "
+    "closed; for LLMs prompt and completion tokens, cost in USD and invalid outputs in % of decisions.")
+
+
+def leaderboard_table(board: pd.DataFrame, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The leaderboard with the mean headline metrics of each policy, every column in the unit
+    its header states (see :data:`LEADERBOARD_LEGEND`); LLM columns (tokens, cost, invalid
+    outputs) when some policy made model calls."""
+    table = pd.DataFrame({
+        "policy": board["policy"],
+        "Elo": board["rating"],
+        "95% CI": [f"[{lo:.0f}, {hi:.0f}]" for lo, hi in zip(board["ci_low"], board["ci_high"])],
+        "won %": 100.0 * board["battle_win_rate"],
+        "battles": board["n_battles"],
+    })
+    if metrics is not None and not metrics.empty:
+        columns = list(LEADERBOARD_METRICS)
+        if "n_decisions" in metrics.columns and (metrics["n_decisions"].fillna(0) > 0).any():
+            columns += LEADERBOARD_LLM_METRICS
+        for metric, header, factor in columns:
+            if metric in metrics.columns:
+                table[header] = board["policy"].map(metrics[metric]) * factor
+    return table
+
+
+_CELL_FORMATS = {"Elo": "{:.1f}", "won %": "{:.1f}", "battles": "{:,.0f}", "return %": "{:+.2f}",
+                 "Sharpe ann.": "{:+.2f}", "max DD %": "{:.2f}", "trades": "{:.1f}", "prompt tok": "{:,.0f}",
+                 "compl. tok": "{:,.0f}", "cost USD": "{:.4f}", "invalid %": "{:.1f}"}
+
+
+def _cell(value: Any, column: str) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return "-" if column in dict((h, m) for m, h, _ in LEADERBOARD_LLM_METRICS) else "n/a"
+    return _CELL_FORMATS.get(column, "{:.4g}").format(value)
+
+
 def format_leaderboard(board: pd.DataFrame | None, metrics: pd.DataFrame | None = None) -> str:
-    """The leaderboard as aligned text, with mean total return, Sharpe and drawdown when given."""
+    """:func:`leaderboard_table` as aligned text."""
     if board is None:
         return "(no leaderboard)"
-    table = board.copy()
-    if metrics is not None and not metrics.empty:
-        for column in ("total_return", "sharpe", "max_drawdown", "n_trades"):
-            if column in metrics.columns:
-                table[f"mean_{column}"] = table["policy"].map(metrics[column])
-    formatters = {c: (lambda v: f"{v:.1f}") for c in ("rating", "ci_low", "ci_high")}
-    formatters.update({c: (lambda v: f"{v:+.2%}") for c in ("mean_total_return", "mean_max_drawdown")})
-    formatters.update({"win_rate": lambda v: f"{v:.2f}", "mean_sharpe": lambda v: f"{v:.2f}",
-                       "mean_n_trades": lambda v: f"{v:.1f}"})
-    return table.to_string(index=False, formatters={k: f for k, f in formatters.items() if k in table.columns})
+    table = leaderboard_table(board, metrics)
+    formatters = {c: (lambda v, c=c: _cell(v, c)) for c in table.columns if c != "policy"}
+    return table.to_string(index=False, formatters=formatters)
+
+
+def format_head_to_head(h2h: pd.DataFrame, score: str = "total_return") -> str:
+    """:func:`~.arena.head_to_head` as aligned text with the score differences in percentage points."""
+    table = h2h.rename(columns={"mean_difference": "mean_difference (pp per episode)",
+                                f"mean_{score}": f"mean_{score} (%)",
+                                f"opponent_mean_{score}": f"opponent_mean_{score} (%)"})
+    for column in table.columns[5:]:
+        table[column] = (100.0 * table[column]).map(lambda v: f"{v:+.2f}")
+    return table.to_string(index=False)

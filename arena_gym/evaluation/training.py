@@ -112,6 +112,9 @@ def train_ppo(
     *,
     total_timesteps: int | None = None,
     seed: int | None = None,
+    ppo_overrides: dict[str, Any] | None = None,
+    tensorboard_log: str | Path | None = None,
+    progress_bar: bool = False,
     log: Callable[[str], None] | None = print,
 ) -> Path:
     """Train PPO on ``splits.train`` and return the path of the model to evaluate.
@@ -124,6 +127,11 @@ def train_ppo(
         preset: policy preset name, path, or an already loaded preset dict.
         total_timesteps: overrides ``[train].total_timesteps``.
         seed: overrides ``[train].seed``.
+        ppo_overrides: keyword arguments of ``stable_baselines3.PPO`` replacing the preset's
+            ``[ppo]`` values (``net_arch`` and ``log_std_init`` included), e.g. ``{"n_steps": 128}``.
+        tensorboard_log: folder for TensorBoard event files (SB3's ``tensorboard_log``; needs
+            the ``tensorboard`` package of the rl extra); ``None`` writes none.
+        progress_bar: show SB3's progress bar (tqdm and rich, in the rl extra).
         log: receives one line per validation (``None``: silent).
 
     Returns:
@@ -138,7 +146,7 @@ def train_ppo(
     from arena_gym.env.sb3 import SB3VecEnv
 
     preset = preset if isinstance(preset, dict) else load_policy_preset(preset)
-    hyper = dict(preset.get("ppo", {}))
+    hyper = {**preset.get("ppo", {}), **(ppo_overrides or {})}
     train = dict(preset.get("train", {}))
     config = replace(config, **{k: tuple(v) if isinstance(v, list) else v for k, v in preset.get("env", {}).items()})
     total = int(total_timesteps if total_timesteps is not None else train.get("total_timesteps", 100_000))
@@ -160,11 +168,18 @@ def train_ppo(
     val_windows = evaluation_windows(market, val_config, int(train.get("eval_windows", 8)), seed=seed)
     venv = VecMonitor(SB3VecEnv(num_envs, market, train_config))
     venv.seed(seed)
-    model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs, **hyper)
+    try:
+        model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs,
+                    tensorboard_log=None if tensorboard_log is None else str(tensorboard_log), **hyper)
+    except TypeError as err:  # an unknown hyperparameter name: say which are known
+        venv.close()
+        raise ValueError(f"PPO does not take these settings ({err}); see the keyword arguments of "
+                         f"stable_baselines3.PPO") from None
     meta = {"algorithm": "PPO", "name": "ppo", "policy_env": policy_env(config), "env": config.as_dict(),
             "splits": splits.as_dict(), "market": market_summary(market),
             "preset": {k: v for k, v in preset.items() if k != "path"}, "preset_path": preset.get("path"),
-            "seed": seed, "total_timesteps": total, "validation_windows": val_windows, "versions": _versions()}
+            "seed": seed, "total_timesteps": total, "ppo_overrides": dict(ppo_overrides or {}),
+            "validation_windows": val_windows, "versions": _versions()}
     history: list[dict[str, float]] = []
     best = {"return": -np.inf, "timesteps": None}
 
@@ -197,7 +212,8 @@ def train_ppo(
     checkpoints = CheckpointCallback(save_freq=max(checkpoint_every // num_envs, 1),
                                      save_path=str(out_dir / "checkpoints"), name_prefix="ppo")
     t0 = time.perf_counter()
-    model.learn(total_timesteps=total, callback=CallbackList([checkpoints, Validation()]))
+    model.learn(total_timesteps=total, callback=CallbackList([checkpoints, Validation()]), tb_log_name="ppo",
+                progress_bar=progress_bar)
     meta["train_seconds"] = round(time.perf_counter() - t0, 1)
     if not history or history[-1]["timesteps"] != model.num_timesteps:
         validate(model.num_timesteps)

@@ -132,24 +132,44 @@ class Exchange:
         self.use_mark = self.rules.funding_price == "mark" and market.mark is not None
         self.tp_maker = self.rules.take_profit_liquidity == "maker"
         self.forfeit_on_liquidation = self.rules.liquidation_close == "bankruptcy_price"
-        self.params = ExchangeParams.build(market, self.rules, self.slippage, isolated=self.isolated,
-                                           default_leverage=self.default_leverage, ledger_level=ledger)
+        self.ledger = Ledger(n_accounts, ledger)
         self.state, self._pos, self._opened, self._acc, self._iacc = AccountState.packed(
             n_accounts, market.n_assets, initial_capital)
-        self.ledger = Ledger(n_accounts, ledger)
-        self.funding_accrued = self._pos[P_FUNDING]
+        self._bind()
         n, a = n_accounts, market.n_assets
         self._flags = np.zeros((n, a), np.int64)
         self._scale = np.ones(n)
         self._rep = np.zeros((N_REPORT_FIELDS, n), np.int64)
         self._work = np.zeros((N_WORK_ROWS, a))
+        # stand-ins for absent orders and replay hooks; the kernel only reads them. Writable like
+        # callers' arrays, so that one compiled signature serves every call
         self._nan = np.full((n, a), np.nan)
-        self._nan.setflags(write=False)
         self._no_maker = np.zeros((n, a), bool)
-        self._no_maker.setflags(write=False)
-        self._out = np.zeros((n, a))
         self._rows_per_step = n * (4 * a + 2)
+
+    def _bind(self) -> None:
+        """The frozen parameters, the views into the packed state, and the kernel."""
+        self.params = ExchangeParams.build(self.market, self.rules, self.slippage, isolated=self.isolated,
+                                           default_leverage=self.default_leverage, ledger_level=self.ledger.level)
+        self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, self.state.closed)
+        self.funding_accrued = self._pos[P_FUNDING]
         self._kernel = load_kernel()
+
+    def __getstate__(self) -> dict:
+        """Pickle the packed arrays once (the state's fields are views into them); the parameters
+        and the kernel are rebuilt on load."""
+        state = dict(self.__dict__)
+        for key in ("params", "funding_accrued", "_kernel"):
+            del state[key]
+        state["state"] = None
+        state["_closed"] = self.state.closed
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        closed = state.pop("_closed")
+        self.__dict__.update(state)
+        self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, closed)
+        self._bind()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -177,8 +197,7 @@ class Exchange:
     def maintenance_margin(self, price: np.ndarray | None = None) -> np.ndarray:
         """(N, A) maintenance margin of every position at ``price`` (default: the last mark)."""
         s = self.state
-        price = s.mark if price is None else np.ascontiguousarray(np.broadcast_to(np.asarray(price, float),
-                                                                                  s.size.shape))
+        price = s.mark if price is None else _f64(np.broadcast_to(np.asarray(price, float), s.size.shape))
         return self._kernel.maintenance_margins(self._pos, self.params.tiers, price, np.empty(s.size.shape))
 
     def margin_in_use(self) -> np.ndarray:
@@ -253,7 +272,7 @@ class Exchange:
         hooks = fill_price is not None or fee_rate is not None or maker is not None
         h_fill = self._nan if fill_price is None else _f64(np.broadcast_to(fill_price, shape))
         h_fee = self._nan if fee_rate is None else _f64(np.broadcast_to(fee_rate, shape))
-        h_maker = self._no_maker if maker is None else np.ascontiguousarray(np.broadcast_to(maker, shape), bool)
+        h_maker = self._no_maker if maker is None else np.array(np.broadcast_to(maker, shape), dtype=bool)
         ledger = self.ledger
         ledger.reserve(self._rows_per_step * n_bars)
         p = self.params
@@ -268,4 +287,6 @@ class Exchange:
 
 
 def _f64(x) -> np.ndarray:
-    return np.ascontiguousarray(x, dtype=np.float64)
+    """``x`` as a writable C-contiguous float64 array (copied only when it is not one already)."""
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    return a if a.flags.writeable else a.copy()

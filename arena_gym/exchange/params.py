@@ -5,9 +5,11 @@ flat arrays the compiled kernel takes (their layouts are the ``AP_*``, ``S_*``, 
 ``B_*`` indices of :mod:`arena_gym.exchange.kernel`); the accounts' state lives in
 :class:`~arena_gym.exchange.state.AccountState`. The arrays are read-only.
 
-Dated fee tiers resolve here, once per market: ``fee_tier[bar]`` is the index of the tier in
-force at that bar's open time, and ``fees[0 | 1, tier, asset]`` its taker | maker rate. Tier 0
-holds each asset's base fees.
+Dated fee tiers (the preset's ``fee_schedule``) resolve here, once per market: ``fee_tier[bar]``
+is the index of the tier in force at that bar's open time (the last entry whose ``from`` is at
+or before it), and ``fees[0 | 1, tier, asset]`` its taker | maker rate. Tier 0 holds each
+asset's own fees, in force before the first entry. Every fee of a bar (orders, stops, targets,
+liquidations) is charged at that bar's tier.
 """
 
 from __future__ import annotations
@@ -31,21 +33,6 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
-
-
-def fee_schedule_entries(rules: ExchangeRules) -> list[tuple[np.datetime64, float, float]]:
-    """The preset's dated fee tiers as ``(from, taker, maker)``, ordered by ``from`` (UTC)."""
-    out = []
-    for entry in getattr(rules, "fee_schedule", ()) or ():
-        if isinstance(entry, dict):
-            start, taker, maker = entry["from"], entry["taker_fee"], entry["maker_fee"]
-        elif isinstance(entry, tuple):
-            start, taker, maker = entry
-        else:
-            start, taker, maker = entry.start, entry.taker_fee, entry.maker_fee
-        ts = np.datetime64(str(start).replace("Z", "").replace("+00:00", ""), "ns")
-        out.append((ts, float(taker), float(maker)))
-    return sorted(out, key=lambda e: e[0])
 
 
 def market_bars(market: MarketData, use_mark: bool) -> np.ndarray:
@@ -102,14 +89,14 @@ class ExchangeParams:
             float(np.min(min_notional / max_leverage)), slippage.half_spread, slippage.impact,
             slippage.max_slippage, slippage.min_volume, float(LEDGER_LEVELS[ledger_level]),
         ])
-        base = [(np.array([a.taker_fee for a in specs]), np.array([a.maker_fee for a in specs]))]
-        schedule = fee_schedule_entries(rules)
+        schedule = rules.fee_schedule
         fees = np.zeros((2, 1 + len(schedule), n_assets))
-        fees[0, 0], fees[1, 0] = base[0]
-        for j, (_, taker, maker) in enumerate(schedule, start=1):
-            fees[0, j], fees[1, j] = taker, maker
-        starts = np.array([e[0] for e in schedule], dtype="datetime64[ns]")
-        fee_tier = np.searchsorted(starts, np.asarray(market.timestamps, dtype="datetime64[ns]"), side="right"
-                                   ).astype(np.int64)
+        fees[0, 0] = [a.taker_fee for a in specs]          # tier 0: the assets' own fees
+        fees[1, 0] = [a.maker_fee for a in specs]
+        for j, tier in enumerate(schedule, start=1):
+            fees[0, j], fees[1, j] = tier.taker_fee, tier.maker_fee
+        starts = np.array([t.start_ns for t in schedule], np.int64)
+        bar_ns = np.asarray(market.timestamps).astype("datetime64[ns]").astype(np.int64)
+        fee_tier = np.searchsorted(starts, bar_ns, side="right").astype(np.int64)
         return cls(asset_par=_frozen(asset_par), tiers=_frozen(tiers), scal=_frozen(scal),
                    fee_tier=_frozen(fee_tier), fees=_frozen(fees), bars=market_bars(market, use_mark))

@@ -109,16 +109,21 @@ class AccountState:
         pos = np.zeros((N_POS_FIELDS, n_accounts, n_assets))
         acc = np.zeros((N_ACC_FIELDS, n_accounts))
         iacc = np.zeros((N_IACC_FIELDS, n_accounts), np.int64)
-        views = dict(
+        state = cls.over(pos, np.empty((n_accounts, n_assets), np.int64), acc, iacc, np.empty(n_accounts, bool))
+        for f in fields(cls):
+            getattr(state, f.name)[...] = getattr(fresh, f.name)
+        return state, pos, state.opened_bar, acc, iacc
+
+    @classmethod
+    def over(cls, pos: np.ndarray, opened: np.ndarray, acc: np.ndarray, iacc: np.ndarray, closed: np.ndarray
+             ) -> "AccountState":
+        """The state whose fields are views into the given packed arrays (see :meth:`packed`)."""
+        return cls(
             size=pos[P_SIZE], entry=pos[P_ENTRY], leverage=pos[P_LEVERAGE], isolated_margin=pos[P_MARGIN],
             stop_loss=pos[P_STOP], take_profit=pos[P_TAKE], mark=pos[P_MARK], unrealized_pnl=pos[P_UPNL],
             initial_capital=acc[A_CAPITAL], collateral=acc[A_COLLATERAL], realized_pnl=acc[A_REALIZED],
             fees_paid=acc[A_FEES], funding_paid=acc[A_FUNDING], forfeited=acc[A_FORFEITED], n_fills=iacc[I_FILLS],
-            n_liquidations=iacc[I_LIQUIDATIONS], bar=iacc[I_BAR],
-            opened_bar=np.empty((n_accounts, n_assets), np.int64), closed=np.empty(n_accounts, bool))
-        for name, view in views.items():
-            view[...] = getattr(fresh, name)
-        return cls(**views), pos, views["opened_bar"], acc, iacc
+            n_liquidations=iacc[I_LIQUIDATIONS], bar=iacc[I_BAR], opened_bar=opened, closed=closed)
 
     def reset_rows(self, rows: np.ndarray, initial_capital: float | np.ndarray | None = None) -> None:
         """Reset the accounts selected by ``rows`` (bool mask or indices) to a fresh start."""

@@ -25,13 +25,14 @@ from arena_gym.llm.cache import ResponseCache, request_key
 from arena_gym.llm.decode import decode_decisions
 from arena_gym.llm.local_server import LocalModelServer
 from arena_gym.llm.parse import MAX_TEXT_FIELD_CHARS, parse_decision
-from arena_gym.llm.policy import Backoff, LLMPolicy, arun_many, run_many
+from arena_gym.llm.policy import Backoff, LLMConfigurationError, LLMPolicy, arun_many, run_many
 from arena_gym.llm.profiles import ModelProfile, Price, available_profiles, load_profile
 from arena_gym.llm.prompt import AccountView, PositionView, PromptRenderer, PromptTemplateError, render_system_prompt
 from arena_gym.llm.response import ERROR_CODES, LLMResponse
 from arena_gym.llm.schema import DECISION_SIGNALS, decision_json_schema
 
 __all__ = [
+    "LLMConfigurationError",
     "AccountView",
     "Backoff",
     "Budget",

@@ -145,6 +145,8 @@ FALLBACK_REASONS: dict[str, str] = {
     "no_decisions": "JSON was found but held no per-coin decision; every coin holds",
     "truncated_json": "the JSON answer was cut off: entries complete before the cut are kept, the rest hold",
     "prose_around_json": "text outside the JSON answer was ignored (the decisions were kept)",
+    "repaired_json": "the answer was near-JSON (trailing commas, single quotes, Python literals, comments): "
+                     "read after repair, complete entries only",
     "parser_error": "an unexpected failure inside the parser; every coin holds",
     # one entry
     "unknown_coin": "an entry for a coin this environment does not trade was ignored",
@@ -171,7 +173,7 @@ MAX_DETAIL_CHARS = 240
 #: Reasons that concern the output as a whole (their records have ``coin=None``).
 WHOLE_OUTPUT_REASONS = frozenset({
     "provider_error", "empty_output", "unclosed_reasoning", "unsupported_output", "no_json",
-    "no_decisions", "truncated_json", "prose_around_json", "parser_error",
+    "no_decisions", "truncated_json", "prose_around_json", "repaired_json", "parser_error",
 })
 
 

@@ -13,9 +13,16 @@ Reading the text, in order:
 2. Code-fence markers (```` ```json ````) are removed; their contents stay.
 3. Every balanced JSON object or array in the text is a candidate (``NaN`` and ``Infinity``
    are read as numbers and then refused as values); brackets that hold prose rather than
-   JSON are searched inside. If the text ends inside an unfinished JSON value (the model was
-   cut off), it is closed after its last complete per-coin entry and that repaired value is
-   the final candidate (``truncated_json``).
+   JSON are searched inside. A balanced value that strict JSON refuses but that is near-JSON
+   (trailing commas, single quotes, Python ``True`` / ``None``, ``//`` comments) is read with
+   the json-repair library and counted as ``repaired_json``, provided it opens like JSON (a
+   bracket, then a quote, bracket or comment) and the result holds a ``signal`` key (else it is
+   prose and searched inside as before). If the text ends inside an
+   unfinished JSON value (the model was cut off), it is closed after its last complete
+   per-coin entry and that repaired value is the final candidate (``truncated_json``).
+   json-repair only ever sees balanced text or text cut by the parser itself right after a
+   complete entry, never the unfinished tail: it cannot complete a field the model did not
+   finish writing (a ``"leverage": 1`` cut from ``10`` is not read as 1).
 4. The last candidate that yields at least one valid decision is used; text outside it is
    ignored (``prose_around_json``). An empty object or list is a valid "hold everything".
 
@@ -89,6 +96,7 @@ _FENCE = re.compile(r"```[A-Za-z0-9_+.-]*")
 _TOKEN = re.compile(r'[{}\[\]"]')
 _STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _JSON_START = re.compile(r'[{\[]\s*(?:["{\[]|$)')
+_NEAR_JSON_START = re.compile(r"""[{\[]\s*(?:["'{\[]|//|$)""")
 _COIN_SEPARATORS = re.compile(r"[/:\-_ ]")
 
 _repr = reprlib.Repr()
@@ -214,6 +222,9 @@ def _parse_text(text: str, book: _CoinBook, limits: dict[str, int]) -> ParsedDec
     finder.collect(0, len(body), inner=0)
     chosen = _choose(finder.candidates, book, limits)
     notes: list[Fallback] = []
+    if chosen is not None and chosen[0].repaired:
+        notes.append(Fallback(None, "repaired_json", "strict JSON refused the answer; read it after repairing "
+                                                      "near-JSON syntax"))
     if chosen is not None and chosen[0].truncated:
         kept = f"the answer was cut off; kept the {len(chosen[1].decisions)} entries before the cut"
         notes.append(Fallback(None, "truncated_json", kept))
@@ -284,6 +295,7 @@ class _Candidate:
     end: int
     value: Any
     truncated: bool = False
+    repaired: bool = False
 
 
 @dataclass
@@ -306,6 +318,51 @@ def _loads(text: str) -> Any:
         return json.loads(text, parse_int=float)  # float: a 5000-digit integer reads as inf, then is refused
     except (ValueError, RecursionError):
         return _UNREADABLE
+
+
+def _repair(text: str) -> Any:
+    """Near-JSON ``text`` (complete, balanced) read by json-repair, or ``_UNREADABLE``.
+
+    Integers become floats as in :func:`_loads`. Only ever called on balanced values or on
+    text the parser closed itself after a complete entry (module docstring, step 3).
+    """
+    import json_repair
+
+    try:
+        value = json_repair.loads(text, skip_json_loads=True)
+    except Exception:  # noqa: BLE001 - the library's failures are a refusal, not an error of ours
+        return _UNREADABLE
+    return _floats(value, MAX_NESTING)
+
+
+def _floats(value: Any, depth: int) -> Any:
+    if isinstance(value, bool) or depth < 0:
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf
+    if isinstance(value, dict):
+        return {k: _floats(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v, depth - 1) for v in value]
+    return value
+
+
+def _loads_or_repair(text: str) -> tuple[Any, bool]:
+    """Strict JSON first; else, for text that opens like JSON (a bracket then a quote, a
+    bracket or a comment: not prose in brackets), json-repair when the result holds a
+    decision. ``(value, repaired)``."""
+    value = _loads(text)
+    if value is not _UNREADABLE:
+        return value, False
+    if not _NEAR_JSON_START.match(text):
+        return _UNREADABLE, False
+    value = _repair(text)
+    if value is not _UNREADABLE and _mentions_signal(value, _MAX_WRAPPER_DEPTH):
+        return value, True
+    return _UNREADABLE, False
 
 
 class _JsonFinder:
@@ -344,9 +401,9 @@ class _JsonFinder:
             pos = scan.open_start + 1
 
     def _add(self, start: int, end: int, inner: int) -> None:
-        value = _loads(self.body[start:end])
+        value, repaired = _loads_or_repair(self.body[start:end])
         if value is not _UNREADABLE:
-            self.candidates.append(_Candidate(start, end, value))
+            self.candidates.append(_Candidate(start, end, value, repaired=repaired))
         elif inner < MAX_INNER_SEARCH:
             self.collect(start + 1, end - 1, inner + 1)
 
@@ -409,11 +466,11 @@ def _repair_truncated(body: str, scan: _Scan) -> _Candidate | None:
     """The unfinished value closed right after its last complete per-coin entry, if any."""
     root = scan.open_start
     for start, end, closers in reversed(scan.completions):
-        if not _mentions_signal(_loads(body[start:end]), 2):
+        if not _mentions_signal(_loads_or_repair(body[start:end])[0], 2):
             continue
-        value = _loads(body[root:end] + closers)
+        value, repaired = _loads_or_repair(body[root:end] + closers)
         if value is not _UNREADABLE:
-            return _Candidate(root, end, value, truncated=True)
+            return _Candidate(root, end, value, truncated=True, repaired=repaired)
     return None
 
 

@@ -15,8 +15,18 @@ environment's decision parser does. Around each call it adds:
 * a record/replay cache keyed by a hash of the canonical request;
 * a token/USD budget: once spent, requests answer ``budget_exhausted`` without a call.
 
-Every failure becomes an ``LLMResponse`` with ``text=""`` and ``error`` set, so an episode
-goes on (holding) whatever the provider does.
+Every transient or per-request failure becomes an ``LLMResponse`` with ``text=""`` and
+``error`` set, so an episode goes on (holding) whatever the provider does. A wrong
+*configuration* cannot heal by waiting, so it is loud instead:
+
+* at construction, :func:`configuration_problem` asks litellm whether it can route the model
+  (``litellm.get_llm_provider``) and whether the provider's key is set
+  (``litellm.validate_environment``); if not, :class:`LLMConfigurationError` names the
+  variable to set, before any episode starts;
+* during a run, a provider answer in :data:`CONFIGURATION_ERRORS` (key rejected, model
+  forbidden or unknown) raises :class:`LLMConfigurationError` with the provider's message:
+  it is never retried and never written to the cache (a later run with a good key must call
+  the model again).
 
 Cache modes:
 
@@ -55,7 +65,7 @@ from arena_gym.llm.budget import Budget
 from arena_gym.llm.cache import ResponseCache, canonical_json, request_key
 from arena_gym.llm.profiles import ModelProfile, Price, load_profile, profile_for_model
 from arena_gym.llm.prompt import default_template_path
-from arena_gym.llm.response import LLMResponse, error_response
+from arena_gym.llm.response import ERROR_CODES, LLMResponse, error_response
 from arena_gym.llm.schema import SCHEMA_NAME, decision_json_schema
 
 logger = logging.getLogger(__name__)
@@ -73,6 +83,11 @@ DEFAULT_CONCURRENCY = 8
 TRANSIENT_ERRORS = frozenset(
     {"timeout", "rate_limit", "connection", "service_unavailable", "bad_gateway", "server_error"}
 )
+#: Error codes that mean the configuration is wrong (missing or rejected key, a model the key
+#: may not use or that does not exist): never retried, never cached, raised as
+#: :class:`LLMConfigurationError`.
+CONFIGURATION_ERRORS = frozenset({"authentication", "permission_denied", "not_found"})
+_CONFIGURATION_STATUS = {401: "authentication", 403: "permission_denied", 404: "not_found"}
 CACHE_MODES: tuple[str, ...] = ("off", "record", "replay", "auto")
 #: ``info`` keys copied into each ledger row when present.
 LEDGER_INFO_KEYS: tuple[str, ...] = ("agent", "episode", "step")
@@ -91,6 +106,43 @@ def import_litellm() -> ModuleType:
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+class LLMConfigurationError(ValueError):
+    """The model cannot be called as configured (no usable key, unknown model): retrying or
+    holding cannot help, so the run stops with the provider's message and what to fix."""
+
+
+def missing_keys(model: str, api_base: str | None = None) -> list[str]:
+    """The environment variables litellm needs for ``model`` that are not set (any one of
+    several alternatives will do, e.g. ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``)."""
+    check = import_litellm().validate_environment(model=model, api_base=api_base)
+    return list(check.get("missing_keys") or [])
+
+
+def configuration_problem(model: str, api_key: str | None = None, api_base: str | None = None,
+                          params: Mapping[str, Any] | None = None) -> str | None:
+    """Why litellm cannot call ``model`` as configured, or ``None`` when it can.
+
+    Checks, without a network call, that litellm knows the model's provider and that the
+    provider's key is set (``api_key`` given, or the variable litellm's
+    ``validate_environment`` names). litellm's offline ``mock_response`` needs neither.
+    """
+    if params is not None and "mock_response" in params:
+        return None
+    litellm = import_litellm()
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model, api_base=api_base)
+    except Exception as exc:  # litellm raises BadRequestError for a model string it cannot route
+        return (f"litellm cannot route the model {model!r} ({_exception_message(exc)}); write it with its "
+                f"provider, e.g. openai/gpt-4o or anthropic/claude-sonnet-4-5")
+    if api_key is not None:
+        return None
+    missing = missing_keys(model, api_base)
+    if missing:
+        names = " or ".join(missing)
+        return f"{model} needs {names}, which is not set: export {missing[0]}=... (or pass api_key=...)"
+    return None
 
 
 def classify_exception(exc: BaseException) -> str:
@@ -120,6 +172,9 @@ def classify_exception(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 500:
         return "server_error"
+    # litellm maps some providers' 401/403/404 to its generic APIError; the status still tells
+    if status in _CONFIGURATION_STATUS:
+        return _CONFIGURATION_STATUS[status]
     return "provider_error"
 
 
@@ -269,6 +324,10 @@ class LLMPolicy:
             raise ValueError(f"cache_mode={cache_mode!r} needs a cache (a ResponseCache or a file path)")
         self.cache = cache
         self.cache_mode = "off" if cache is None else cache_mode
+        if self.cache_mode != "replay":  # a replay makes no call, so it needs no key
+            problem = configuration_problem(model, api_key, self.api_base, self.profile.params)
+            if problem is not None:
+                raise LLMConfigurationError(problem)
         self.ledger: list[dict[str, Any]] = []
         self.ledger_path = Path(ledger_path) if ledger_path is not None else None
         self._sleep = sleep or asyncio.sleep
@@ -330,7 +389,12 @@ class LLMPolicy:
         return future.result()
 
     async def aact(self, observation: str, info: Mapping[str, Any] | None = None) -> LLMResponse:
-        """Ask the model for one decision; never raises for provider failures."""
+        """Ask the model for one decision.
+
+        Raises:
+            LLMConfigurationError: the provider rejected the configuration (see
+                :data:`CONFIGURATION_ERRORS`); every other failure is returned as an error response.
+        """
         request = self.build_request(observation, info)
         key = request_key(request)
         retry_errors: list[str] | None = None
@@ -348,11 +412,15 @@ class LLMPolicy:
                     response = error_response("budget_exhausted", model=self.model)
                 else:
                     response, retry_errors = await self._call_with_retries(request)
-            if self.cache is not None and self.cache_mode in ("record", "auto") and response.attempts:
+            fatal = response.error_code in CONFIGURATION_ERRORS
+            if self.cache is not None and self.cache_mode in ("record", "auto") and response.attempts and not fatal:
                 self.cache.put(key, response)
         if self.budget is not None:
             self.budget.charge(response)
         self._append_ledger(key, response, retry_errors, info)
+        if response.error_code in CONFIGURATION_ERRORS:
+            raise LLMConfigurationError(f"{self.model}: {ERROR_CODES[response.error_code]}; the provider said: "
+                                        f"{response.error}")
         return response
 
     def _cached_response(self, key: str) -> LLMResponse | None:

@@ -271,6 +271,8 @@ class PromptRenderer:
         if decimals < 0:
             raise ValueError(f"decimals must be >= 0, got {decimals}")
         self.market = market
+        self._arguments = dict(template=template, higher_timeframe=higher_timeframe, series_length=series_length,
+                               decimals=decimals)
         self.series_length = int(series_length)
         self.decimals = int(decimals)
         self.template_path = Path(template) if template is not None else default_template_path("user")
@@ -281,6 +283,10 @@ class PromptRenderer:
         self.interval = interval_label(market.bar_seconds)
         self._build_base()
         self._build_higher(higher_timeframe)
+
+    def __reduce__(self):
+        """Pickle as the market and the arguments: the tables are rebuilt, not shipped."""
+        return _rebuild_renderer, (self.market, self._arguments)
 
     # -------------------------------------------------------------- precomputation
     def _build_base(self) -> None:
@@ -509,3 +515,7 @@ def render_system_prompt(symbols: Sequence[str], specs: Sequence[AssetSpec] | Ma
         baseline_funding_rate=f"{rules.baseline_funding_rate:g}",
         rules=parts["house_rules"] if house_rules else parts["no_house_rules"], example=_example_decision(symbols),
     )
+
+
+def _rebuild_renderer(market: MarketData, arguments: dict) -> PromptRenderer:
+    return PromptRenderer(market, **arguments)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .indicators import Indicators
+from .registry import MarketRecipe, derive_market, file_fingerprint, rebuild_market, shared_market
 from .timeframes import timeframe_seconds
 from .spec import AssetSpec, ExchangeRules, asset_specs
 
@@ -71,6 +72,10 @@ class MarketData:
     name: str = "market"
     funding_interval_hours: int = 1
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    #: how to rebuild this market elsewhere: a :class:`~arena_gym.market.registry.MarketRecipe`,
+    #: ``(parent, method, args)`` for a market derived from one that has a recipe, or ``None``
+    #: (in-memory data: pickles its arrays). See :mod:`arena_gym.market.registry`.
+    recipe: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ts = np.asarray(self.timestamps)
@@ -98,6 +103,21 @@ class MarketData:
         filled.setflags(write=False)
         object.__setattr__(self, "filled", filled)
         self.validate()
+
+    # ------------------------------------------------------------------ pickling
+    def __reduce__(self):
+        """Pickle the recipe when there is one (a few hundred bytes; the receiving process
+        rebuilds the market once and shares it), else the arrays without derived caches."""
+        if isinstance(self.recipe, MarketRecipe):
+            return rebuild_market, (self.recipe,)
+        if isinstance(self.recipe, tuple):
+            return derive_market, self.recipe
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_cache", "recipe")}
+        return _market_from_state, (state,)
+
+    def _derived(self, method: str, args: tuple) -> tuple | None:
+        """The ``recipe`` of ``self.method(*args)``: derived from self when self can be rebuilt."""
+        return (self, method, args) if self.recipe is not None else None
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -183,30 +203,45 @@ class MarketData:
             self, timestamps=self.timestamps[sl], open=self.open[sl], high=self.high[sl], low=self.low[sl],
             close=self.close[sl], volume=self.volume[sl], funding_rate=self.funding_rate[sl], mark=pick(self.mark),
             open_interest=pick(self.open_interest), filled=self.filled[sl], _cache={},
+            recipe=self._derived("slice", (start, stop)),
         )
 
     def select(self, symbols: Sequence[str]) -> "MarketData":
         """A MarketData restricted to ``symbols`` (in that order); itself when nothing changes,
-        so derived arrays (indicators, features) stay shared."""
-        if tuple(symbols) == self.symbols:
+        so derived arrays (indicators, features) stay shared. The selection is made once per
+        market and symbol list and then shared too."""
+        symbols = tuple(symbols)
+        if symbols == self.symbols:
             return self
+        key = ("select", self.assets, symbols)
+        if key in self._cache:
+            return self._cache[key]
         missing = [s for s in symbols if s not in self.symbols]
         if missing:
             raise MarketDataError(f"assets {missing} not in this market; it has {list(self.symbols)}")
         idx = [self.symbols.index(s) for s in symbols]
         pick = lambda arr: None if arr is None else arr[:, idx]
-        return replace(
+        selected = replace(
             self, open=self.open[:, idx], high=self.high[:, idx], low=self.low[:, idx], close=self.close[:, idx],
             volume=self.volume[:, idx], funding_rate=self.funding_rate[:, idx], mark=pick(self.mark),
             open_interest=pick(self.open_interest), filled=self.filled[:, idx],
-            assets=tuple(self.assets[i] for i in idx), _cache={},
+            assets=tuple(self.assets[i] for i in idx), _cache={}, recipe=self._derived("select", (symbols,)),
         )
+        self._cache[key] = selected
+        return selected
 
     def with_assets(self, assets: Sequence[AssetSpec]) -> "MarketData":
         """The same bars under other contract specs (e.g. another exchange preset)."""
+        assets = tuple(assets)
         if [a.symbol for a in assets] != list(self.symbols):
             raise MarketDataError(f"specs {[a.symbol for a in assets]} do not match assets {list(self.symbols)}")
-        return replace(self, assets=tuple(assets), _cache=self._cache)  # same bars: share derived arrays
+        if assets == self.assets:
+            return self
+        key = ("with_assets", self.assets, assets)
+        if key not in self._cache:  # same bars: share derived arrays (and this memo) through one cache
+            self._cache[key] = replace(self, assets=assets, _cache=self._cache,
+                                       recipe=self._derived("with_assets", (assets,)))
+        return self._cache[key]
 
     def resample(self, factor: int) -> "MarketData":
         """Aggregate every ``factor`` consecutive bars, aligned to multiples of the new bar length.
@@ -234,6 +269,7 @@ class MarketData:
             mark=None if self.mark is None else g(self.mark)[:, 0],
             open_interest=None if self.open_interest is None else g(self.open_interest)[:, -1],
             filled=g(self.filled).all(axis=1), name=f"{self.name}-x{factor}", _cache={},
+            recipe=self._derived("resample", (factor,)),
         )
 
     def frame(self, symbol: str) -> pd.DataFrame:
@@ -345,35 +381,83 @@ class MarketData:
     ) -> "MarketData":
         """Load freqtrade futures feather files ``<COIN>_<Q>_<Q>-<tf>-futures.feather``.
 
-        Funding comes from ``<COIN>_<Q>_<Q>-<interval>-funding_rate.feather`` (rate stored in the
-        ``open`` column, stamps a few ms past the settlement) when present.
+        ``directory`` is a freqtrade data folder (``user_data/data/<exchange>``) or its
+        ``futures/`` subfolder; the files are looked up in either. ``quote`` is the settlement
+        currency in the file names (``USDC`` on Hyperliquid, ``USDT`` on Binance, ...); by
+        default the one of the exchange ``rules`` when its files are there, else the one quote
+        all of ``symbols`` have files in. Funding comes from
+        ``<COIN>_<Q>_<Q>-<interval>-funding_rate.feather`` (rate stored in the ``open`` column,
+        stamps a few ms past the settlement) when present. Loaded once per process for the same
+        arguments and files (see :mod:`arena_gym.market.registry`).
+
+        Raises:
+            MarketDataError: one line naming the folder and what was expected in it (a missing
+                folder, no futures files, a coin or timeframe without candles, several quotes).
         """
+        directory = Path(directory).expanduser()
+        if not directory.is_dir():
+            raise MarketDataError(f"freqtrade data folder {directory} does not exist (expected a folder of "
+                                  f"<COIN>_<QUOTE>_<QUOTE>-<timeframe>-futures.feather files, e.g. "
+                                  f"user_data/data/hyperliquid)")
+        arguments = dict(directory=str(directory.resolve()), symbols=tuple(symbols), timeframe=timeframe,
+                         quote=quote, rules=rules, with_funding=with_funding, name=name)
+        files = [p for f in (directory, directory / "futures") for s in symbols for p in f.glob(f"{s}_*-*.feather")]
+        recipe = MarketRecipe.of(_load_freqtrade, arguments, file_fingerprint(files))
+        return shared_market(recipe, lambda: _load_freqtrade(**arguments))
+
+    @classmethod
+    def _load_freqtrade(cls, directory, symbols, timeframe, *, quote, rules, with_funding, name) -> "MarketData":
         directory = Path(directory)
         if not isinstance(rules, ExchangeRules):
             from .spec import load_rules
             rules = load_rules(rules)
-        quote = quote or rules.quote
+        folders = [f for f in (directory, directory / "futures") if f.is_dir()]
+        quote = quote or _freqtrade_quote(folders, symbols, timeframe, rules.quote)
         candles, funding = {}, {}
         for s in symbols:
-            path = directory / f"{s}_{quote}_{quote}-{timeframe}-futures.feather"
-            if not path.exists():
-                have = sorted(p.name for p in directory.glob("*-futures.feather"))
-                raise FileNotFoundError(f"no candles for {s} at {timeframe}: {path.name} not in {directory}; found {have[:12]}")
+            file_name = f"{s}_{quote}_{quote}-{timeframe}-futures.feather"
+            path = next((f / file_name for f in folders if (f / file_name).is_file()), None)
+            if path is None:
+                have = sorted({p.name for f in folders for p in f.glob("*-futures.feather")})
+                raise MarketDataError(f"no candles for {s} at {timeframe} in {directory}: expected {file_name}; "
+                                      f"futures files there: {', '.join(have[:8]) or 'none'}"
+                                      f"{' ...' if len(have) > 8 else ''}")
             candles[s] = pd.read_feather(path)
             if with_funding:
-                found = sorted(directory.glob(f"{s}_{quote}_{quote}-*-funding_rate.feather"))
+                found = sorted(p for f in folders for p in f.glob(f"{s}_{quote}_{quote}-*-funding_rate.feather"))
                 if found:
                     funding[s] = pd.read_feather(found[0])
         return cls.from_frames(candles, funding or None, rules=rules, bar=pd.Timedelta(seconds=timeframe_seconds(timeframe)),
-                               name=name or f"{directory.name}-{timeframe}", funding_interval_hours=rules.funding_interval_hours)
+                               name=name or f"{directory.name}-{timeframe}",
+                               funding_interval_hours=rules.funding_interval_hours)
 
     @classmethod
     def from_parquet(cls, path: str | Path, *, rules: str | Path | ExchangeRules = "hyperliquid",
                      symbols: Sequence[str] | None = None, name: str | None = None) -> "MarketData":
         """Load long-format parquet: columns ``coin`` (or ``symbol``), ``date``, OHLCV, and optional
         ``funding_rate``, ``mark``, ``open_interest``. Rows with ``filled`` True are dropped and
-        re-derived by the gap rule."""
-        df = pd.read_parquet(path)
+        re-derived by the gap rule. Loaded once per process for the same arguments and file
+        (see :mod:`arena_gym.market.registry`).
+
+        Raises:
+            MarketDataError: one line when the file is missing or is not parquet.
+        """
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise MarketDataError(f"parquet file {path} does not exist (expected a long-format file with columns "
+                                  f"coin, date, open, high, low, close, volume)")
+        arguments = dict(path=str(path.resolve()), rules=rules, symbols=None if symbols is None else tuple(symbols),
+                         name=name)
+        recipe = MarketRecipe.of(_load_parquet, arguments, file_fingerprint([path]))
+        return shared_market(recipe, lambda: _load_parquet(**arguments))
+
+    @classmethod
+    def _load_parquet(cls, path, *, rules, symbols, name) -> "MarketData":
+        try:
+            df = pd.read_parquet(path)
+        except Exception as err:  # pyarrow's errors for a file that is not parquet: one line, not a traceback
+            raise MarketDataError(f"{path} is not a readable parquet file ({type(err).__name__}: "
+                                  f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
         key = "coin" if "coin" in df.columns else "symbol"
         if key not in df.columns or "date" not in df.columns:
             raise MarketDataError(f"{path}: expected columns 'coin' (or 'symbol') and 'date', got {list(df.columns)}")
@@ -397,6 +481,45 @@ class MarketData:
 
 
 # ---------------------------------------------------------------------- helpers
+def _freqtrade_quote(folders: list[Path], symbols: Sequence[str], timeframe: str, preferred: str) -> str:
+    """The quote currency of the freqtrade futures files of ``symbols`` at ``timeframe``."""
+    quotes: dict[str, set[str]] = {}
+    for pattern in (f"*-{timeframe}-futures.feather", "*-futures.feather"):  # other timeframes tell the quote too
+        for folder in folders:
+            for path in folder.glob(pattern):
+                coin, _, rest = path.name.partition("_")
+                quotes.setdefault(rest.partition("_")[0], set()).add(coin)
+        if quotes:
+            break
+    complete = [q for q, coins in quotes.items() if set(symbols) <= coins]
+    if preferred in complete or not quotes:
+        return preferred
+    if not complete:  # the caller names the missing files, in the quote that has most of them
+        return max(quotes, key=lambda q: (len(set(symbols) & quotes[q]), q == preferred))
+    if len(complete) > 1:
+        raise MarketDataError(f"{folders[0]} holds {timeframe} futures files of {', '.join(sorted(symbols))} in "
+                              f"several quotes ({', '.join(sorted(complete))}); pass quote=...")
+    return complete[0]
+
+
+def _load_freqtrade(**arguments) -> MarketData:
+    return MarketData._load_freqtrade(**arguments)
+
+
+def _load_parquet(**arguments) -> MarketData:
+    return MarketData._load_parquet(**arguments)
+
+
+def _market_from_state(state: dict) -> MarketData:
+    """Unpickle a market without a recipe: its arrays, read-only again, and an empty cache."""
+    market = MarketData.__new__(MarketData)
+    for value in state.values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    market.__dict__.update(state, _cache={}, recipe=None)
+    return market
+
+
 def _as_utc_index(symbol: str, df: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     if "date" in getattr(df, "columns", []):
         df = df.set_index("date")

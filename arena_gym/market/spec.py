@@ -8,13 +8,22 @@ Conventions used throughout arena-gym:
 * leverage is an integer multiple; maintenance margin rates are fractions of position notional.
 
 Exchange rules are data: one TOML file per exchange under ``arena_gym/exchange/rules/``
-(``hyperliquid`` is the default, ``binance-usdm`` the second preset). A user may pass the
-path of their own TOML file in the same shape wherever a preset name is accepted.
+(``hyperliquid`` is the default, ``binance-usdm`` the second preset, ``alpha-arena-s1`` the
+contest's). A user may pass the path of their own TOML file in the same shape wherever a preset
+name is accepted. Two optional keys:
+
+* ``extends = "hyperliquid"``: start from another preset (name or path), then override the keys
+  given here (tables such as ``[assets.BTC]`` are merged key by key);
+* ``[[fee_schedule]]`` entries (``from`` a UTC time, inclusive; ``taker_fee``; ``maker_fee``):
+  dated fee tiers ordered by ``from``, each in force until the next one's ``from``. Before the
+  first entry the assets' own fees apply. A fill is charged the tier in force at the open time
+  of the bar it fills on.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -88,6 +97,52 @@ class AssetSpec:
 
 
 @dataclass(frozen=True)
+class FeeTier:
+    """Fee fractions of fill notional in force from ``start`` (UTC, inclusive) on.
+
+    ``start`` is a timezone-aware UTC :class:`datetime.datetime`.
+    """
+
+    start: datetime
+    taker_fee: float
+    maker_fee: float
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None:
+            raise ValueError(f"fee tier start {self.start} must be timezone-aware (UTC)")
+        for name in ("taker_fee", "maker_fee"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 <= value < 1):
+                raise ValueError(f"fee tier from {self.start:%Y-%m-%d %H:%M}: {name} must be in [0, 1), got {value}")
+
+    @property
+    def start_ns(self) -> int:
+        """``start`` as nanoseconds since the epoch (the unit of market timestamps)."""
+        return int(self.start.timestamp() * 1_000_000) * 1000
+
+    @classmethod
+    def parse(cls, text: str) -> "FeeTier":
+        """``"2025-10-22T00:00Z,0.0004,0.00012"`` -> FeeTier (start, taker, maker)."""
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 3:
+            raise ValueError(f"fee tier {text!r}: expected START,TAKER,MAKER e.g. 2025-10-22T00:00Z,0.0004,0.00012")
+        return cls(_utc(parts[0]), float(parts[1]), float(parts[2]))
+
+
+def _utc(value) -> datetime:
+    """A TOML datetime or an ISO string as an aware UTC datetime (naive values are UTC)."""
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as err:
+            raise ValueError(f"cannot read {value!r} as a UTC time, e.g. 2025-10-22T00:00:00Z") from err
+    if not isinstance(value, datetime):
+        raise ValueError(f"expected a UTC date-time, got {value!r}")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
 class ExchangeRules:
     """Exchange-wide rules plus the per-asset specs of one venue.
 
@@ -108,6 +163,8 @@ class ExchangeRules:
             simulator fills at model prices).
         take_profit_liquidity: ``"taker"`` or ``"maker"`` fee for take-profit fills.
         assets: specs by symbol; ``default_asset`` builds specs for unlisted symbols.
+        fee_schedule: dated :class:`FeeTier` entries ordered by start (empty: the assets'
+            fees at all times).
     """
 
     name: str
@@ -124,8 +181,13 @@ class ExchangeRules:
     take_profit_liquidity: str
     assets: dict[str, AssetSpec] = field(default_factory=dict)
     default_asset: dict = field(default_factory=dict)
+    fee_schedule: tuple[FeeTier, ...] = ()
 
     def __post_init__(self) -> None:
+        starts = [t.start for t in self.fee_schedule]
+        if any(b <= a for a, b in zip(starts, starts[1:])):
+            raise ValueError(f"{self.name}: fee_schedule entries must be in increasing order of 'from': "
+                             f"{[f'{t:%Y-%m-%d %H:%M}' for t in starts]}")
         if self.liquidation_close not in LIQUIDATION_CLOSES:
             raise ValueError(f"liquidation_close must be one of {LIQUIDATION_CLOSES}, got {self.liquidation_close!r}")
         if self.take_profit_liquidity not in LIQUIDITY_KINDS:
@@ -147,9 +209,20 @@ class ExchangeRules:
         return tuple(self.spec(s) for s in symbols)
 
     def with_fees(self, taker_fee: float, maker_fee: float) -> "ExchangeRules":
-        """A copy with every asset's fees replaced (e.g. a zero-fee ablation)."""
+        """A copy with every asset's fees replaced and no fee schedule (e.g. a zero-fee ablation)."""
         assets = {k: replace(v, taker_fee=taker_fee, maker_fee=maker_fee) for k, v in self.assets.items()}
-        return replace(self, taker_fee=taker_fee, maker_fee=maker_fee, assets=assets)
+        default_asset = {k: v for k, v in self.default_asset.items() if k not in ("taker_fee", "maker_fee")}
+        return replace(self, taker_fee=taker_fee, maker_fee=maker_fee, assets=assets, default_asset=default_asset,
+                       fee_schedule=())
+
+    def fee_tier_at(self, when: datetime) -> FeeTier | None:
+        """The schedule entry in force at ``when`` (aware UTC), or None before the first one."""
+        when = _utc(when)
+        tier = None
+        for t in self.fee_schedule:
+            if t.start <= when:
+                tier = t
+        return tier
 
 
 def _asset_from_table(symbol: str, table: dict, rules_defaults: dict | ExchangeRules) -> AssetSpec:
@@ -175,21 +248,55 @@ def available_rules() -> list[str]:
     return sorted(p.stem for p in RULES_DIR.glob("*.toml"))
 
 
-def load_rules(name_or_path: str | Path = "hyperliquid") -> ExchangeRules:
-    """Load an exchange rule preset by name (see :func:`available_rules`) or TOML path."""
+def _rules_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = RULES_DIR / f"{name_or_path}.toml"
         if not path.exists():
             raise ValueError(f"unknown exchange rules {str(name_or_path)!r}; available: {available_rules()} or a path to a .toml file")
-    elif not path.exists():
-        raise FileNotFoundError(f"exchange rules file not found: {path}")
+    else:
+        if not path.is_absolute() and relative_to is not None and (relative_to / path).exists():
+            path = relative_to / path
+        if not path.exists():
+            raise FileNotFoundError(f"exchange rules file not found: {path}")
+    return path
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over``'s keys on top; nested tables merged key by key."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _raw_rules(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The TOML table of a preset with its ``extends`` chain resolved."""
+    if path.resolve() in seen:
+        raise ValueError(f"exchange rules {path}: 'extends' loops back to itself")
     raw = read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    base = _raw_rules(_rules_path(parent, path.parent), seen + (path.resolve(),))
+    return _merge(base, raw)
+
+
+def load_rules(name_or_path: str | Path = "hyperliquid") -> ExchangeRules:
+    """Load an exchange rule preset by name (see :func:`available_rules`) or TOML path."""
+    path = _rules_path(name_or_path)
+    raw = _raw_rules(path)
     assets_table = raw.pop("assets", {})
     default_asset = raw.pop("default_asset", {})
+    schedule = raw.pop("fee_schedule", [])
+    try:
+        tiers = tuple(FeeTier(_utc(t["from"]), float(t["taker_fee"]), float(t["maker_fee"])) for t in schedule)
+    except KeyError as err:
+        raise ValueError(f"exchange rules {path}: every [[fee_schedule]] entry needs 'from', 'taker_fee' and "
+                         f"'maker_fee'; one lacks {err}") from None
     top = {k: raw[k] for k in raw}
     assets = {sym: _asset_from_table(sym, tbl, top) for sym, tbl in assets_table.items()}
-    return ExchangeRules(assets=assets, default_asset=default_asset, **top)
+    return ExchangeRules(assets=assets, default_asset=default_asset, fee_schedule=tiers, **top)
 
 
 def asset_specs(symbols: Sequence[str], rules: str | Path | ExchangeRules = "hyperliquid") -> tuple[AssetSpec, ...]:

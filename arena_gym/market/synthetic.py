@@ -281,9 +281,25 @@ def synthetic_market(
 
     Returns:
         A validated :class:`MarketData` named ``synthetic-seed<seed>`` with volume and open
-        interest in coins and funding per the venue's schedule.
+        interest in coins and funding per the venue's schedule. It is generated once per process
+        for the same arguments and then shared (read-only; see :mod:`arena_gym.market.registry`).
     """
-    model = _with_overrides(model or SyntheticParams(), params)
+    from .registry import MarketRecipe, shared_market
+
+    if model is not None:   # the recipe holds the model as its differences from the defaults (plain data)
+        default = SyntheticParams()
+        differences = {f.name: getattr(model, f.name) for f in fields(SyntheticParams)
+                       if getattr(model, f.name) != getattr(default, f.name)}
+        if "profiles" in differences:
+            differences["profiles"] = dict(differences["profiles"])
+        params = {**differences, **params}
+    arguments = dict(n_bars=n_bars, seed=seed, symbols=tuple(symbols), bar=bar, start=start, rules=rules, **params)
+    return shared_market(MarketRecipe.of(_generate, arguments), lambda: _generate(**arguments))
+
+
+def _generate(n_bars, seed, symbols, bar, start, rules, **params) -> MarketData:
+    """Generate the market :func:`synthetic_market` describes (it shares the result per process)."""
+    model = _with_overrides(SyntheticParams(), params)
     if int(n_bars) != n_bars or n_bars < 2:
         raise ValueError(f"n_bars must be an integer >= 2, got {n_bars}")
     symbols = tuple(symbols)

@@ -47,6 +47,7 @@ import pandas as pd
 
 from arena_gym.exchange import Exchange, Orders, count_flags, trades_from_ledger
 from arena_gym.market.data import MarketData, utc_timestamp
+from arena_gym.market.spec import FeeTier, load_rules
 
 from .tradelog import load_trade_log
 
@@ -60,23 +61,6 @@ ENGINE_CAPITAL = 1e12
 FEE_MISMATCH = 0.02
 #: Size step of the replay's contract specs: finer than any exchange's.
 REPLAY_SIZE_STEP = 1e-9
-
-
-@dataclass(frozen=True)
-class FeeTier:
-    """Fee rates (fractions of fill notional) that apply from ``start`` (UTC) on."""
-
-    start: pd.Timestamp
-    taker: float
-    maker: float
-
-    @classmethod
-    def parse(cls, text: str) -> "FeeTier":
-        """``"2025-10-22T00:00Z,0.0004,0.00012"`` -> FeeTier (start, taker, maker)."""
-        parts = [p.strip() for p in text.split(",")]
-        if len(parts) != 3:
-            raise ValueError(f"fee tier {text!r}: expected START,TAKER,MAKER e.g. 2025-10-22T00:00Z,0.0004,0.00012")
-        return cls(utc_timestamp(parts[0]), float(parts[1]), float(parts[2]))
 
 
 @dataclass
@@ -143,11 +127,13 @@ def replay_trades(log: pd.DataFrame | str, market: MarketData, mode: str = "fill
         market: bars and funding covering the log; its contract specs give the fees (the
             replay lifts their size step and minimum order value).
         mode: ``"fills"`` or ``"bars"``.
-        rules: exchange rule preset for the engine (liquidation, funding price).
+        rules: exchange rule preset for the engine (liquidation, funding price) and the dated
+            fee schedule (e.g. ``alpha-arena-s1``).
         fees: ``fills`` mode only: ``"schedule"`` charges the taker or maker rate by the
             recorded flag; ``"recorded"`` charges the recorded fee of each fill.
         fee_tiers: rates that replace the market's contract fees from each tier's start (e.g.
-            a volume tier reached during the log); before the first tier, the contract fees.
+            a volume tier reached during the log), in addition to the preset's ``fee_schedule``;
+            before the first tier, the contract fees.
         timing: ``bars`` mode only: ``"next_open"`` or ``"bar_open"``.
         slippage: ``bars`` mode only: slippage preset of the fill model.
         initial_capital: account value at the start, for the account-value columns.
@@ -163,7 +149,7 @@ def replay_trades(log: pd.DataFrame | str, market: MarketData, mode: str = "fill
     trades = log if isinstance(log, pd.DataFrame) and "position" in log.columns else load_trade_log(log)
     if mode == "fills" and fees == "recorded" and trades[["entry_fee", "exit_fee"]].isna().any().any():
         raise ValueError("fees='recorded' needs entry_commission_dollars and exit_commission_dollars on every row")
-    tiers = sorted(fee_tiers, key=lambda t: t.start)
+    tiers = sorted([*load_rules(rules).fee_schedule, *fee_tiers], key=lambda t: t.start)
     mkt = market.with_assets([replace(a, size_step=REPLAY_SIZE_STEP, min_notional=0.0) for a in market.assets])
     models = sorted(trades["model"].unique())
     events, skipped = _events(trades, mkt, mode, timing)
@@ -300,15 +286,15 @@ def _schedule_fees(events: pd.DataFrame, market: MarketData, tiers: list[FeeTier
     maker = events["symbol"].map({a.symbol: a.maker_fee for a in market.assets}).to_numpy(float)
     for tier in tiers:
         after = (events["time"] >= tier.start).to_numpy()
-        taker = np.where(after, tier.taker, taker)
-        maker = np.where(after, tier.maker, maker)
+        taker = np.where(after, tier.taker_fee, taker)
+        maker = np.where(after, tier.maker_fee, maker)
     rate = np.where(events["maker"].to_numpy(bool), maker, taker)
     return rate * events["qty"].abs().to_numpy() * events["price"].to_numpy()
 
 
 def _taker_rate(symbol: str, when: pd.Timestamp, market: MarketData, tiers: list[FeeTier]) -> float:
     tier = next((t for t in reversed(tiers) if when >= t.start), None)
-    return tier.taker if tier else next(a.taker_fee for a in market.assets if a.symbol == symbol)
+    return tier.taker_fee if tier else next(a.taker_fee for a in market.assets if a.symbol == symbol)
 
 
 def _fee_rates(fills: list[_Fill], events: pd.DataFrame, market: MarketData, mode: str, fees: str,
@@ -528,7 +514,7 @@ def _notes(result: ReplayResult, market: MarketData, tiers: list[FeeTier]) -> li
     """Plain-language settings and counters for the summary."""
     notes = [f"market {market.name}: {len(market.symbols)} coins ({', '.join(market.symbols)}), "
              f"{market.bar_seconds // 60}-minute bars"]
-    fee_text = ", ".join(f"from {t.start:%Y-%m-%d %H:%M} taker {t.taker:.5%} maker {t.maker:.5%}" for t in tiers)
+    fee_text = ", ".join(f"from {t.start:%Y-%m-%d %H:%M} taker {t.taker_fee:.5%} maker {t.maker_fee:.5%}" for t in tiers)
     specs = market.assets[0]
     base = f"contract fees taker {specs.taker_fee:.4%} maker {specs.maker_fee:.4%}"
     if result.mode == "fills":

@@ -1,0 +1,316 @@
+"""Alpha Arena Season 1 on the record: the six recorded LLMs, walk-forward PPO and the five
+baselines on the contest's own window, under one env configuration.
+
+Every contestant plays the contest preset's env (Hyperliquid rules with the contest's dated fee
+schedule, isolated margin, $10,000, house rules) on the same real 1-hour bars (Binance USD-M,
+which tracks Hyperliquid's prices within about 0.05-0.1 %), offline:
+
+* the **recorded LLMs**: the contest's trade log played back through ``env.step`` with the
+  contest's JSON decision (:mod:`.recorded`), at the leverage each model used most (the median
+  of the open positions its contest prompts list, :data:`CONTEST_LEVERAGE`; the log itself
+  carries a placeholder leverage of 1);
+* **PPO**, trained and validated only on bars before the window (:mod:`.walk_forward`, preset
+  ``policies/ppo-season1.toml``), under the same env;
+* the five **baselines**.
+
+Outputs in ``out``: ``full/`` (the whole window: one episode per contestant, equity curves in one
+plot, report), ``daily/`` (one episode per whole UTC day: the Bradley-Terry ranking with
+bootstrap intervals over paired days, report), ``season1_table.csv``, ``recorded_vs_contest.csv``
+(each recorded LLM's simulated net PnL beside the contest's, with the replay error),
+``recorded_outcomes.csv`` (what the env did with every recorded position), ``season1.md`` (all
+of it as text) and ``report.html``. Rerunning resumes (the PPO model and finished episodes are
+reused).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from arena_gym.env.config import EnvConfig
+from arena_gym.market.data import MarketData
+
+#: The coins of the contest, in the order of its prompts.
+COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
+#: The preset naming the contest's env, window and real-data market.
+PRESET = "alpha-arena-s1-real"
+#: File name of the contest's trade log (closed trades 2025-10-17 .. 2025-10-28).
+CONTEST_LOG_NAME = "trades_api_union_2025-10-17_to_10-28.csv"
+#: Leverage each model used most: the median over the open positions its contest prompts list.
+CONTEST_LEVERAGE = {"claude-sonnet-4-5": 10, "deepseek-chat-v3.1": 10, "gemini-2.5-pro": 15, "gpt-5": 12,
+                    "grok-4": 10, "qwen3-max": 20}
+#: Known gaps of the contest's log, shown beside the model.
+LOG_NOTES = {"gemini-2.5-pro": "log incomplete: about 58 early trades are missing"}
+#: A gap every recorded model shares.
+COMMON_LOG_NOTE = ("The log holds closed trades only: positions still open when it was cut (2025-10-28 07:04 UTC) "
+                   "are not in it")
+BASELINES = ("hold_cash", "buy_and_hold", "random", "ema_momentum", "funding_carry")
+
+#: Columns of the full-window table: (metric, header with its unit, scale).
+TABLE_COLUMNS = (("total_return", "return %", 100.0), ("sharpe", "Sharpe (annualized)", 1.0),
+                 ("max_drawdown", "max drawdown %", 100.0), ("fees_paid", "fees $", 1.0),
+                 ("funding_paid", "funding $", 1.0), ("n_trades", "trades", 1.0), ("win_rate", "win rate %", 100.0),
+                 ("avg_gross_leverage", "avg leverage x", 1.0))
+
+
+def season_preset() -> dict[str, Any]:
+    from arena_gym.presets import read_env_preset
+
+    return read_env_preset(PRESET)
+
+
+def season_config() -> EnvConfig:
+    """The env every contestant plays (the preset's ``[env]``)."""
+    from arena_gym.presets import env_config
+
+    preset = season_preset()
+    return env_config(preset.get("env", {}), preset["path"])
+
+
+def _needed_files(quote: str = "USDT") -> str:
+    return ", ".join(f"{c}_{quote}_{quote}-1h-futures.feather" for c in COINS) + \
+        f" (and <COIN>_{quote}_{quote}-8h-funding_rate.feather for funding)"
+
+
+def _how_to_get() -> str:
+    return ("get them with 'arena-gym download --exchange binanceusdm --coins BTC,ETH,SOL,BNB,XRP,DOGE --timeframe 1h "
+            "--since 2024-01-01' (then run without --data, from the cache) or import a freqtrade folder with "
+            "'arena-gym download --from-freqtrade DIR --exchange binanceusdm --timeframe 1h'")
+
+
+def load_season_market(data: str | Path | None) -> MarketData:
+    """The contest coins at 1 hour under the contest's rules, from a freqtrade folder, a
+    long-format parquet file, or (``None``) the download cache named by the preset.
+
+    Raises:
+        FileNotFoundError: naming the files needed and how to get them.
+    """
+    preset = season_preset()
+    rules = preset.get("evaluation", {}).get("rules", "alpha-arena-s1")
+    if data is None:
+        from arena_gym.data.cache import DataError
+        from arena_gym.presets import load_market
+
+        table = dict(preset["market"])
+        try:
+            market = load_market(table, Path(preset["path"]).parent)
+        except (DataError, FileNotFoundError, ValueError) as err:
+            raise FileNotFoundError(f"the contest preset reads 1h candles and funding of {', '.join(COINS)} on "
+                                    f"binanceusdm from the download cache, which lacks them ({err}); {_how_to_get()}; "
+                                    "or pass --data FOLDER with the freqtrade files") from None
+        from arena_gym.market.spec import asset_specs
+
+        return market.with_assets(asset_specs(list(market.symbols), rules))
+    path = Path(data)
+    if path.is_file() and path.suffix in (".parquet", ".pq"):
+        return MarketData.from_parquet(path, rules=rules, symbols=list(COINS), name=path.stem)
+    if not path.is_dir():
+        raise FileNotFoundError(f"--data {path}: no such folder or parquet file; it must hold {_needed_files()}; "
+                                f"{_how_to_get()}")
+    for quote in ("USDT", "USDC"):
+        if all((path / f"{c}_{quote}_{quote}-1h-futures.feather").is_file() for c in COINS):
+            return MarketData.from_freqtrade(path, list(COINS), "1h", quote=quote, rules=rules,
+                                             name=f"{path.name}-1h")
+    missing = [f"{c}_USDT_USDT-1h-futures.feather" for c in COINS
+               if not (path / f"{c}_USDT_USDT-1h-futures.feather").is_file()]
+    raise FileNotFoundError(f"--data {path} lacks {', '.join(missing)}; the contest needs {_needed_files()}; "
+                            f"{_how_to_get()}")
+
+
+def find_trade_log(data: str | Path | None, trades: str | Path | None) -> Path:
+    """``trades`` when given, else ``alpha-arena-s1/<CONTEST_LOG_NAME>`` in the folder holding ``data``."""
+    if trades is not None:
+        path = Path(trades)
+        if not path.is_file():
+            raise FileNotFoundError(f"--trades {path}: no such file")
+        return path
+    if data is not None:
+        guess = Path(data).resolve().parent / "alpha-arena-s1" / CONTEST_LOG_NAME
+        if guess.is_file():
+            return guess
+    raise FileNotFoundError(f"the contest's trade log ({CONTEST_LOG_NAME}: closed trades with model_id, symbol, "
+                            "quantity, entry/exit time and price, fees) was not found beside --data; pass --trades PATH")
+
+
+def contest_log(path: str | Path) -> pd.DataFrame:
+    """The contest's trade log, loaded; its ``leverage`` column (1 on every row, a placeholder of
+    the source) is dropped so that :data:`CONTEST_LEVERAGE` applies."""
+    from arena_gym.replay.tradelog import load_trade_log, read_table
+
+    raw = read_table(path)
+    return load_trade_log(raw.drop(columns=[c for c in ("leverage",) if c in raw.columns]))
+
+
+# ---------------------------------------------------------------------- the run
+def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path | None = None,
+                total_timesteps: int | None = None, progress: bool = True, n_boot: int = 1000,
+                models: Sequence[str] | None = None, baselines: Sequence[str] = BASELINES,
+                ppo_preset: str | Path | dict[str, Any] = "ppo-season1",
+                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Play the season (module docstring) into ``out``; returns the tables and paths.
+
+    ``models`` keeps only these accounts of the trade log (default all), ``baselines`` these
+    baselines (default the five); ``ppo_preset`` is the PPO preset (name, path or dict) and
+    ``total_timesteps`` overrides its budget.
+    """
+    from .arena import ArenaPlan, run_arena, with_fields
+    from .policies import SB3Policy, policy_from_spec
+    from .recorded import compare_with_log, outcome_summary, recorded_policies
+    from .runner import EpisodeKey, play_episode
+    from .training import load_policy_preset
+    from .walk_forward import train_walk_forward
+    from .windows import DateWindow, pinned_plan
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    preset = season_preset()
+    evaluation = preset.get("evaluation", {})
+    window, cut = evaluation["window"], evaluation["training_cut"]
+    log_path = find_trade_log(data, trades)
+    market = load_season_market(data)
+    config = season_config()
+    pinned_plan(market, config, [window])                       # a window the data lacks fails here, first
+    trade_log = contest_log(log_path)
+    log(f"market {market.name}: {market.n_bars} hourly bars {pd.Timestamp(market.timestamps[0]):%Y-%m-%d} .. "
+        f"{pd.Timestamp(market.timestamps[-1]):%Y-%m-%d}; contest log {log_path.name}: {len(trade_log)} trades")
+
+    ppo_preset = ppo_preset if isinstance(ppo_preset, dict) else load_policy_preset(ppo_preset)
+    log("[1/4] walk-forward PPO")
+    model = train_walk_forward(market, with_fields(config, ppo_preset.get("env", {})), cut, out / "ppo", ppo_preset,
+                               total_timesteps=total_timesteps, log=lambda line: log(f"      {line}"))
+    notes = {m: "; ".join(n for n in (LOG_NOTES.get(m, ""),) if n) for m in CONTEST_LEVERAGE}
+    recorded = recorded_policies(trade_log, leverage=CONTEST_LEVERAGE, notes=notes, models=models)
+    policies = [*recorded, SB3Policy.load(model, name="ppo"), *(policy_from_spec(b) for b in baselines)]
+    title = f"Alpha Arena Season 1 on the record, {window} UTC"
+    log(f"[2/4] full window {window}: {len(policies)} contestants")
+    full = run_arena(market, config, policies, out / "full", ArenaPlan(seeds=(0,), date_windows=(window,)),
+                     title=title + " (full window)", progress=progress, n_boot=n_boot)
+    log("[3/4] daily windows")
+    daily = run_arena(market, config, policies, out / "daily",
+                      ArenaPlan(seeds=(0,), date_windows=(window,), daily=True),
+                      title=title + " (daily windows)", progress=progress, n_boot=n_boot)
+
+    log("[4/4] recorded LLMs against the contest's own figures")
+    plan = pinned_plan(market, config, [window])
+    outcomes, compared = [], []
+    for policy in recorded:
+        _, _, episode_trades = play_episode(policy, market, plan.config,
+                                            EpisodeKey(policy.name, 0, plan.starts[0], 0))
+        outcomes.append(policy.outcomes())
+        compared.append(compare_with_log(outcomes[-1], episode_trades))
+    outcomes_frame, compared_frame = pd.concat(outcomes, ignore_index=True), pd.concat(compared, ignore_index=True)
+    budget = _bars_mode_budget(trade_log, market)
+    versus = _versus_contest(compared_frame, budget)
+    summary_counts = outcome_summary(outcomes_frame)
+    table = _season_table(full["metrics"], recorded, model)
+    window_obj = DateWindow.parse(window)
+    facts = {
+        "window": window_obj.label, "daily_windows": len(daily["windows"]), "training_cut": cut,
+        "env": (f"{config.exchange} rules, {config.margin_mode} margin, ${config.initial_capital:,.0f}, "
+                f"{market.bar_seconds // 60}-minute bars, one decision per bar, slippage {config.slippage}"),
+        "market": market.name, "ppo_model": str(model), "seconds": round(time.perf_counter() - t0, 1),
+    }
+    result = {"table": table, "leaderboard": daily["leaderboard"], "leaderboard_note": daily.get("leaderboard_note"),
+              "versus_contest": versus, "outcomes": summary_counts, "facts": facts, "full": full, "daily": daily}
+    result["text"] = season_text(result)
+    result["paths"] = _write(out, result)
+    return result
+
+
+def _bars_mode_budget(trade_log: pd.DataFrame, market: MarketData) -> pd.DataFrame:
+    """Per model: the absolute per-position net PnL error of ``replay --mode bars`` (median, p90, sum)."""
+    from arena_gym.replay import replay_trades
+
+    bars = replay_trades(trade_log, market, "bars", rules="alpha-arena-s1")
+    err = bars.positions.assign(abs_err=bars.positions["err_net"].abs()).groupby("model")["abs_err"]
+    return pd.DataFrame({"bars_median_abs_err": err.median(), "bars_p90_abs_err": err.quantile(0.9),
+                         "bars_error_budget": err.sum()})
+
+
+def _versus_contest(compared: pd.DataFrame, budget: pd.DataFrame) -> pd.DataFrame:
+    g = compared.groupby("policy")
+    out = pd.DataFrame({"positions_compared": g.size(), "contest_net_pnl": g["rec_net"].sum(),
+                        "simulated_net_pnl": g["sim_net"].sum()})
+    out["error"] = out["simulated_net_pnl"] - out["contest_net_pnl"]
+    out["error_pct"] = 100 * out["error"] / out["contest_net_pnl"].abs()
+    out["median_abs_error_per_position"] = g["err_net"].apply(lambda e: e.abs().median())
+    out = out.join(budget)
+    out["within_bars_budget"] = out["error"].abs() <= out["bars_error_budget"]
+    return out
+
+
+def _season_table(metrics: pd.DataFrame, recorded, model: Path) -> pd.DataFrame:
+    rows = {}
+    kinds = {p.name: "recorded LLM" for p in recorded}
+    notes = {p.name: p.note for p in recorded}
+    for name, row in metrics.iterrows():
+        rows[name] = {"kind": kinds.get(name, "PPO (walk-forward)" if name == "ppo" else "baseline"),
+                      **{header: float(row.get(metric, np.nan)) * scale for metric, header, scale in TABLE_COLUMNS},
+                      "note": notes.get(name, "")}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "contestant"
+    return table.sort_values("return %", ascending=False)
+
+
+def _fmt_table(frame: pd.DataFrame, floatfmt: str = "{:,.2f}") -> str:
+    """A Markdown table (units in the headers)."""
+    cols = [frame.index.name or ""] + list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for idx, row in frame.iterrows():
+        cells = [str(idx)]
+        for v in row:
+            if isinstance(v, (bool, np.bool_)):
+                cells.append("yes" if v else "no")
+            elif isinstance(v, (float, np.floating)):
+                cells.append("" if np.isnan(v) else floatfmt.format(v))
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def season_text(result: dict[str, Any]) -> str:
+    """Everything the command prints, as Markdown."""
+    from .report import format_leaderboard
+
+    f = result["facts"]
+    parts = [f"# Alpha Arena Season 1 on the record: {f['window']} UTC",
+             f"One env for every contestant: {f['env']}; market {f['market']}. PPO trained and validated only on bars "
+             f"before {f['training_cut']} UTC. {COMMON_LOG_NOTE}.",
+             "## Full window", _fmt_table(result["table"]),
+             f"## Bradley-Terry ranking over {f['daily_windows']} paired daily windows (total return; Elo scale, 95 % "
+             "bootstrap intervals)"]
+    if result["leaderboard"] is not None:
+        parts.append("```\n" + format_leaderboard(result["leaderboard"]) + "\n```")
+    else:
+        parts.append(f"No ranking: {result['leaderboard_note']}.")
+    parts += ["## Recorded LLMs: simulator against the contest's own net PnL",
+              "Positions closed at their recorded exit inside the window; net PnL = gross - fees, before funding, as "
+              "the contest reports it. The bars-mode error budget is the sum over the model's positions of the "
+              "absolute error of 'arena-gym replay --mode bars' on the same bars.",
+              _fmt_table(result["versus_contest"]),
+              "## What the env did with each recorded position", _fmt_table(result["outcomes"], "{:,.0f}"),
+              f"Finished in {f['seconds']:.0f} s."]
+    return "\n\n".join(parts) + "\n"
+
+
+def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:
+    paths = {"table": out / "season1_table.csv", "versus": out / "recorded_vs_contest.csv",
+             "outcomes": out / "recorded_outcomes.csv", "markdown": out / "season1.md", "html": out / "report.html"}
+    result["table"].to_csv(paths["table"])
+    result["versus_contest"].to_csv(paths["versus"])
+    result["outcomes"].to_csv(paths["outcomes"])
+    paths["markdown"].write_text(result["text"], encoding="utf-8")
+    body = html.escape(result["text"])
+    links = " | ".join(f"<a href='{sub}/report.html'>{sub} report</a>" for sub in ("full", "daily"))
+    image = "<img src='full/equity_curves.png' alt='equity curves, full window' style='max-width:100%'>"
+    paths["html"].write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Alpha Arena Season 1"
+                             f"</title></head><body><p>{links}</p>{image}<pre>{body}</pre></body></html>",
+                             encoding="utf-8")
+    return paths
