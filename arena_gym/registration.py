@@ -3,8 +3,9 @@
 * ``arena_gym/Perp-v0``: the numeric RL environment on the embedded synthetic market
   (any :class:`~arena_gym.env.EnvConfig` field can be passed to ``gymnasium.make``).
 * ``arena_gym/AlphaArena-v0``: the contest preset: BTC, ETH, SOL, BNB, XRP, DOGE; $10,000;
-  Hyperliquid rules; the contest's text prompt as observation and its JSON decision as action,
-  with its house rules.
+  Hyperliquid rules with the contest's dated fee schedule (``alpha-arena-s1``) and isolated
+  margin, as the contest's records show; the contest's text prompt as observation and its JSON
+  decision as action, with its house rules.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 CONTEST_COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
-CONTEST_KWARGS = dict(assets=CONTEST_COINS, initial_capital=10_000.0, exchange="hyperliquid", margin_mode="cross",
+CONTEST_KWARGS = dict(assets=CONTEST_COINS, initial_capital=10_000.0, exchange="alpha-arena-s1", margin_mode="isolated",
                       action_mode="decision", observation_mode="text", house_rules=True)
 
 

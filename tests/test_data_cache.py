@@ -295,3 +295,26 @@ def test_download_load_and_run_an_episode(tmp_path):
         assert np.isfinite(reward)
         if terminated or truncated:
             break
+
+
+def test_a_cached_market_is_loaded_once_and_pickles_as_its_recipe(tmp_path):
+    import pickle
+
+    from arena_gym.market.registry import clear_markets
+
+    put(tmp_path, "hyperliquid", "BTC", "ohlcv", candle_rows("BTC", T0, 30), [(T0, T0 + 30 * HOUR)])
+    put(tmp_path, "hyperliquid", "BTC", "funding", hourly_funding("BTC", T0, 30), [(T0, T0 + 30 * HOUR)])
+    market = load_cached_market("hyperliquid", "BTC", "1h", cache_dir=tmp_path)
+    assert load_cached_market("hyperliquid", ["BTC"], "1h", cache_dir=tmp_path) is market
+    blob = pickle.dumps(market)
+    assert len(blob) < 2_000
+    clear_markets()
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.close, market.close)
+    np.testing.assert_array_equal(again.funding_rate, market.funding_rate)
+    put(tmp_path, "hyperliquid", "BTC", "ohlcv", candle_rows("BTC", T0, 31), [(T0, T0 + 31 * HOUR)])
+    put(tmp_path, "hyperliquid", "BTC", "funding", hourly_funding("BTC", T0, 31), [(T0, T0 + 31 * HOUR)])
+    assert load_cached_market("hyperliquid", "BTC", "1h", cache_dir=tmp_path).n_bars == 31   # new files: reloaded
+    clear_markets()
+    with pytest.raises(ValueError, match="changed"):
+        pickle.loads(blob)

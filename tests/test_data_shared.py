@@ -62,3 +62,14 @@ def test_binance_folder_loads_with_eight_hourly_funding_and_marks(tmp_path):
     assert not market.funding_rate[hours % 8 != 0].any()
     assert market.mark is None  # mark candles are 8-hourly: not used for 1h bars
     assert_market_matches_files(market, source, "USDT", "8h")
+
+
+def test_usdt_quoted_binance_folder_loads_directly_like_the_usdc_hyperliquid_one():
+    from arena_gym.market.data import MarketData
+
+    for name, quote in (("binance-usdm", "USDT"), ("hyperliquid", "USDC")):
+        path = folder(name)
+        market = MarketData.from_freqtrade(path, COINS, "1h")
+        btc = pd.read_feather(path / f"BTC_{quote}_{quote}-1h-futures.feather")
+        assert market.symbols == tuple(COINS)
+        assert market.open[0, 0] in set(btc["open"])

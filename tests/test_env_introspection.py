@@ -124,3 +124,18 @@ def test_ansi_render_stays(market):
     vector = PerpVectorEnv(3, market, render_mode="ansi", episode_length=5)
     vector.reset(seed=0)
     assert len(vector.render().splitlines()) == 3
+
+
+@pytest.mark.parametrize(("mode", "lengths"), [("next_step", [2, 3, 4, 1, 2, 3]), ("same_step", [2, 3, 1, 2, 3, 1])])
+def test_vector_env_pictures_follow_each_account_across_autoresets(market, mode, lengths):
+    vector = PerpVectorEnv(2, market, episode_length=3, render_mode="rgb_array", autoreset_mode=mode)
+    vector.reset(seed=0)
+    seen = []
+    for _ in range(6):
+        vector.step(np.full((2, 6), 0.3, np.float32))
+        seen.append(len(vector._traces[0].bars))
+        bars = vector._traces[1].bars
+        assert bars == list(range(bars[0], bars[0] + len(bars)))   # one bar per decision, no gaps
+    assert seen == lengths
+    frames = vector.render()
+    assert len(frames) == 2 and frames[0].shape == (600, 800, 3)

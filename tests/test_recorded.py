@@ -141,3 +141,16 @@ def test_contest_log_replayed_as_policies_matches_the_recorded_pnl_within_the_ba
     per_position = pd.concat(errors)
     assert per_position.median() < 2 * bars.positions["err_net"].abs().median()      # measured $38 vs $24
     assert per_position.quantile(0.9) < 2 * bars.positions["err_net"].abs().quantile(0.9)   # $284 vs $223
+
+
+def test_a_recorded_account_is_a_policy_spec(tmp_path: Path):
+    from arena_gym.evaluation.policies import policy_from_spec
+
+    path = tmp_path / "my_trades.csv"
+    log_frame([["paper", "BTC", 0.1, at(2.5), at(5.2), 100_610.0, 100_640.0]]).to_csv(path, index=False)
+    policy = policy_from_spec(f"mine=recorded:{path}#paper")
+    assert policy.name == "mine" and len(policy.outcomes()) == 1
+    with pytest.raises(ValueError, match="no account"):
+        policy_from_spec(f"recorded:{path}#other")
+    with pytest.raises(ValueError, match="expected recorded"):
+        policy_from_spec(f"recorded:{path}")

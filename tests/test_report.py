@@ -80,3 +80,28 @@ def test_html_is_self_contained_with_real_images(run_dir):
 def test_a_folder_without_an_evaluation_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no evaluation"):
         write_report(tmp_path)
+
+
+def test_printed_leaderboard_states_units_and_shows_llm_costs_only_for_llms():
+    from arena_gym.evaluation.report import format_leaderboard, leaderboard_table
+
+    board = pd.DataFrame({"policy": ["llm:x", "random"], "rating": [50.0, -50.0], "ci_low": [-10.0, -110.0],
+                          "ci_high": [110.0, 10.0], "battle_win_rate": [0.75, 0.25], "n_battles": [8, 8]})
+    metrics = pd.DataFrame({"total_return": [0.0064, -0.02], "sharpe": [float("nan"), -1.5],
+                            "max_drawdown": [0.0113, 0.05], "n_trades": [3.0, 40.0],
+                            "n_decisions": [42.0, float("nan")], "prompt_tokens": [12_000.0, float("nan")],
+                            "completion_tokens": [900.0, float("nan")], "cost_usd": [0.0123, float("nan")],
+                            "invalid_output_rate": [0.05, float("nan")]}, index=["llm:x", "random"])
+    table = leaderboard_table(board, metrics).set_index("policy")
+    assert table.loc["llm:x", "return %"] == pytest.approx(0.64)
+    assert table.loc["llm:x", "max DD %"] == pytest.approx(1.13)       # a loss, positive
+    assert table.loc["llm:x", "won %"] == 75.0
+    assert table.loc["llm:x", "invalid %"] == pytest.approx(5.0) and table.loc["llm:x", "cost USD"] == 0.0123
+    text = format_leaderboard(board, metrics)
+    llm_line, random_line = text.splitlines()[1:3]
+    assert "+0.64" in llm_line and " 1.13" in llm_line and "+1.13" not in llm_line
+    assert "n/a" in llm_line                                             # no Sharpe from a short sample
+    assert "12,000" in llm_line and "0.0123" in llm_line and "5.0" in llm_line
+    assert random_line.split()[-4:] == ["-", "-", "-", "-"]              # no LLM figures for a baseline
+    no_llm = leaderboard_table(board, metrics.drop(columns=["n_decisions"]))
+    assert "cost USD" not in no_llm.columns

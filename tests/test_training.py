@@ -80,3 +80,19 @@ def test_missing_presets_and_model_files_are_named(tmp_path):
     (tmp_path / "other.zip").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="no model file .*model.zip; model files in .*other.zip"):
         SB3Policy.load(tmp_path / "model.zip")
+
+
+def test_hyperparameter_overrides_and_tensorboard_logs(tmp_path):
+    market = synthetic_market(n_bars=1500, seed=1)
+    splits = time_splits(market.n_bars)
+    best = train_ppo(market, EnvConfig(), splits, tmp_path / "run", TINY_PRESET, total_timesteps=256, log=None,
+                     ppo_overrides={"learning_rate": 1e-3, "net_arch": [8]}, tensorboard_log=tmp_path / "tb")
+    model = SB3Policy.load(best).model
+    assert model.learning_rate == 1e-3
+    assert [layer.out_features for layer in model.policy.mlp_extractor.policy_net if hasattr(layer, "out_features")] == [8]
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    meta = json.loads((tmp_path / "run" / "best_model.json").read_text())
+    assert meta["ppo_overrides"] == {"learning_rate": 1e-3, "net_arch": [8]}
+    with pytest.raises(ValueError, match="bogus"):
+        train_ppo(market, EnvConfig(), splits, tmp_path / "bad", TINY_PRESET, total_timesteps=256, log=None,
+                  ppo_overrides={"bogus": 1})

@@ -58,4 +58,10 @@ def test_changing_bars_at_or_after_the_cut_leaves_the_model_bit_identical(tmp_pa
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert train_walk_forward(other, config, CUT, tmp_path / "a", TINY, log=None) == paths[0]   # reused
+    lines: list[str] = []
+    assert train_walk_forward(other, config, CUT, tmp_path / "a", TINY, log=lines.append) == paths[0]
+    assert lines[0].startswith("reusing")
+    (tmp_path / "a" / "model.zip").unlink()              # as if the training had been interrupted
+    lines.clear()
+    train_walk_forward(market, config, CUT, tmp_path / "a", TINY, validation_days=7, log=lines.append)
+    assert lines[0].startswith("training PPO walk-forward")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import add_env_options, add_plan_options, exit_code, load_env, plan_from, print_summary
+from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
+                                 print_summary)
 
 
 def register(subparsers) -> None:
@@ -26,6 +27,8 @@ def register(subparsers) -> None:
                    help=f"comma-separated baselines (default all: {','.join(BASELINES)}; '' for none)")
     p.add_argument("--add", action="append", default=[], metavar="SPEC",
                    help="another policy: ppo:<model.zip>, llm:<preset> or LABEL=<spec>; repeatable")
+    p.add_argument("--add-sweep", action="append", default=[], metavar="DIR",
+                   help="every seed of the best configuration of a finished 'arena-gym sweep' in DIR; repeatable")
     p.add_argument("--llm", default="none",
                    help="'auto' adds every hosted LLM preset whose provider key is set; or name presets, e.g. "
                         "gpt-5,local-smollm2 (the local model runs on the CPU); 'none' (default) adds none")
@@ -54,18 +57,28 @@ def llm_specs(choice: str, log=print) -> list[str]:
     return [f"llm:{name.strip()}" for name in choice.split(",") if name.strip()]
 
 
+def sweep_specs_of(folders: list[str]) -> list[str]:
+    """Policy specs of ``--add-sweep``: every seed of each sweep's best configuration."""
+    if not folders:
+        return []
+    from arena_gym.evaluation.sweep import sweep_specs
+
+    return [spec for folder in folders for spec in sweep_specs(folder)]
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from arena_gym.evaluation.arena import run_arena
 
     market, config = load_env(args)
-    specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add + llm_specs(args.llm)
+    specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add + sweep_specs_of(args.add_sweep) \
+        + llm_specs(args.llm)
     if not specs:
         raise ValueError("no policies: name baselines with --baselines or add some with --add / --llm")
     out = Path(args.out or f"runs/arena-{Path(args.env).stem}")
     with built_policies(specs) as policies:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
-                            concurrency=args.concurrency)
+                            concurrency=args.concurrency, executor=executor_from(args, specs, policies))
     print_summary(summary)
     return exit_code(summary)

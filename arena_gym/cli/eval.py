@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 
 from ..evaluation.arena import built_policies
-from .evaluation_options import add_env_options, add_plan_options, exit_code, load_env, plan_from, print_summary
+from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
+                                 print_summary)
 
 
 def register(subparsers) -> None:
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/eval-{Path(args.env).stem}")
     with built_policies(args.policy) as policies:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
-                            concurrency=args.concurrency, retry_errors=args.retry_errors)
+                            concurrency=args.concurrency, retry_errors=args.retry_errors,
+                            executor=executor_from(args, args.policy, policies))
     print_summary(summary)
     return exit_code(summary)

@@ -32,6 +32,20 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
                                                               "episode each")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--ray", action="store_true",
+                        help="play the episodes as Ray tasks on a local cluster sized to this machine (ray extra)")
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="play the episodes on the existing Ray cluster at ADDR (e.g. 10.0.0.5:6379)")
+
+
+def executor_from(args: argparse.Namespace, specs: list[str], policies: list[Any]):
+    """The Ray executor asked for by ``--ray`` / ``--ray-address``, else ``None`` (local)."""
+    if not (args.ray or args.ray_address):
+        return None
+    from arena_gym.evaluation.distributed import RayExecutor
+
+    return RayExecutor({p.name: spec for spec, p in zip(specs, policies)}, address=args.ray_address,
+                       concurrency=args.concurrency)
 
 
 def parse_fields(pairs: list[str], option: str = "--set") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Sequence
 import pandas as pd
 
 from arena_gym.market.data import MarketData
+from arena_gym.market.registry import MarketRecipe, file_fingerprint, shared_market
 from arena_gym.market.spec import load_rules
 
 from .cache import Cache, CachedSeries, SeriesKey
@@ -48,9 +49,26 @@ def load_cached_market(
     Raises:
         DataError: something is not cached (the message lists what is) or the cached
             ranges do not overlap.
+
+    The market is loaded once per process for the same arguments and cache files, then shared
+    (see :mod:`arena_gym.market.registry`).
     """
     v = venue(exchange)
     coin_list = parse_coins(coins)
+    cache = Cache(cache_dir)
+    files = [cache.path(SeriesKey(v.id, c, kind, None if kind == "funding" else timeframe))
+             for c in coin_list for kind in ("ohlcv", "funding", "mark", "open_interest")]
+    arguments = dict(exchange=v.id, coins=tuple(coin_list), timeframe=timeframe, since=since, until=until,
+                     cache_dir=str(cache.root.resolve()), require_funding=require_funding)
+    recipe = MarketRecipe.of(_load_cached_market, arguments, file_fingerprint(p for p in files if p.exists()))
+    return shared_market(recipe, lambda: _load_cached_market(**arguments))
+
+
+def _load_cached_market(exchange: str, coins: tuple[str, ...], timeframe: str, since, until, cache_dir: str,
+                        require_funding: bool) -> MarketData:
+    """Read the cache (see :func:`load_cached_market`, which shares the result per process)."""
+    v = venue(exchange)
+    coin_list = list(coins)
     bar_ms = timeframe_millis(timeframe)
     lo = to_millis(since) if since is not None else None
     hi = to_millis(until) if until is not None else None

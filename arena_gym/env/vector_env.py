@@ -31,6 +31,7 @@ from .actions import action_space
 from .config import EnvConfig
 from .core import INFO_KEYS, PerpCore
 from .features import observation_names
+from .viewer import EpisodeTrace, draw_episode, figure_to_rgb
 from .perp_env import default_market
 
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
@@ -49,11 +50,12 @@ class PerpVectorEnv(VectorEnv):
         autoreset_mode: ``"next_step"`` or ``"same_step"`` (or a Gymnasium ``AutoresetMode``).
         max_episode_steps: what ``gymnasium.make_vec`` passes for a time limit: episodes end
             after at most this many decisions (``episode_length`` is lowered to it).
-        render_mode: ``None`` or ``"ansi"`` (one line per account); pictures of episodes come
-            from the single env (``render_mode="rgb_array"``).
+        render_mode: ``None``, ``"ansi"`` (one line per account) or ``"rgb_array"`` (one picture
+            per account of its episode so far, as :class:`~arena_gym.env.PerpTradingEnv` draws
+            it: slow, for inspection and videos of a few accounts, not for training).
     """
 
-    metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, market: MarketData | None = None, config: EnvConfig | None = None, *,
                  autoreset_mode: str | AutoresetMode = "next_step", max_episode_steps: int | None = None,
@@ -63,10 +65,8 @@ class PerpVectorEnv(VectorEnv):
             if max_episode_steps < 1:
                 raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
             config = replace(config, episode_length=min(max_episode_steps, config.episode_length or max_episode_steps))
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"PerpVectorEnv render_mode must be None or 'ansi', got {render_mode!r}; draw episodes "
-                             f"with PerpTradingEnv(render_mode='rgb_array') or gymnasium.make_vec(..., "
-                             f"vectorization_mode='sync')")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if isinstance(autoreset_mode, AutoresetMode):
             autoreset_mode = {mode: name for name, mode in _MODES.items()}.get(autoreset_mode, autoreset_mode)
         if config.action_mode == "decision" or config.observation_mode != "numeric":
@@ -83,6 +83,7 @@ class PerpVectorEnv(VectorEnv):
         self.metadata = {**self.metadata, "autoreset_mode": _MODES[autoreset_mode]}
         self.autoreset_mode = _MODES[autoreset_mode]
         self.render_mode = render_mode
+        self._traces = [EpisodeTrace() for _ in range(num_envs)] if render_mode == "rgb_array" else None
         self._same_step = autoreset_mode == "same_step"
         self.single_action_space = action_space(config.action_mode, self.market.n_assets)
         self.single_observation_space = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
@@ -97,8 +98,11 @@ class PerpVectorEnv(VectorEnv):
         """Name of each element of one account's observation (see :func:`~arena_gym.env.features.observation_names`)."""
         return observation_names(self.market.symbols, self.config.lookback)
 
-    def render(self) -> str | None:
-        """``"ansi"``: one line per account (bar time, equity, gross leverage, open positions)."""
+    def render(self) -> str | tuple[np.ndarray, ...] | None:
+        """``"ansi"``: one line per account (bar time, equity, gross leverage, open positions);
+        ``"rgb_array"``: a tuple of ``(H, W, 3)`` uint8 pictures, one per account."""
+        if self._traces is not None:
+            return tuple(figure_to_rgb(draw_episode(trace, self.market)) for trace in self._traces)
         if self.render_mode != "ansi":
             return None
         s, m = self.core.exchange.state, self.market
@@ -111,6 +115,8 @@ class PerpVectorEnv(VectorEnv):
             self._rng, _ = seeding.np_random(seed)
         self.core.reset_rows(self._all, self.core.sample_starts(self._rng, self.num_envs))
         self._pending_reset[:] = False
+        if self._traces is not None:
+            self._update_traces(self._all, None)
         return self.core.observe(), self._infos(self.core.info_arrays(None))
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -138,7 +144,18 @@ class PerpVectorEnv(VectorEnv):
             self._pending_reset = np.zeros(self.num_envs, bool)
         else:
             self._pending_reset = done
+        if self._traces is not None:
+            self._update_traces(restart | (done & self._same_step), info["liquidated"])
         return obs, reward, terminated, truncated, infos
+
+    def _update_traces(self, started: np.ndarray, liquidated: np.ndarray | None) -> None:
+        """Restart the picture of the accounts whose episode ``started``; extend the others'."""
+        s = self.core.exchange.state
+        for i, trace in enumerate(self._traces):
+            if started[i]:
+                trace.start(int(s.bar[i]), float(s.equity[i]), s.size[i], float(s.initial_capital[i]))
+            else:
+                trace.add(int(s.bar[i]), float(s.equity[i]), s.size[i], bool(liquidated[i]))
 
     def _restart(self, rows: np.ndarray, orders: Orders) -> None:
         """Reset ``rows`` to ``bars_per_decision`` bars before a sampled start, holding (module docstring)."""

@@ -146,6 +146,7 @@ def run_arena(
     concurrency: int = 8,
     retry_errors: bool = False,
     n_boot: int = 1000,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` (or on
     ``plan.date_windows``) and write the report.
@@ -156,7 +157,8 @@ def run_arena(
 
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
     ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
-    ``moved_fields``.
+    ``moved_fields``. ``executor`` plays the episodes (see :func:`~.runner.evaluate`; default: in
+    this process).
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
@@ -173,7 +175,7 @@ def run_arena(
         facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
                  "moved_fields": moved, **(extra or {})}
     evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
-             concurrency=concurrency, retry_errors=retry_errors)
+             concurrency=concurrency, retry_errors=retry_errors, executor=executor)
     summary = write_report(out_dir, title=title, n_boot=n_boot)
     summary.update({"splits": splits, "windows": windows, "moved_fields": moved})
     return summary

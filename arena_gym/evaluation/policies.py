@@ -205,7 +205,8 @@ class LLMTrader:
 
 
 #: The forms of a policy spec on the command line.
-SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm or provider/model>", "<label>=<any of these>")
+SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm or provider/model>",
+              "recorded:<trade log>#<model_id>", "<label>=<any of these>")
 
 
 def baseline_params() -> dict[str, dict[str, Any]]:
@@ -238,4 +239,14 @@ def policy_from_spec(spec: str, **llm_kwargs: Any) -> Any:
         return SB3Policy.load(rest, name=label or "ppo")
     if kind == "llm" and rest:
         return LLMTrader.from_preset(rest, name=label, **llm_kwargs)
+    if kind == "recorded" and rest:
+        from .recorded import recorded_policies
+
+        path, _, model = rest.rpartition("#")
+        if not path or not model:
+            raise ValueError(f"recorded policy {spec!r}: expected recorded:<trade log>#<model_id>")
+        policy, = recorded_policies(path, models=[model])
+        if label:
+            policy.name = label
+        return policy
     raise ValueError(f"unknown policy {spec!r}; baselines: {', '.join(BASELINES)}; other forms: {', '.join(SPEC_FORMS[1:])}")

@@ -404,8 +404,9 @@ def format_leaderboard(board: pd.DataFrame | None, metrics: pd.DataFrame | None 
     if board is None:
         return "(no leaderboard)"
     table = leaderboard_table(board, metrics)
-    formatters = {c: (lambda v, c=c: _cell(v, c)) for c in table.columns if c != "policy"}
-    return table.to_string(index=False, formatters=formatters)
+    for column in table.columns[1:]:  # formatted here: to_string would print NaN itself
+        table[column] = [_cell(v, column) for v in table[column]]
+    return table.to_string(index=False)
 
 
 def format_head_to_head(h2h: pd.DataFrame, score: str = "total_return") -> str:

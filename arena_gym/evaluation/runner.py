@@ -21,6 +21,12 @@ Each episode gets a fresh :class:`~arena_gym.env.PerpTradingEnv` reset with ``se
 window's start bar; the policy is reset with a seed derived from ``(seed, start)``. A policy that
 raises gets that episode recorded as an error, and the others go on. Policies with a coroutine
 ``aact`` (LLMs) play their episodes concurrently across windows, at most ``concurrency`` at once.
+
+Who plays the episodes is an *executor*: an object with ``run(policies, todo, market, config,
+deliver)`` that plays the episode keys of ``todo`` (policy name -> keys still to play) and calls
+``deliver(key, seconds, outcome, error)`` as each one finishes, in any order. The runner writes
+the files and the log line of each delivered episode. :class:`LocalExecutor` (the default) plays
+in this process; :class:`~arena_gym.evaluation.distributed.RayExecutor` on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -271,6 +277,7 @@ def evaluate(
     concurrency: int = 8,
     retry_errors: bool = False,
     on_episode: Callable[[dict[str, Any]], None] | None = None,
+    executor: EpisodeExecutor | None = None,
 ) -> pd.DataFrame:
     """Play ``policies`` x ``windows`` x ``seeds`` into ``out_dir``, resuming what is there.
 
@@ -286,6 +293,7 @@ def evaluate(
         concurrency: episodes in flight at once for policies with ``aact``.
         retry_errors: play again the episodes logged as errors.
         on_episode: called with each record after it is logged.
+        executor: who plays the episodes (default :class:`LocalExecutor` with ``concurrency``).
 
     Returns:
         :func:`load_results` of the folder once every episode is logged.
@@ -335,22 +343,68 @@ def evaluate(
         if on_episode is not None:
             on_episode(record)
 
+    executor = LocalExecutor(concurrency) if executor is None else executor
     try:
-        sync = [p for p in policies if not inspect.iscoroutinefunction(getattr(p, "aact", None))]
-        concurrent = [p for p in policies if p not in sync]
-        for p in sync:
-            for key in todo[p.name]:
-                t0 = time.perf_counter()
-                try:
-                    outcome, error = play_episode(p, market, config, key), None
-                except Exception as err:  # a failing policy must not sink the others
-                    outcome, error = None, f"{type(err).__name__}: {err}"
-                log_result(key, time.perf_counter() - t0, outcome, error)
-        if any(todo[p.name] for p in concurrent):
-            asyncio.run(_play_concurrently(concurrent, todo, market, config, concurrency, log_result))
+        executor.run(policies, todo, market, config, log_result)
     finally:
         bar.close()
     return load_results(out_dir)
+
+
+#: ``deliver(key, seconds, outcome, error)``: one finished episode, ``outcome`` being
+#: :func:`play_episode`'s (metrics, steps, trades), or ``None`` with ``error`` set.
+Deliver = Callable[[EpisodeKey, float, "tuple | None", "str | None"], None]
+
+
+class EpisodeExecutor(Protocol):
+    """Plays the episodes :func:`evaluate` hands it (see the module docstring)."""
+
+    def run(self, policies: Sequence[Any], todo: dict[str, list[EpisodeKey]], market: MarketData,
+            config: EnvConfig, deliver: Deliver) -> None: ...
+
+
+def is_async_policy(policy: Any) -> bool:
+    """Whether ``policy`` has a coroutine ``aact`` (its episodes are played concurrently)."""
+    return inspect.iscoroutinefunction(getattr(policy, "aact", None))
+
+
+def timed_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey) -> tuple:
+    """``(seconds, outcome, error)`` of one :func:`play_episode`; a raising policy gives an error."""
+    t0 = time.perf_counter()
+    try:
+        outcome, error = play_episode(policy, market, config, key), None
+    except Exception as err:  # a failing policy must not sink the others
+        outcome, error = None, f"{type(err).__name__}: {err}"
+    return time.perf_counter() - t0, outcome, error
+
+
+async def atimed_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey) -> tuple:
+    """:func:`timed_episode` with :func:`aplay_episode`."""
+    t0 = time.perf_counter()
+    try:
+        outcome, error = await aplay_episode(policy, market, config, key), None
+    except Exception as err:  # a failing policy must not sink the others
+        outcome, error = None, f"{type(err).__name__}: {err}"
+    return time.perf_counter() - t0, outcome, error
+
+
+class LocalExecutor:
+    """Plays in this process: numeric policies one episode after another, then the policies with
+    ``aact`` concurrently across windows, at most ``concurrency`` episodes in flight."""
+
+    def __init__(self, concurrency: int = 8) -> None:
+        self.concurrency = concurrency
+
+    def run(self, policies: Sequence[Any], todo: dict[str, list[EpisodeKey]], market: MarketData,
+            config: EnvConfig, deliver: Deliver) -> None:
+        concurrent = [p for p in policies if is_async_policy(p)]
+        for p in policies:
+            if p in concurrent:
+                continue
+            for key in todo[p.name]:
+                deliver(key, *timed_episode(p, market, config, key))
+        if any(todo[p.name] for p in concurrent):
+            asyncio.run(_play_concurrently(concurrent, todo, market, config, self.concurrency, deliver))
 
 
 async def _play_concurrently(policies: Sequence[Any], todo: dict[str, list[EpisodeKey]], market: MarketData,
@@ -361,11 +415,6 @@ async def _play_concurrently(policies: Sequence[Any], todo: dict[str, list[Episo
 
     async def one(policy: Any, key: EpisodeKey) -> None:
         async with gate:
-            t0 = time.perf_counter()
-            try:
-                outcome, error = await aplay_episode(policy, market, config, key), None
-            except Exception as err:  # a failing policy must not sink the others
-                outcome, error = None, f"{type(err).__name__}: {err}"
-            log_result(key, time.perf_counter() - t0, outcome, error)
+            log_result(key, *await atimed_episode(policy, market, config, key))
 
     await asyncio.gather(*(one(p, key) for p in policies for key in todo[p.name]))

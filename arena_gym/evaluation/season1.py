@@ -212,8 +212,9 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     window_obj = DateWindow.parse(window)
     facts = {
         "window": window_obj.label, "daily_windows": len(daily["windows"]), "training_cut": cut,
-        "env": (f"{config.exchange} rules, {config.margin_mode} margin, ${config.initial_capital:,.0f}, "
-                f"{market.bar_seconds // 60}-minute bars, one decision per bar, slippage {config.slippage}"),
+        "env": full.get("env_line") or (f"{config.exchange} rules, {config.margin_mode} margin, "
+                                         f"${config.initial_capital:,.0f}, {market.bar_seconds // 60}-minute bars"),
+        "metric_notes": list(full.get("notes", [])),
         "market": market.name, "ppo_model": str(model), "seconds": round(time.perf_counter() - t0, 1),
     }
     result = {"table": table, "leaderboard": daily["leaderboard"], "leaderboard_note": daily.get("leaderboard_note"),
@@ -281,9 +282,9 @@ def season_text(result: dict[str, Any]) -> str:
 
     f = result["facts"]
     parts = [f"# Alpha Arena Season 1 on the record: {f['window']} UTC",
-             f"One env for every contestant: {f['env']}; market {f['market']}. PPO trained and validated only on bars "
-             f"before {f['training_cut']} UTC. {COMMON_LOG_NOTE}.",
-             "## Full window", _fmt_table(result["table"]),
+             f"{f['env']} PPO trained and validated only on bars before {f['training_cut']} UTC. Recorded LLMs: "
+             f"{COMMON_LOG_NOTE}.",
+             "## Full window", _fmt_table(result["table"]), *f["metric_notes"],
              f"## Bradley-Terry ranking over {f['daily_windows']} paired daily windows (total return; Elo scale, 95 % "
              "bootstrap intervals)"]
     if result["leaderboard"] is not None:

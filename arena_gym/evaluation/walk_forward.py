@@ -63,11 +63,12 @@ def train_walk_forward(market: MarketData, config: EnvConfig, cut, out_dir: str 
                        preset: str | Path | dict[str, Any] = "ppo", *, validation_days: float = 30.0,
                        total_timesteps: int | None = None, log: Callable[[str], None] | None = print) -> Path:
     """Train PPO (:func:`~.training.train_ppo`) on the bars before ``cut``; reuse
-    ``out_dir/best_model.zip`` when it is there. Returns the model path."""
+    ``out_dir/best_model.zip`` when a finished training left it (the final ``model.zip`` is
+    written last: an interrupted training starts over). Returns the model path."""
     from .training import train_ppo
 
     model = Path(out_dir) / "best_model.zip"
-    if model.is_file():
+    if model.is_file() and (Path(out_dir) / "model.zip").is_file():
         if log is not None:
             log(f"reusing the trained PPO in {model.parent} (delete the folder to retrain)")
         return model

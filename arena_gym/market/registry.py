@@ -15,13 +15,14 @@ what keeps ``SubprocVecEnv`` and ``AsyncVectorEnv`` workers cheap to start. Whic
 a recipe:
 
 * synthetic markets: the generator's arguments (bit-identical arrays from the same seed);
-* freqtrade and parquet files: the loader's arguments plus the files' fingerprint (size and
-  modification time); a worker that finds the files changed refuses to load them
+* freqtrade and parquet files and the download cache (:func:`arena_gym.data.load_cached_market`):
+  the loader's arguments plus the files' fingerprint (path, size and modification time); a
+  worker that finds the files changed refuses to load them
   (:class:`~arena_gym.market.data.MarketDataError`) rather than train on other data;
 * markets derived from those by ``select``, ``with_assets``, ``slice`` and ``resample``.
 
-Markets built from in-memory frames (``MarketData.from_frames``, the download cache, replays)
-have no recipe and pickle their arrays.
+Markets built from in-memory frames (``MarketData.from_frames``, replays of trade logs) have no
+recipe and pickle their arrays.
 
 The registry keeps the :data:`MAX_MARKETS` most recently requested markets;
 :func:`clear_markets` empties it.
