@@ -8,6 +8,11 @@ touching this file:
 * inline code spans that start with a command (``arena-gym``, ``python``, ``bash``, ``.venv/bin/``,
   ``pip``) are shell commands too.
 
+A Python snippet with no ``import`` continues the README's previous snippet (as a reader
+would run it in one session): it runs after that one's code. A bare command name in prose
+(``arena-gym replay``) names the command rather than runs it: it is checked with ``--help``
+unless :data:`SLOW` lists it to run as written.
+
 Each runs with bash in its own temporary folder holding the checkout's ``envs/``, ``policies/``
 and ``scripts/`` and a ``.venv`` link to the running interpreter's environment (whose ``bin`` is
 first on ``PATH``, so ``python`` and ``arena-gym`` are the project's), with ``runs/`` and the data
@@ -54,12 +59,16 @@ SKIP = {
     "local-smollm2": "needs the local-llm extra (a compiled llama.cpp server and a model file); tested by the "
                      "realmodel tests",
     "arena-gym download --exchange": "downloads from an exchange (network)",
+    "arena-gym paper --env": "polls an exchange for live bars (network); tests/test_paper.py runs the command on a "
+                             "fake exchange",
     "load_cached_market(": "reads the download cache, filled from the network",
     'from_profile("gpt-5"': "calls OpenAI: needs OPENAI_API_KEY (without it the policy fails at once naming the "
                             "variable, see tests/test_loud_failures.py)",
 }
 
 COMMAND_START = re.compile(r"^(arena-gym|python|bash|\.venv/bin/|pip)\b")
+#: A command named in prose, without arguments.
+NAME_ONLY = re.compile(r"^arena-gym [a-z0-9-]+$")
 #: Placeholders of a synopsis: an all-caps word such as DIR or RUN_DIR, or an ellipsis.
 PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b|\.\.\.")
 DEMO_RUN = "runs/demo"
@@ -67,9 +76,10 @@ DEMO_RUN = "runs/demo"
 
 @dataclass(frozen=True)
 class Block:
-    kind: str   # "shell" or "python"
-    line: int   # 1-based README line where it starts
+    kind: str        # "shell" or "python"
+    line: int        # 1-based README line where it starts
     text: str
+    setup: str = ""  # for a Python snippet that continues an earlier one: the code it builds on
 
     @property
     def ident(self) -> str:
@@ -123,7 +133,7 @@ def _inline_commands(prose: list[tuple[int, str]]) -> list[Block]:
 
 
 def classify(block: Block) -> tuple[str, str]:
-    """("run" | "slow" | "skip", reason)."""
+    """("run" | "help" | "slow" | "skip", reason)."""
     for needle, reason in SKIP.items():
         if needle in block.text:
             return "skip", reason
@@ -132,13 +142,27 @@ def classify(block: Block) -> tuple[str, str]:
     for needle, reason in SLOW.items():
         if needle in block.text:
             return "slow", reason
+    if block.kind == "shell" and NAME_ONLY.match(block.text):
+        return "help", "a command named in prose: checked with --help"
     return "run", ""
+
+
+def with_continuations(blocks: list[Block]) -> list[Block]:
+    """Python snippets without an import get the code of the snippets they continue as setup."""
+    out, previous = [], None
+    for block in blocks:
+        if block.kind == "python":
+            if previous is not None and not re.search(r"^\s*(import|from)\s", block.text, re.M):
+                block = Block(block.kind, block.line, block.text, setup=f"{previous.setup}\n{previous.text}".strip())
+            previous = block
+        out.append(block)
+    return out
 
 
 def _params():
     params = []
     seen: set[tuple[str, str]] = set()
-    for block in readme_blocks(README.read_text(encoding="utf-8")):
+    for block in with_continuations(readme_blocks(README.read_text(encoding="utf-8"))):
         if (block.kind, block.text) in seen:  # the same command quoted twice runs once
             continue
         seen.add((block.kind, block.text))
@@ -196,9 +220,10 @@ def test_readme_block_runs_as_written(block: Block, tmp_path, request):
     if DEMO_RUN in block.text:
         shutil.copytree(request.getfixturevalue("demo_run"), ws / DEMO_RUN)
     if block.kind == "python":
-        args = [str(VENV / "bin" / "python"), "-c", block.text]
+        args = [str(VENV / "bin" / "python"), "-c", f"{block.setup}\n{block.text}"]
     else:
-        args = ["bash", "-c", f"set -e -o pipefail\n{block.text}"]
+        command = f"{block.text} --help" if classify(block)[0] == "help" else block.text
+        args = ["bash", "-c", f"set -e -o pipefail\n{command}"]
     done = _run(args, ws, 1200)
     assert done.returncode == 0, (f"README line {block.line} ({block.kind}) failed with exit code {done.returncode}:\n"
                                   f"{block.text}\n--- stdout ---\n{done.stdout[-3000:]}\n"
@@ -219,3 +244,11 @@ def test_extraction_finds_every_kind_of_block():
         ("python", 8, "print(1)"), ("shell", 11, "arena-gym train")]
     assert classify(blocks[1]) == ("skip", "a synopsis with placeholders, not a command")
     assert classify(blocks[2])[0] == "slow" and classify(blocks[0]) == ("run", "")
+    assert classify(blocks[5])[0] == "help"                      # `arena-gym train` named in prose
+
+
+def test_a_snippet_without_imports_continues_the_previous_one():
+    first, second, third = with_continuations([Block("python", 1, "import math\nx = 2"),
+                                               Block("python", 5, "y = x + 1"), Block("python", 9, "print(y)")])
+    assert first.setup == "" and second.setup == "import math\nx = 2"
+    assert third.setup == "import math\nx = 2\ny = x + 1"

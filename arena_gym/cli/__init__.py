@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "episode", "train", "sweep", "eval", "arena", "report", "download", "replay", "season1")
+COMMANDS = ("demo", "episode", "train", "sweep", "eval", "arena", "report", "download", "replay", "season1", "paper")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,8 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("--fees", choices=("schedule", "recorded"), default="schedule",
                    help="fills mode: rate by the recorded maker/taker flag (default) or the recorded fee itself")
     p.add_argument("--fee-tier", action="append", default=[], metavar="START,TAKER,MAKER",
-                   help="fee rates from START (UTC) on, e.g. 2025-10-22T00:00Z,0.0004,0.00012 (repeatable); before "
-                        "the first tier the contract fees of --rules apply")
+                   help="fee rates from START (UTC) on, e.g. 2025-10-22T00:00Z,0.0004,0.00012 (repeatable), added to "
+                        "the fee_schedule of --rules (--rules alpha-arena-s1 has the contest's); before the first "
+                        "tier the contract fees of --rules apply")
     p.add_argument("--rules", default="hyperliquid", help="exchange preset for contract specs, fees and engine rules "
                                                           "(default hyperliquid)")
     p.add_argument("--slippage", default="default", help="bars mode: slippage preset (none, default, conservative)")

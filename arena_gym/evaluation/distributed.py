@@ -34,7 +34,8 @@ from arena_gym.market.data import MarketData
 
 from .runner import Deliver, EpisodeKey, atimed_episode, is_async_policy, timed_episode
 
-#: Worker-side cache: market and policies built from their sources, by object id.
+#: Worker-side cache of one evaluation: its market and the policies built from their sources,
+#: by object id; emptied when a task of another evaluation (another market) arrives.
 _WORKER_CACHE: dict[str, Any] = {}
 
 
@@ -52,8 +53,12 @@ def connect(address: str | None = None, num_cpus: int | None = None):
     cluster), else a new local one with ``num_cpus`` (default: every core)."""
     ray = import_ray()
     if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 logging_level="WARNING", configure_logging=True)
+        try:
+            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                     logging_level="WARNING")
+        except (ConnectionError, RuntimeError, ValueError) as err:  # a wrong address: say so in one line
+            where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+            raise ValueError(f"cannot join {where}: {str(err).strip().splitlines()[0]}") from err
     return ray
 
 
@@ -132,6 +137,8 @@ def play_task(refs: list, config: EnvConfig, key: EpisodeKey, llm_kwargs: Mappin
     """A Ray task body: one episode; ``refs`` is ``[market_ref, source_ref]`` (in a list, so
     that Ray passes the references and the worker fetches each once)."""
     market_ref, source_ref = refs
+    if market_ref.hex() not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
     try:
         policy = _policy(source_ref, llm_kwargs)
     except Exception as err:  # e.g. a model file that does not load on this node

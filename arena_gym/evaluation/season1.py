@@ -54,8 +54,9 @@ BASELINES = ("hold_cash", "buy_and_hold", "random", "ema_momentum", "funding_car
 #: Columns of the full-window table: (metric, header with its unit, scale).
 TABLE_COLUMNS = (("total_return", "return %", 100.0), ("sharpe", "Sharpe (annualized)", 1.0),
                  ("max_drawdown", "max drawdown %", 100.0), ("fees_paid", "fees $", 1.0),
-                 ("funding_paid", "funding $", 1.0), ("n_trades", "trades", 1.0), ("win_rate", "win rate %", 100.0),
-                 ("avg_gross_leverage", "avg leverage x", 1.0))
+                 ("funding_paid", "funding $", 1.0), ("n_trades", "trades", 1.0),
+                 ("trade_win_rate", "win rate % (trades)", 100.0), ("avg_trade_leverage", "avg trade leverage x", 1.0),
+                 ("avg_gross_leverage", "avg exposure x equity", 1.0))
 
 
 def season_preset() -> dict[str, Any]:
@@ -255,6 +256,7 @@ def _season_table(metrics: pd.DataFrame, recorded, model: Path) -> pd.DataFrame:
                       **{header: float(row.get(metric, np.nan)) * scale for metric, header, scale in TABLE_COLUMNS},
                       "note": notes.get(name, "")}
     table = pd.DataFrame.from_dict(rows, orient="index")
+    table["trades"] = table["trades"].round().astype("Int64")
     table.index.name = "contestant"
     return table.sort_values("return %", ascending=False)
 

@@ -1,0 +1,100 @@
+"""``arena-gym paper``: contestants in lockstep on live bars, with simulated fills.
+
+Example::
+
+    arena-gym paper --env alpha-arena-s1 --exchange hyperliquid --timeframe 5m --llm gpt-5 \\
+        --add ppo:runs/demo/ppo/best_model.zip --out runs/paper
+
+The env preset gives the env settings (its ``[market]`` table is not used: the bars come from
+the exchange); rerunning the same command resumes the session and catches up the bars it
+missed. See :mod:`arena_gym.evaluation.paper` and :mod:`arena_gym.data.live`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "paper", help="paper-trade contestants on live bars from an exchange (simulated fills, resumable)",
+        description="Poll an exchange through ccxt for closed bars, let every contestant decide at each bar close "
+                    "through the same env as offline, and write the evaluation files after every bar (arena-gym "
+                    "report works on the folder while it runs). No order is ever sent to the exchange.")
+    p.add_argument("--env", default="alpha-arena-s1", help="env preset for the env settings (default alpha-arena-s1)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override an EnvConfig field (value read as JSON, else as text); repeatable")
+    p.add_argument("--exchange", default="hyperliquid", help="ccxt exchange id: hyperliquid (default), binanceusdm, "
+                                                            "bybit, okx")
+    p.add_argument("--timeframe", default="5m", help="bar length (default 5m)")
+    p.add_argument("--coins", help="comma-separated coins (default: the env preset's assets)")
+    p.add_argument("--baselines", default="", help="comma-separated baselines to add (default none)")
+    p.add_argument("--add", action="append", default=[], metavar="SPEC",
+                   help="another contestant: a baseline, ppo:<model.zip>, llm:<preset> or LABEL=<spec>; repeatable")
+    p.add_argument("--llm", default="none", help="LLM presets to add, comma-separated (e.g. gpt-5,mock), 'auto' or "
+                                                 "'none' (default)")
+    p.add_argument("--out", default="runs/paper", help="session folder (default runs/paper)")
+    p.add_argument("--history-bars", type=int, default=500, help="closed bars fetched before the first decision "
+                                                                 "(default 500)")
+    p.add_argument("--max-bars", type=int, help="stop after this many live bars (counting earlier runs of --out)")
+    p.add_argument("--seed", type=int, default=0, help="env and policy seed (default 0)")
+    p.add_argument("--grace", type=float, default=5.0, help="seconds after a bar's close before asking for it "
+                                                            "(default 5)")
+    p.add_argument("--late-limit", type=float, help="seconds after a bar's close after which a missing candle is "
+                                                    "filled by the gap rule (default: one bar, at least 60)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, client=None, clock=None) -> int:
+    from pathlib import Path
+
+    from arena_gym.data.live import LiveFeed
+    from arena_gym.evaluation.arena import with_fields
+    from arena_gym.evaluation.paper import PaperSession, policies_for
+    from arena_gym.presets import env_config, read_env_preset
+
+    from .arena import llm_specs
+    from .evaluation_options import parse_fields
+
+    if args.max_bars is not None and args.max_bars < 1:
+        raise ValueError(f"--max-bars must be >= 1, got {args.max_bars}")
+    preset = read_env_preset(args.env)
+    config = env_config(preset.get("env", {}), preset["path"])
+    fields = parse_fields(args.set)
+    if fields:
+        env_config(fields, "--set")
+        config = with_fields(config, fields)
+    coins = args.coins or ",".join(config.assets or ())
+    if not coins:
+        raise ValueError(f"the env preset {args.env} names no assets; give --coins, e.g. BTC,ETH,SOL")
+    specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add + llm_specs(args.llm)
+    if not specs:
+        raise ValueError("no contestants: add some with --add, --llm or --baselines")
+    out = Path(args.out)
+    feed = LiveFeed(args.exchange, coins, args.timeframe, client=client, clock=clock, grace_s=args.grace,
+                    late_limit_s=args.late_limit, log=None)
+    tty = sys.stdout.isatty()
+
+    def status(line: str) -> None:
+        print(("\r" + line + "\033[K") if tty else line, end="" if tty else "\n", flush=True)
+
+    def log(line: str) -> None:
+        print(("\n" if tty else "") + line, file=sys.stderr, flush=True)
+
+    with policies_for(specs, out) as policies:
+        session = PaperSession(feed, policies, config, out, history_bars=args.history_bars, seed=args.seed,
+                               status=status, log=log)
+        print(f"paper session in {out}: {', '.join(p.name for p in policies)} on {feed.venue.id} "
+              f"{','.join(feed.coins)} {args.timeframe} bars (simulated fills; Ctrl-C stops, rerun resumes)")
+        try:
+            summary = session.run(max_bars=args.max_bars)
+        except KeyboardInterrupt:
+            print("\nstopped; rerun the same command to resume")
+            return 130
+    if tty:
+        print()
+    print(f"{summary['live_bars']} live bars, {summary['events']} feed events; "
+          + ", ".join(f"{name} {eq:,.2f}" for name, eq in summary["equity"].items() if eq is not None))
+    print(f"arena-gym report {out}  # tables, plots and report.html")
+    return 0
