@@ -64,7 +64,7 @@ def test_funding_over_several_hours_long_and_short(side):
 
 
 def test_isolated_20x_btc_long_liquidates_at_103921_85():
-    # DESIGN.md section 4: long 0.62 BTC at 107,982.5 with 3,323 margin, mmr 1.25 %
+    # a worked example of the isolated liquidation price: long 0.62 BTC at 107,982.5 with 3,323 margin, mmr 1.25 %
     liq = (107_982.5 - 3_323 / 0.62) / (1 - 0.0125)
     assert liq == pytest.approx(103_921.85, abs=0.01)
     bars = flat_bars(107_982.5, 3) + [(107_000.0, 107_100.0, 103_900.0, 104_500.0)] + flat_bars(104_500.0, 2)

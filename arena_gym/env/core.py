@@ -119,7 +119,7 @@ class PerpCore:
                 f"a start at bar >= {self.first_start} (lookback {config.lookback}, indicator warm-up {WARMUP_BARS}); "
                 f"at most {max((self.split_end - self.first_start) // self.k, 0)} decisions of {self.k} bar(s) fit: "
                 f"shorten the episodes (e.g. --set episode_length=...)")
-        self.fixed_start = None if config.start == "random" else self._fixed_start(config.start)
+        self.fixed_start = None if config.start == "random" else self.start_bar(config.start)
         self.steps = np.zeros(n_accounts, np.int64)
         self.actions_clipped = np.zeros(n_accounts, np.int64)
         self.prev_equity = np.full(n_accounts, float(config.initial_capital))
@@ -143,7 +143,7 @@ class PerpCore:
         self.__dict__.update(state)
         self._bind_features()
 
-    def _fixed_start(self, spec) -> int:
+    def start_bar(self, spec) -> int:
         """The start bar for a bar index, or for a timestamp: the bar containing it."""
         bar = self.market.index_of(spec) if isinstance(spec, str) else resolve_bar(self.market, spec, "start")
         if not self.first_start <= bar <= self.last_start:
@@ -205,8 +205,14 @@ class PerpCore:
         raise ValueError(f"action_mode {mode!r} is decoded by the environment, not from arrays")
 
     # ------------------------------------------------------------------ step
-    def advance(self, orders: Orders | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepReport]:
-        """Run one decision for every account; returns (reward, terminated, truncated, report)."""
+    def advance(self, orders: Orders | None, restarted: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepReport]:
+        """Run one decision for every account; returns (reward, terminated, truncated, report).
+
+        ``restarted`` (bool (N,)) marks accounts reset to hold through this decision before their
+        episode starts (the vector env's ``next_step`` autoreset): they get reward 0, are not
+        done, and begin their episode at step 0 after it.
+        """
         report = self.exchange.step(orders, self.k)
         s = self.exchange.state
         equity = s.equity
@@ -216,10 +222,17 @@ class PerpCore:
         terminated = s.closed.copy()
         truncated = ~terminated & ((s.bar + self.k > self.split_end) | (
             self.steps >= self.config.episode_length if self.config.episode_length else False))
+        if restarted is not None and restarted.any():
+            reward[restarted] = 0.0
+            terminated[restarted] = False
+            truncated[restarted] = False
+            self.steps[restarted] = 0
         return reward, terminated, truncated, report
 
-    def info_arrays(self, report: StepReport | None) -> dict[str, np.ndarray]:
-        """Per-account info as (N,) arrays (keys: ``INFO_KEYS``)."""
+    def info_arrays(self, report: StepReport | None, decision_fallbacks: np.ndarray | None = None,
+                    invalid_output: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per-account info as (N,) arrays (keys: ``INFO_KEYS``); the decision counts come from
+        whoever decoded the decisions (zero for numeric actions)."""
         s, n = self.exchange.state, self.n
         equity = s.equity
         zeros = np.zeros(n, np.int64)
@@ -231,15 +244,15 @@ class PerpCore:
             "fees_paid": s.fees_paid.copy(),
             "funding_paid": s.funding_paid.copy(),
             "gross_leverage": row_sum(np.abs(s.size) * s.mark) / np.maximum(equity, 1e-9),
-            "fills": zeros if report is None else report.fills,
+            "fills": zeros if report is None else report.fills.copy(),
             "liquidated": np.zeros(n, bool) if report is None else report.liquidated > 0,
             "liquidations": s.n_liquidations.copy(),
-            "stop_fills": zeros if report is None else report.stops,
-            "take_profit_fills": zeros if report is None else report.targets,
-            "margin_scale": np.ones(n) if report is None else report.margin_scale,
+            "stop_fills": zeros if report is None else report.stops.copy(),
+            "take_profit_fills": zeros if report is None else report.targets.copy(),
+            "margin_scale": np.ones(n) if report is None else report.margin_scale.copy(),
             "actions_clipped": zeros if report is None else self.actions_clipped,
-            "decision_fallbacks": zeros,
-            "invalid_output": np.zeros(n, bool),
+            "decision_fallbacks": zeros if decision_fallbacks is None else decision_fallbacks,
+            "invalid_output": np.zeros(n, bool) if invalid_output is None else invalid_output,
             "bar": s.bar.copy(),
             "step": self.steps.copy(),
         }

@@ -38,7 +38,7 @@ class PerpTradingEnv(gym.Env):
     Each step the policy sees the market up to the close of bar ``t`` and its account; its
     orders fill at the open of bar ``t + 1`` plus slippage; then ``bars_per_decision`` bars are
     simulated (stops, liquidation and targets intrabar, funding at settlements, mark at close).
-    The exchange rules are in :mod:`arena_gym.exchange.engine`.
+    The exchange rules are in :mod:`arena_gym.exchange.kernel`.
 
     ## Action space (``action_mode``)
     | mode       | space                        | meaning                                                |
@@ -123,7 +123,7 @@ class PerpTradingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         start = (options or {}).get("start")
-        starts = self.core.sample_starts(self.np_random, 1) if start is None else np.array([self.core._fixed_start(start)])
+        starts = self.core.sample_starts(self.np_random, 1) if start is None else np.array([self.core.start_bar(start)])
         self.core.reset_rows(np.array([0]), starts)
         self._last_report = None
         self.last_decision = None
@@ -220,6 +220,12 @@ class PerpTradingEnv(gym.Env):
         return pd.DataFrame(self.records)
 
     # ------------------------------------------------------------------ accessors
+    @property
+    def account(self):
+        """This env's account state (an :class:`~arena_gym.exchange.AccountState` with one row):
+        sizes (coins), marks, collateral, ... Read it; orders go through :meth:`step`."""
+        return self.core.exchange.state
+
     def positions(self) -> list[Position]:
         """Open positions: size, entry, mark, leverage, margin, liquidation price, uPnL, stop, target."""
         return self.core.positions(0)
@@ -233,9 +239,7 @@ class PerpTradingEnv(gym.Env):
         return self.core.trades(include_open)
 
     def _info(self) -> dict[str, Any]:
-        arrays = self.core.info_arrays(self._last_report)
-        info = {k: arrays[k][0].item() for k in INFO_KEYS}
-        if self.last_decision is not None:
-            info["decision_fallbacks"] = len(self.last_decision.fallbacks)
-            info["invalid_output"] = self.last_decision.parsed.invalid
-        return info
+        decision = self.last_decision
+        arrays = self.core.info_arrays(self._last_report, *(() if decision is None else (
+            np.array([len(decision.fallbacks)]), np.array([decision.parsed.invalid]))))
+        return {k: arrays[k][0].item() for k in INFO_KEYS}

@@ -125,13 +125,7 @@ class PerpVectorEnv(VectorEnv):
         restart = self._pending_reset
         if restart.any():
             self._restart(restart, orders)
-        reward, terminated, truncated, report = core.advance(orders)
-        if restart.any():
-            reward[restart] = 0.0
-            terminated[restart] = False
-            truncated[restart] = False
-            core.steps[restart] = 0
-            core.prev_equity[restart] = core.exchange.state.equity[restart]
+        reward, terminated, truncated, report = core.advance(orders, restarted=restart)
         info = core.info_arrays(report)
         done = terminated | truncated
         obs = core.observe()

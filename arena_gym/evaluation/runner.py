@@ -106,7 +106,7 @@ class EpisodeRecorder:
         self.llm: dict[str, Any] | None = None
 
     def record(self, action: Any, reward: float, info: dict[str, Any]) -> None:
-        state = self.env.core.exchange.state  # the account's batch arrays: size (coins) and mark per asset
+        state = self.env.account  # size (coins) and mark per asset, one row
         notional = state.size[0] * state.mark[0]
         self.notional.append(notional)
         self.equity.append(float(info["equity"]))

@@ -1,7 +1,9 @@
 """Columnar, append-only event ledger shared by all accounts of an exchange.
 
-Rows are appended in batches straight from the engine's arrays (no per-row Python), into
-preallocated numpy columns that double when full. Each row is one event of one position:
+The compiled exchange kernel writes rows straight into two preallocated column blocks (one
+float64, one int64) that double when a step could overflow them; columns are cut and typed only
+when read. Within one step the rows of each account are in booking order; accounts' rows may
+interleave across steps. Each row is one event of one position:
 
 ========== =====================================================================
 kind       ``order`` (a fill of an order), ``stop_loss``, ``take_profit``,
@@ -41,11 +43,11 @@ KINDS = ("order", "stop_loss", "take_profit", "liquidation", "funding", "forfeit
 ORDER, STOP_LOSS, TAKE_PROFIT, LIQUIDATION, FUNDING, FORFEIT = range(len(KINDS))
 LEVELS = ("full", "fills", "off")
 
-_COLUMNS = (
-    ("kind", np.int8), ("account", np.int32), ("episode", np.int64), ("asset", np.int16), ("bar", np.int64),
-    ("quantity", np.float64), ("price", np.float64), ("fee", np.float64), ("realized", np.float64),
-    ("funding", np.float64), ("maker", np.bool_), ("leverage", np.float64),
-)
+FLOAT_COLUMNS = ("quantity", "price", "fee", "realized", "funding", "leverage")
+INT_COLUMNS = (("kind", np.int8), ("account", np.int32), ("episode", np.int64), ("asset", np.int16), ("bar", np.int64),
+               ("maker", np.bool_))
+COLUMN_ORDER = ("kind", "account", "episode", "asset", "bar", "quantity", "price", "fee", "realized", "funding",
+                "maker", "leverage")
 
 
 class Ledger:
@@ -57,7 +59,9 @@ class Ledger:
         self.level = level
         self.episode = np.zeros(n_accounts, np.int64)
         self._n = 0
-        self._cols = {name: np.empty(capacity, dtype) for name, dtype in _COLUMNS}
+        cap = capacity if level != "off" else 0
+        self.float_block = np.empty((len(FLOAT_COLUMNS), cap))
+        self.int_block = np.empty((len(INT_COLUMNS), cap), np.int64)
 
     def __len__(self) -> int:
         return self._n
@@ -73,40 +77,31 @@ class Ledger:
     def clear(self) -> None:
         self._n = 0
 
-    def append(self, kind: int, account: np.ndarray, asset: np.ndarray, bar: np.ndarray, quantity: np.ndarray,
-               price: np.ndarray, fee: np.ndarray, realized: np.ndarray, funding: np.ndarray,
-               maker: bool | np.ndarray = False, leverage: float | np.ndarray = 0.0) -> None:
-        """Append ``len(account)`` rows; every argument is a 1-D array of that length (or scalar)."""
-        if self.level == "off" or (kind == FUNDING and self.level != "full"):
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` more rows (capacity doubles as needed)."""
+        if self.level == "off":
             return
-        k = len(account)
-        if k == 0:
+        end = self._n + rows
+        cap = self.float_block.shape[1]
+        if end <= cap:
             return
-        end = self._n + k
-        if end > len(self._cols["kind"]):
-            cap = max(end, 2 * len(self._cols["kind"]))
-            for name, arr in self._cols.items():
-                grown = np.empty(cap, arr.dtype)
-                grown[: self._n] = arr[: self._n]
-                self._cols[name] = grown
-        c, sl = self._cols, slice(self._n, end)
-        c["kind"][sl] = kind
-        c["account"][sl] = account
-        c["episode"][sl] = self.episode[account]
-        c["asset"][sl] = asset
-        c["bar"][sl] = bar
-        c["quantity"][sl] = quantity
-        c["price"][sl] = price
-        c["fee"][sl] = fee
-        c["realized"][sl] = realized
-        c["funding"][sl] = funding
-        c["maker"][sl] = maker
-        c["leverage"][sl] = leverage
-        self._n = end
+        cap = max(end, 2 * cap)
+        for name in ("float_block", "int_block"):
+            old = getattr(self, name)
+            grown = np.empty((old.shape[0], cap), old.dtype)
+            grown[:, : self._n] = old[:, : self._n]
+            setattr(self, name, grown)
+
+    def commit(self, n_rows: int) -> None:
+        """Record that the blocks now hold ``n_rows`` rows (written in place by the kernel)."""
+        self._n = n_rows
 
     def columns(self) -> dict[str, np.ndarray]:
-        """Views of the filled part of every column."""
-        return {name: arr[: self._n] for name, arr in self._cols.items()}
+        """The filled part of every column, typed (see the module docstring)."""
+        n = self._n
+        out = {name: self.float_block[j, :n] for j, name in enumerate(FLOAT_COLUMNS)}
+        out.update({name: self.int_block[j, :n].astype(dtype) for j, (name, dtype) in enumerate(INT_COLUMNS)})
+        return {name: out[name] for name in COLUMN_ORDER}
 
     def frame(self, timestamps: np.ndarray | None = None, symbols: tuple[str, ...] | None = None) -> pd.DataFrame:
         """The ledger as a DataFrame, with ``time`` (UTC) and ``symbol`` when the market is given."""

@@ -9,7 +9,8 @@ Buys fill at ``price * (1 + slippage)`` and sells at ``price * (1 - slippage)``.
 the one of the bar before the fill, known when the order was decided (no look-ahead). Maker
 fills (resting take-profit limits, when the preset says so) fill at their limit price.
 
-Presets: ``"none"`` (zero slippage, for hand-checked scenarios), ``"default"`` (1 bp
+The exchange kernel applies it (:func:`arena_gym.exchange.kernel.slippage`); this module
+holds the model's parameters and presets. Presets: ``"none"`` (zero slippage, for hand-checked scenarios), ``"default"`` (1 bp
 half-spread, impact 0.01: about 0.5 bp for 0.25 % of a bar's volume, 10 bp for 1 %) and
 ``"conservative"`` (3 bp, impact 0.03).
 """
@@ -17,9 +18,6 @@ half-spread, impact 0.01: about 0.5 bp for 0.25 % of a bar's volume, 10 bp for 1
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-
 
 @dataclass(frozen=True)
 class SlippageModel:
@@ -33,13 +31,6 @@ class SlippageModel:
     def __post_init__(self) -> None:
         if self.half_spread < 0 or self.impact < 0 or not 0 <= self.max_slippage < 1:
             raise ValueError(f"invalid slippage model {self}")
-
-    def fraction(self, quantity: np.ndarray, bar_volume: np.ndarray) -> np.ndarray:
-        """Slippage fraction for absolute fill sizes ``quantity`` given bar volumes (same shape)."""
-        if self.impact == 0.0:
-            return np.minimum(np.full(np.shape(quantity), self.half_spread), self.max_slippage)
-        participation = quantity / np.maximum(bar_volume, self.min_volume)
-        return np.minimum(self.half_spread + self.impact * np.sqrt(participation), self.max_slippage)
 
 
 SLIPPAGE_PRESETS = {

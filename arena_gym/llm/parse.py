@@ -72,6 +72,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from arena_gym.exchange.formulas import clamp_leverage
 from arena_gym.llm.decision import CoinDecision, Fallback, ParsedDecision, Signal
 
 #: Longest kept ``invalidation_condition`` or ``justification``, in characters.
@@ -604,9 +605,7 @@ def _read_entry(key: Any, entry: Any, book: _CoinBook, limits: dict[str, int]
         note(Fallback(coin, "bad_leverage", f"leverage {_show(fields.get('leverage'))}: {problem}; dropped"))
     if leverage is not None:
         seen = leverage
-        leverage = max(1, math.floor(leverage))
-        if coin in limits:
-            leverage = min(leverage, limits[coin])
+        leverage = int(clamp_leverage(leverage, limits.get(coin, math.inf)))
         if leverage != seen:
             limit = f" (max {limits[coin]})" if coin in limits else ""
             note(Fallback(coin, "leverage_clamped", f"leverage {seen:g}{limit} set to {leverage}"))

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from arena_gym.preset_files import read_toml
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "exchange" / "rules"
@@ -85,12 +87,13 @@ class AssetSpec:
         return self.maintenance_tiers[0][1]
 
     def maintenance_margin(self, notional: float) -> float:
-        """Maintenance margin in quote currency for a position of ``notional`` (>= 0)."""
-        rate, amount = self.maintenance_tiers[0][1:]
-        for floor, tier_rate, tier_amount in self.maintenance_tiers:
-            if notional >= floor:
-                rate, amount = tier_rate, tier_amount
-        return notional * rate - amount
+        """Maintenance margin in quote currency for a position of ``notional`` (>= 0), by the
+        exchange's tier rule (:func:`arena_gym.exchange.formulas.maintenance_tier`)."""
+        from ..exchange.formulas import maintenance_tier
+
+        tiers = np.array(self.maintenance_tiers, dtype=np.float64).T[:, None, :]
+        rate, amount = maintenance_tier(tiers, 0, notional)
+        return float(notional * rate - amount)
 
 
 @dataclass(frozen=True)

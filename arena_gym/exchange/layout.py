@@ -1,0 +1,43 @@
+"""Index layout of the packed arrays the compiled exchange kernel reads and writes.
+
+Plain integers, importable without numba: the kernel, the parameter builder, the account state
+and the ledger all use these names for rows of their packed arrays.
+"""
+
+# per-position fields of ``pos``
+P_SIZE, P_ENTRY, P_LEVERAGE, P_MARGIN, P_STOP, P_TAKE, P_MARK, P_UPNL, P_FUNDING = range(9)
+N_POS_FIELDS = 9
+# per-account money of ``acc``
+A_CAPITAL, A_COLLATERAL, A_REALIZED, A_FEES, A_FUNDING, A_FORFEITED = range(6)
+N_ACC_FIELDS = 6
+# per-account counters of ``iacc``
+I_FILLS, I_LIQUIDATIONS, I_BAR = range(3)
+N_IACC_FIELDS = 3
+# market fields of ``bars``
+B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_PREV_VOLUME, B_FUNDING_RATE, B_FUNDING_PRICE = range(7)
+N_BAR_FIELDS = 7
+# per-asset parameters of ``asset_par``
+AP_MAX_LEVERAGE, AP_SIZE_STEP, AP_MIN_NOTIONAL, AP_DEFAULT_LEVERAGE = range(4)
+N_ASSET_PARAMS = 4
+# exchange-wide parameters of ``scal``
+(S_ISOLATED, S_TP_MAKER, S_FORFEIT_ON_LIQUIDATION, S_BACKSTOP, S_BANKRUPT_BELOW, S_HALF_SPREAD, S_IMPACT,
+ S_MAX_SLIPPAGE, S_MIN_VOLUME, S_LEDGER_LEVEL) = range(10)
+N_SCALARS = 10
+# tiers[field, asset, tier]
+T_FLOOR, T_RATE, T_AMOUNT = range(3)
+# report counters rep[field, account]
+R_LIQUIDATED, R_STOPS, R_TARGETS, R_FILLS = range(4)
+N_REPORT_FIELDS = 4
+# ledger columns
+LF_QUANTITY, LF_PRICE, LF_FEE, LF_REALIZED, LF_FUNDING, LF_LEVERAGE = range(6)
+LI_KIND, LI_ACCOUNT, LI_EPISODE, LI_ASSET, LI_BAR, LI_MAKER = range(6)
+N_LEDGER_FIELDS = 6
+# ledger kinds (same order as ``ledger.KINDS``) and levels
+K_ORDER, K_STOP_LOSS, K_TAKE_PROFIT, K_LIQUIDATION, K_FUNDING, K_FORFEIT = range(6)
+LEDGER_OFF, LEDGER_FILLS, LEDGER_FULL = 0, 1, 2
+# order flags (same bits as ``orders.OrderFlag``)
+F_LEVERAGE_CLAMPED, F_BELOW_MIN_NOTIONAL, F_SCALED_BY_MARGIN, F_REFUSED_BY_MARGIN = 1, 2, 4, 8
+F_STOP_INVALID, F_TARGET_INVALID, F_NON_FINITE, F_SIZE_ROUNDED_TO_ZERO, F_ACCOUNT_CLOSED = 16, 32, 128, 256, 512
+# scratch rows of ``work``
+W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK, W_PRICE, W_BACKSTOP, W_REMAIN = range(11)
+N_WORK_ROWS = 11

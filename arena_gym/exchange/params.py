@@ -1,0 +1,102 @@
+"""The exchange's parameters: built once from a market and a rule preset, then frozen.
+
+Everything the rules read that does not change while accounts trade lives here, packed into the
+flat arrays the compiled kernel takes (their layouts are the ``AP_*``, ``S_*``, ``T_*`` and
+``B_*`` indices of :mod:`arena_gym.exchange.kernel`); the accounts' state lives in
+:class:`~arena_gym.exchange.state.AccountState`. The arrays are read-only.
+
+Dated fee tiers (the preset's ``fee_schedule``) resolve here, once per market: ``fee_tier[bar]``
+is the index of the tier in force at that bar's open time (the last entry whose ``from`` is at
+or before it), and ``fees[0 | 1, tier, asset]`` its taker | maker rate. Tier 0 holds each
+asset's own fees, in force before the first entry. Every fee of a bar (orders, stops, targets,
+liquidations) is charged at that bar's tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..market.spec import ExchangeRules
+from .layout import LEDGER_FILLS, LEDGER_FULL, LEDGER_OFF
+from .slippage import SlippageModel
+
+if TYPE_CHECKING:
+    from ..market.data import MarketData
+
+LEDGER_LEVELS = {"off": LEDGER_OFF, "fills": LEDGER_FILLS, "full": LEDGER_FULL}
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+def market_bars(market: MarketData, use_mark: bool) -> np.ndarray:
+    """(7, T, A) open, high, low, close, previous bar's volume, funding rate, funding price;
+    shared by every exchange on the same bars."""
+    key = ("exchange_bars", use_mark)
+    cached = market._cache.get(key)
+    if cached is None:
+        prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
+        bars = np.stack([market.open, market.high, market.low, market.close, prev_volume, market.funding_rate,
+                         market.mark if use_mark else market.open]).astype(np.float64)
+        cached = market._cache[key] = _frozen(bars)
+    return cached
+
+
+@dataclass(frozen=True, eq=False)
+class ExchangeParams:
+    """Frozen parameters of one exchange over one market (see the module docstring).
+
+    Attributes:
+        asset_par: (4, A) max leverage, size step, minimum notional, default leverage.
+        tiers: (3, A, K) maintenance tier floors, rates and amounts (unused tiers: floor inf).
+        scal: (10,) exchange-wide switches and numbers (margin mode, take-profit liquidity,
+            bankruptcy close, backstop fraction, bankruptcy threshold, slippage model, ledger level).
+        fee_tier: (T,) int64 fee tier in force at each bar; fees: (2, F, A) taker, maker rates.
+        bars: (7, T, A) the market fields the rules read.
+    """
+
+    asset_par: np.ndarray
+    tiers: np.ndarray
+    scal: np.ndarray
+    fee_tier: np.ndarray
+    fees: np.ndarray
+    bars: np.ndarray
+
+    @classmethod
+    def build(cls, market: MarketData, rules: ExchangeRules, slippage: SlippageModel, *, isolated: bool,
+              default_leverage: np.ndarray, ledger_level: str) -> "ExchangeParams":
+        specs = market.assets
+        n_assets = len(specs)
+        max_leverage = np.array([float(a.max_leverage) for a in specs])
+        min_notional = np.array([a.min_notional for a in specs])
+        asset_par = np.stack([max_leverage, np.array([a.size_step for a in specs]), min_notional, default_leverage])
+        k = max(len(a.maintenance_tiers) for a in specs)
+        tiers = np.zeros((3, n_assets, k))
+        tiers[0] = np.inf
+        for i, a in enumerate(specs):
+            for j, tier in enumerate(a.maintenance_tiers):
+                tiers[:, i, j] = tier
+        use_mark = rules.funding_price == "mark" and market.mark is not None
+        scal = np.array([
+            float(isolated), float(rules.take_profit_liquidity == "maker"),
+            float(rules.liquidation_close == "bankruptcy_price"), rules.backstop_fraction,
+            float(np.min(min_notional / max_leverage)), slippage.half_spread, slippage.impact,
+            slippage.max_slippage, slippage.min_volume, float(LEDGER_LEVELS[ledger_level]),
+        ])
+        schedule = rules.fee_schedule
+        fees = np.zeros((2, 1 + len(schedule), n_assets))
+        fees[0, 0] = [a.taker_fee for a in specs]          # tier 0: the assets' own fees
+        fees[1, 0] = [a.maker_fee for a in specs]
+        for j, tier in enumerate(schedule, start=1):
+            fees[0, j], fees[1, j] = tier.taker_fee, tier.maker_fee
+        starts = np.array([t.start_ns for t in schedule], np.int64)
+        bar_ns = np.asarray(market.timestamps).astype("datetime64[ns]").astype(np.int64)
+        fee_tier = np.searchsorted(starts, bar_ns, side="right").astype(np.int64)
+        return cls(asset_par=_frozen(asset_par), tiers=_frozen(tiers), scal=_frozen(scal),
+                   fee_tier=_frozen(fee_tier), fees=_frozen(fees), bars=market_bars(market, use_mark))
