@@ -56,6 +56,8 @@ SLOW = {
 
 #: Commands or snippets (matched by a substring) a test machine cannot run, with the reason.
 SKIP = {
+    "--add-sweep runs/sweep": "reads the folder the README's previous command (arena-gym sweep --out runs/sweep) "
+                              "writes, and each command runs in its own folder; tests/test_ray.py covers --add-sweep",
     "scripts/install.sh": "installs the environment; CI runs scripts/install.sh before the suite, and the demo and "
                           "the test suite it chains are run by their own entries",
     "python -m pytest": "the test suite itself",
