@@ -23,6 +23,7 @@ environment; on an existing cluster install it on every node).
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ def connect(address: str | None = None, num_cpus: int | None = None):
     cluster), else a new local one with ``num_cpus`` (default: every core)."""
     ray = import_ray()
     if not ray.is_initialized():
+        check_reachable(address)
         try:
             ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
                      logging_level="WARNING")
@@ -60,6 +62,21 @@ def connect(address: str | None = None, num_cpus: int | None = None):
             where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
             raise ValueError(f"cannot join {where}: {str(err).strip().splitlines()[0]}") from err
     return ray
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Raise a one-line ``ValueError`` when ``address`` (``host:port`` or ``ray://host:port``)
+    accepts no connection within ``timeout`` seconds. Ray itself keeps retrying a wrong address
+    for minutes; ``None``, ``"auto"`` and ``"local"`` are left to Ray."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"Ray address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379 or ray://10.0.0.5:10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ValueError(f"cannot reach the Ray cluster at {address}: {err.strerror or err}") from None
 
 
 @dataclass(frozen=True)
