@@ -23,7 +23,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
 from .report import write_report
-from .runner import evaluate
+from .runner import evaluate, policy_slug
 from .splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
 
 #: EnvConfig fields every policy in one evaluation plays alike, so that its episodes compare: the
@@ -116,15 +116,22 @@ def check_comparable(policies: Sequence[Any], config: EnvConfig) -> None:
 
 
 @contextlib.contextmanager
-def built_policies(specs: Sequence[str], **llm_kwargs: Any) -> Iterator[list[Any]]:
+def built_policies(specs: Sequence[str], *, llm_cache_dir: str | Path | None = None,
+                   **llm_kwargs: Any) -> Iterator[list[Any]]:
     """The policies of ``specs`` (see :func:`~.policies.policy_from_spec`, which gets ``llm_kwargs``);
-    those holding resources (LLM event loops, the local model server) are closed afterwards."""
+    those holding resources (LLM event loops, the local model server) are closed afterwards.
+
+    With ``llm_cache_dir``, each LLM contestant records and replays its calls in ``auto`` mode at
+    ``llm_cache_dir/<spec>.jsonl``."""
     from .policies import policy_from_spec
 
     policies: list[Any] = []
     try:
         for spec in specs:
-            policies.append(policy_from_spec(spec, **llm_kwargs))
+            kwargs = dict(llm_kwargs)
+            if llm_cache_dir is not None and spec.split("=", 1)[-1].startswith("llm:"):
+                kwargs.update(cache=str(Path(llm_cache_dir) / f"{policy_slug(spec)}.jsonl"), cache_mode="auto")
+            policies.append(policy_from_spec(spec, **kwargs))
         yield policies
     finally:
         for policy in policies:

@@ -53,11 +53,10 @@ Outputs
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,7 @@ from arena_gym.market.data import MarketData
 from arena_gym.market.spec import asset_specs, load_rules
 
 from .runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
-                     market_summary, policy_seed, policy_slug)
+                     market_summary, policy_seed)
 
 BARS_NAME = "bars.npz"
 STATE_NAME = "paper_state.json"
@@ -192,26 +191,12 @@ class BarStore:
 
 
 # ---------------------------------------------------------------------- contestants
-@contextlib.contextmanager
-def policies_for(specs: Sequence[str], out_dir: str | Path) -> Iterator[list[Any]]:
-    """The policies of ``specs`` (see :func:`~.policies.policy_from_spec`), each LLM contestant with
+def policies_for(specs: Sequence[str], out_dir: str | Path):
+    """The policies of ``specs`` (see :func:`~.arena.built_policies`), each LLM contestant with
     its response cache in ``auto`` mode at ``out_dir/llm-cache/<spec>.jsonl``; closed afterwards."""
-    from .policies import policy_from_spec
+    from .arena import built_policies
 
-    policies: list[Any] = []
-    try:
-        for spec in specs:
-            kind = spec.split("=", 1)[-1].partition(":")[0]
-            kwargs: dict[str, Any] = {}
-            if kind == "llm":
-                kwargs = {"cache": str(Path(out_dir) / "llm-cache" / f"{policy_slug(spec)}.jsonl"), "cache_mode": "auto"}
-            policies.append(policy_from_spec(spec, **kwargs))
-        yield policies
-    finally:
-        for policy in policies:
-            close = getattr(policy, "close", None)
-            if close is not None:
-                close()
+    return built_policies(specs, llm_cache_dir=Path(out_dir) / "llm-cache")
 
 
 @dataclass

@@ -38,7 +38,7 @@ import numpy as np
 
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
-from arena_gym.preset_files import policies_dir, preset_names, preset_path, read_toml
+from arena_gym.preset_files import policies_dir, preset_path, read_toml
 
 from .splits import Splits
 
@@ -50,12 +50,7 @@ DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
 
 def load_sweep(name_or_path: str | Path) -> dict[str, Any]:
     """A sweep file (``policies/<name>.toml`` or a path), checked, with defaults filled in."""
-    folder = policies_dir()
-    try:
-        path = preset_path(name_or_path, folder, "sweep file")
-    except ValueError:
-        raise FileNotFoundError(f"no sweep file {str(name_or_path)!r}; presets in {folder}: "
-                                f"{', '.join(preset_names(folder)) or '(none)'}") from None
+    path = preset_path(name_or_path, policies_dir(), "sweep file")
     data = read_toml(path)
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if unknown:
