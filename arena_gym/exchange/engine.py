@@ -198,7 +198,9 @@ class Exchange:
         """(N, A) maintenance margin of every position at ``price`` (default: the last mark)."""
         s = self.state
         price = s.mark if price is None else _f64(np.broadcast_to(np.asarray(price, float), s.size.shape))
-        return self._kernel.maintenance_margins(self._pos, self.params.tiers, price, np.empty(s.size.shape))
+        out = np.empty(s.size.shape)
+        self._kernel.maintenance_margins(self._pos, self.params.tiers, price, out)
+        return out
 
     def margin_in_use(self) -> np.ndarray:
         """(N, A) initial margin held by each position: isolated margin, or notional / leverage (cross)."""
@@ -243,8 +245,9 @@ class Exchange:
     def liquidation_price(self) -> np.ndarray:
         """(N, A) price at which each position is liquidated, 0 when flat or unreachable (the
         kernel's :func:`~arena_gym.exchange.kernel.liquidation_price`, the rule the steps use)."""
-        return self._kernel.liquidation_prices(self._pos, self._acc, self.params.tiers, self.isolated,
-                                               np.empty(self.state.size.shape))
+        out = np.empty(self.state.size.shape)
+        self._kernel.liquidation_prices(self._pos, self._acc, self.params.tiers, self.isolated, out)
+        return out
 
     # ------------------------------------------------------------------ the step
     def step(self, orders: Orders | None, n_bars: int = 1, *, fill_price: np.ndarray | None = None,

@@ -97,18 +97,23 @@ from .layout import (  # noqa: F401  (the layout is part of the rule book)
     K_FUNDING, K_FORFEIT, LEDGER_OFF, LEDGER_FILLS, LEDGER_FULL, F_LEVERAGE_CLAMPED, F_BELOW_MIN_NOTIONAL,
     F_SCALED_BY_MARGIN, F_REFUSED_BY_MARGIN, F_STOP_INVALID, F_TARGET_INVALID, F_NON_FINITE,
     F_SIZE_ROUNDED_TO_ZERO, F_ACCOUNT_CLOSED, W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK,
-    W_PRICE, W_BACKSTOP, W_REMAIN, N_WORK_ROWS,
+    W_PRICE, W_BACKSTOP, W_REMAIN, W_TAKER, W_MAKER, N_WORK_ROWS,
 )
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+# The kernel allocates nothing: every array it touches is owned by the caller. It is compiled
+# without numba's reference counting (``_nrt=False``), whose atomic increments and decrements
+# on every array passed between these functions cost more than the rules themselves (numba
+# cannot prune them across branches: numba issue 2350). The small scalar rules are inlined.
+_JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
+_INLINE = dict(_JIT, inline="always")
 
 
 # ---------------------------------------------------------------------------- scalar rules
-maintenance_tier = njit(**_JIT)(formulas.maintenance_tier)
-clamp_leverage = njit(**_JIT)(formulas.clamp_leverage)
+maintenance_tier = njit(**_INLINE)(formulas.maintenance_tier)
+clamp_leverage = njit(**_INLINE)(formulas.clamp_leverage)
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def maintenance_margin(tiers, a, size, price):
     """Maintenance margin of ``size`` coins of asset ``a`` at ``price`` (0 when flat)."""
     if size == 0.0:
@@ -118,7 +123,7 @@ def maintenance_margin(tiers, a, size, price):
     return notional * rate - amount
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def slippage(scal, quantity, bar_volume):
     """Slippage fraction for a taker fill of ``quantity`` coins against ``bar_volume`` coins."""
     if scal[S_IMPACT] == 0.0:
@@ -127,26 +132,26 @@ def slippage(scal, quantity, bar_volume):
     return min(scal[S_HALF_SPREAD] + scal[S_IMPACT] * np.sqrt(participation), scal[S_MAX_SLIPPAGE])
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def round_to_step(size, step):
     """Round toward zero to the size step; within 1e-6 step of a multiple counts as it."""
     steps = size / step
     return np.trunc(steps + np.copysign(1e-6, steps)) * step
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def stop_hit(size, stop, high, low):
     """Whether the bar's adverse extreme reaches the stop (False when there is none)."""
     return low <= stop if size > 0.0 else high >= stop
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def target_hit(size, take, high, low):
     """Whether the bar's favourable extreme reaches the take-profit (False when there is none)."""
     return high >= take if size > 0.0 else low <= take
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def equity_of(pos, acc, i):
     """Collateral plus unrealized PnL at the last mark."""
     total = 0.0
@@ -155,7 +160,7 @@ def equity_of(pos, acc, i):
     return acc[A_COLLATERAL, i] + total
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def liquidation_price(pos, acc, tiers, isolated, i, a):
     """Price of asset ``a`` at which account ``i``'s position there is liquidated (0: flat or never)."""
     size = pos[P_SIZE, i, a]
@@ -179,7 +184,7 @@ def liquidation_price(pos, acc, tiers, isolated, i, a):
     return max(price, 0.0)
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def cross_liquidation_fraction(pos, acc, tiers, bars, i, t):
     """Fraction of the way from the open of bar ``t`` to every position's adverse extreme at which
     the cross account's equity meets its maintenance margin; ``inf`` where it never does (NaN
@@ -217,7 +222,7 @@ def cross_liquidation_fraction(pos, acc, tiers, bars, i, t):
 
 
 # ---------------------------------------------------------------------------- ledger and booking
-@njit(**_JIT)
+@njit(**_INLINE)
 def write_row(led_f, led_i, n, level, kind, i, episode, a, bar, quantity, price, fee, realized, funding, maker,
               leverage):
     """Append one ledger row at ``n`` (when the level keeps it); returns the new row count."""
@@ -238,7 +243,7 @@ def write_row(led_f, led_i, n, level, kind, i, episode, a, bar, quantity, price,
     return n + 1
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def clear_position(pos, opened, i, a):
     pos[P_SIZE, i, a] = 0.0
     pos[P_ENTRY, i, a] = 0.0
@@ -251,7 +256,7 @@ def clear_position(pos, opened, i, a):
 
 
 @njit(**_JIT)
-def close_positions(pos, opened, acc, iacc, work, fee_rates, i, t, kind, maker, episode, scal, led_f, led_i, n):
+def close_positions(pos, opened, acc, iacc, work, fee_row, i, t, kind, maker, episode, scal, led_f, led_i, n):
     """Close the positions flagged in ``work[W_MASK]`` at ``work[W_PRICE]``: book the fills (with the
     funding each accrued since its last fill), then settle the account. Leaves per position the
     realized PnL in ``work[W_REMAIN]`` and the fee in ``work[W_ADD]``; returns (rows, count)."""
@@ -265,7 +270,7 @@ def close_positions(pos, opened, acc, iacc, work, fee_rates, i, t, kind, maker, 
         size = pos[P_SIZE, i, a]
         price = work[W_PRICE, a]
         realized = size * (price - pos[P_ENTRY, i, a])
-        fee = abs(size) * price * fee_rates[a]
+        fee = abs(size) * price * work[fee_row, a]
         n = write_row(led_f, led_i, n, level, kind, i, episode, a, t, -size, price, fee, realized,
                       pos[P_FUNDING, i, a], maker, pos[P_LEVERAGE, i, a])
         pos[P_FUNDING, i, a] = 0.0
@@ -296,14 +301,14 @@ def forfeit(acc, i, t, amount, episode, scal, led_f, led_i, n):
 
 
 @njit(**_JIT)
-def liquidate(pos, opened, acc, iacc, closed, work, taker, scal, i, t, episode, led_f, led_i, n):
+def liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, led_i, n):
     """Liquidate the positions in ``work[W_MASK]`` at ``work[W_PRICE]`` and settle what the trader
     keeps (``work[W_BACKSTOP]`` marks positions past the backstop). Returns (rows, count)."""
     isolated = scal[S_ISOLATED] != 0.0
     A = pos.shape[2]
     for a in range(A):   # the margin each isolated position brings to its settlement
         work[W_KEPT, a] = pos[P_MARGIN, i, a]
-    n, count = close_positions(pos, opened, acc, iacc, work, taker, i, t, K_LIQUIDATION, False, episode, scal,
+    n, count = close_positions(pos, opened, acc, iacc, work, W_TAKER, i, t, K_LIQUIDATION, False, episode, scal,
                                led_f, led_i, n)
     iacc[I_LIQUIDATIONS, i] += count
     forfeit_all = scal[S_FORFEIT_ON_LIQUIDATION] != 0.0
@@ -327,7 +332,7 @@ def liquidate(pos, opened, acc, iacc, closed, work, taker, scal, i, t, episode, 
     return n, count
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def mark(pos, bars, field, i, t):
     """Mark account ``i``'s positions at bar ``t``'s ``field`` price."""
     for a in range(pos.shape[2]):
@@ -336,7 +341,7 @@ def mark(pos, bars, field, i, t):
         pos[P_UPNL, i, a] = (p - pos[P_ENTRY, i, a]) * pos[P_SIZE, i, a]
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def holds_any(pos, i):
     for a in range(pos.shape[2]):
         if pos[P_SIZE, i, a] != 0.0:
@@ -370,7 +375,7 @@ def settle_funding(pos, acc, bars, scal, i, t, episode, led_f, led_i, n):
 
 
 @njit(**_JIT)
-def liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, taker, bars, scal, i, t, episode, led_f, led_i,
+def liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, episode, led_f, led_i,
                       n):
     """Step 2: positions (isolated) or accounts (cross) already below maintenance at the open."""
     A = pos.shape[2]
@@ -408,10 +413,10 @@ def liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, taker, bars, 
             any_hit = any_hit or held
     if not any_hit:
         return n, 0
-    return liquidate(pos, opened, acc, iacc, closed, work, taker, scal, i, t, episode, led_f, led_i, n)
+    return liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, led_i, n)
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def exit_level(level, target, price, current, fresh, below):
     """New stop (``below``: under the price for longs) or take-profit level of one position, and
     whether the given level was invalid. NaN keeps ``current`` (nothing after a fresh open, flip
@@ -435,7 +440,7 @@ def exit_level(level, target, price, current, fresh, below):
 
 
 @njit(**_JIT)
-def margin_scale(pos, acc, work, scal, asset_par, taker, bars, i, t, isolated):
+def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
     """The one factor that scales account ``i``'s exposure increases (``work[W_TARGET]``) so that
     initial margin plus fees fit in its equity at the open. Rewrites ``work[W_TARGET]`` and the
     flags of scaled or refused orders (in ``work[W_MASK]``, as bits); returns the factor (1: none).
@@ -468,12 +473,12 @@ def margin_scale(pos, acc, work, scal, asset_par, taker, bars, i, t, isolated):
         work[W_KEPT, a] = kept
         work[W_ADD, a] = add
         unit = work[W_PRICE, a]
-        fee_unit = o * (taker[a] + slippage(scal, abs(add), bars[B_PREV_VOLUME, t, a]))
+        fee_unit = o * (work[W_TAKER, a] + slippage(scal, abs(add), bars[B_PREV_VOLUME, t, a]))
         if isolated:   # kept positions hold their own margin, in proportion to what is kept
             kept_margin = pos[P_MARGIN, i, a] * abs(kept) / abs(cur) if cur != 0.0 else 0.0
         else:
             kept_margin = abs(kept) * unit
-        base += kept_margin + abs(kept - cur) * (o * taker[a])
+        base += kept_margin + abs(kept - cur) * (o * work[W_TAKER, a])
         need += abs(add) * (unit + fee_unit)
     equity = equity_open - base
     if not (equity < need and need > 0.0):
@@ -494,7 +499,7 @@ def margin_scale(pos, acc, work, scal, asset_par, taker, bars, i, t, isolated):
 
 
 @njit(**_JIT)
-def validate_account(pos, acc, closed, work, flags, scal, asset_par, taker, maker, bars, o_size, o_lev, o_stop,
+def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_size, o_lev, o_stop,
                      o_take, i, t):
     """Step 3a: the validation rules (module docstring) for account ``i``'s orders at bar ``t``'s
     open. Leaves the final targets, leverages and exit levels in ``work``; returns the margin
@@ -538,9 +543,9 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, taker, make
                     target = cur
         work[W_TARGET, a] = target
         work[W_LEV, a] = lev
-        work[W_REMAIN, a] = max(taker[a], maker[a]) + scal[S_MAX_SLIPPAGE]   # fee bound of the margin check
+        work[W_REMAIN, a] = max(work[W_TAKER, a], work[W_MAKER, a]) + scal[S_MAX_SLIPPAGE]   # fee bound of the margin check
         flags[i, a] = f
-    phi = margin_scale(pos, acc, work, scal, asset_par, taker, bars, i, t, isolated)
+    phi = margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated)
     for a in range(A):
         flags[i, a] |= int(work[W_MASK, a])
         cur = pos[P_SIZE, i, a]
@@ -561,14 +566,14 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, taker, make
 
 
 @njit(**_JIT)
-def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par, taker, maker, bars, o_size, o_lev,
+def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par, bars, o_size, o_lev,
                    o_stop, o_take, has_hooks, h_fill, h_fee, h_maker, i, t, episode, led_f, led_i, n):
     """Step 3: validate account ``i``'s orders and fill the changes at the open plus slippage.
     Returns (ledger rows, margin scale)."""
     A = pos.shape[2]
     level = int(scal[S_LEDGER_LEVEL])
     isolated = scal[S_ISOLATED] != 0.0
-    phi = validate_account(pos, acc, closed, work, flags, scal, asset_par, taker, maker, bars, o_size, o_lev,
+    phi = validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_size, o_lev,
                            o_stop, o_take, i, t)
     realized_total = 0.0
     fee_total = 0.0
@@ -583,7 +588,7 @@ def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
             delta = target - cur
             qty = abs(delta)
             fill = o * (1.0 + np.sign(delta) * slippage(scal, qty, bars[B_PREV_VOLUME, t, a]))
-            rate = taker[a]
+            rate = work[W_TAKER, a]
             is_maker = False
             if has_hooks:   # replayed fills: only prices and fees that keep the account finite
                 if h_fill[i, a] > 0.0 and np.isfinite(h_fill[i, a]) and np.isfinite(qty * h_fill[i, a]):
@@ -633,7 +638,7 @@ def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
 
 
 @njit(**_JIT)
-def trigger_stops(pos, opened, acc, iacc, work, tiers, taker, bars, scal, i, t, episode, led_f, led_i, n):
+def trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, episode, led_f, led_i, n):
     """Step 4: stop-losses reached by the bar's adverse extreme before the liquidation point."""
     A = pos.shape[2]
     isolated = scal[S_ISOLATED] != 0.0
@@ -674,12 +679,12 @@ def trigger_stops(pos, opened, acc, iacc, work, tiers, taker, bars, scal, i, t, 
             lvl = min(stop, o) if size > 0.0 else max(stop, o)
             slip = slippage(scal, abs(size), bars[B_PREV_VOLUME, t, a])
             work[W_PRICE, a] = lvl * (1.0 - np.sign(size) * slip)
-    return close_positions(pos, opened, acc, iacc, work, taker, i, t, K_STOP_LOSS, False, episode, scal, led_f,
+    return close_positions(pos, opened, acc, iacc, work, W_TAKER, i, t, K_STOP_LOSS, False, episode, scal, led_f,
                            led_i, n)
 
 
 @njit(**_JIT)
-def liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, taker, bars, scal, i, t, episode, led_f, led_i,
+def liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, episode, led_f, led_i,
                        n):
     """Step 5: liquidation on the path from the open to the adverse extremes."""
     A = pos.shape[2]
@@ -710,11 +715,11 @@ def liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, taker, bars,
             any_hit = any_hit or size != 0.0
     if not any_hit:
         return n, 0
-    return liquidate(pos, opened, acc, iacc, closed, work, taker, scal, i, t, episode, led_f, led_i, n)
+    return liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, led_i, n)
 
 
 @njit(**_JIT)
-def trigger_targets(pos, opened, acc, iacc, work, taker, maker, bars, scal, i, t, episode, led_f, led_i, n):
+def trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, episode, led_f, led_i, n):
     """Step 6: take-profits reached by the bar's favourable extreme."""
     A = pos.shape[2]
     as_maker = scal[S_TP_MAKER] != 0.0
@@ -735,11 +740,11 @@ def trigger_targets(pos, opened, acc, iacc, work, taker, maker, bars, scal, i, t
                 work[W_PRICE, a] = lvl * (1.0 - np.sign(size) * slip)
     if not any_hit:
         return n, 0
-    return close_positions(pos, opened, acc, iacc, work, maker if as_maker else taker, i, t, K_TAKE_PROFIT,
+    return close_positions(pos, opened, acc, iacc, work, W_MAKER if as_maker else W_TAKER, i, t, K_TAKE_PROFIT,
                            as_maker, episode, scal, led_f, led_i, n)
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def exits_armed(pos, i):
     for a in range(pos.shape[2]):
         if pos[P_STOP, i, a] == pos[P_STOP, i, a] or pos[P_TAKE, i, a] == pos[P_TAKE, i, a]:
@@ -767,33 +772,35 @@ def step_accounts(n_bars, bars, fee_tier, fees, asset_par, tiers, scal, pos, ope
         ep = episode[i]
         for b in range(n_bars):
             t = iacc[I_BAR, i] + 1
-            taker = fees[0, fee_tier[t]]
-            maker = fees[1, fee_tier[t]]
+            tier = fee_tier[t]
+            for a in range(A):
+                work[W_TAKER, a] = fees[0, tier, a]
+                work[W_MAKER, a] = fees[1, tier, a]
             if holds_any(pos, i):
                 n = settle_funding(pos, acc, bars, scal, i, t, ep, led_f, led_i, n)
                 mark(pos, bars, B_OPEN, i, t)
-                n, count = liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, taker, bars, scal, i, t, ep,
+                n, count = liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, ep,
                                              led_f, led_i, n)
                 rep[R_LIQUIDATED, i] += count
             if b == 0 and has_orders:
-                n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par, taker,
-                                        maker, bars, o_size, o_lev, o_stop, o_take, has_hooks, h_fill, h_fee,
+                n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
+                                        bars, o_size, o_lev, o_stop, o_take, has_hooks, h_fill, h_fee,
                                         h_maker, i, t, ep, led_f, led_i, n)
                 scale[i] = phi
                 mark(pos, bars, B_OPEN, i, t)
             if holds_any(pos, i):
                 if exits_armed(pos, i):
-                    n, count = trigger_stops(pos, opened, acc, iacc, work, tiers, taker, bars, scal, i, t, ep,
+                    n, count = trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, ep,
                                              led_f, led_i, n)
                     rep[R_STOPS, i] += count
-                    n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, taker, bars, scal, i,
+                    n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i,
                                                   t, ep, led_f, led_i, n)
                     rep[R_LIQUIDATED, i] += count
-                    n, count = trigger_targets(pos, opened, acc, iacc, work, taker, maker, bars, scal, i, t, ep,
+                    n, count = trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, ep,
                                                led_f, led_i, n)
                     rep[R_TARGETS, i] += count
                 else:
-                    n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, taker, bars, scal, i,
+                    n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i,
                                                   t, ep, led_f, led_i, n)
                     rep[R_LIQUIDATED, i] += count
             mark(pos, bars, B_CLOSE, i, t)
@@ -813,7 +820,6 @@ def liquidation_prices(pos, acc, tiers, isolated, out):
     for i in range(pos.shape[1]):
         for a in range(pos.shape[2]):
             out[i, a] = liquidation_price(pos, acc, tiers, isolated, i, a)
-    return out
 
 
 @njit(**_JIT)
@@ -822,4 +828,3 @@ def maintenance_margins(pos, tiers, price, out):
     for i in range(pos.shape[1]):
         for a in range(pos.shape[2]):
             out[i, a] = maintenance_margin(tiers, a, pos[P_SIZE, i, a], price[i, a])
-    return out
