@@ -22,14 +22,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arena_gym.env import PerpTradingEnv  # noqa: E402
 from arena_gym.exchange import Exchange, Orders  # noqa: E402
 from arena_gym.market import MarketData, synthetic_market  # noqa: E402
-from markets import START, random_market  # noqa: E402
+from markets import random_market  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "golden_episodes.npz"
 STATE_FIELDS = ("collateral", "size", "entry", "leverage", "isolated_margin", "stop_loss", "take_profit",
@@ -161,7 +160,7 @@ def env_episode(action_mode: str, margin_mode: str = "cross", exchange: str = "h
                     d.update(stop_loss=mark * 0.99, profit_target=mark * 1.01)
             action = json.dumps(decision)
         _, reward, terminated, truncated, info = env.step(action)
-        _record_exchange(ex, env._last_report, out)
+        _record_exchange(ex, ex.report(), out)
         out.setdefault("reward", []).append(np.array([reward]))
         if terminated or truncated:
             break

@@ -28,3 +28,10 @@ def test_a_cached_kernel_loads_without_the_compile_notice():
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     assert "compiling the exchange kernel" not in run.stderr
+
+
+def test_a_cached_environment_step_loads_without_the_compile_notice():
+    code = "from arena_gym.env import PerpTradingEnv; env = PerpTradingEnv(); env.reset(seed=0); env.step(env.action_space.sample())"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
+    assert "compiling" not in run.stderr, run.stderr

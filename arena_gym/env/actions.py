@@ -11,8 +11,9 @@ closes the position.
 ``discrete`` — ``MultiDiscrete([3] * A)``: 0 short, 1 flat, 2 long; a long or short slot is a
 target weight of ``+-1 / A``, then as ``target``.
 
-The contest's JSON decisions decode in :mod:`arena_gym.llm.decode` into the same
-:class:`~arena_gym.exchange.orders.Orders`.
+Both modes are decoded per account by the compiled step
+(:func:`arena_gym.env.compiled.decode_account`), into the same orders the contest's JSON
+decisions decode into (:mod:`arena_gym.llm.decode`, :class:`~arena_gym.exchange.orders.Orders`).
 """
 
 from __future__ import annotations
@@ -20,38 +21,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from ..exchange.engine import Exchange
-from ..exchange.orders import Orders
-
 ACTION_MODES = ("target", "discrete", "decision")
-
-
-def target_orders(weights: np.ndarray, exchange: Exchange, leverage_cap: float, deadband: float) -> Orders:
-    """Orders reaching target weights (N, A) in [-1, 1] from the accounts' last marks.
-
-    Positions are opened at ``max(leverage_cap, default leverage)`` (capped per asset), so that
-    initial margin stays well inside equity and the cap, not the margin check, binds.
-    """
-    s = exchange.state
-    w = np.minimum(np.maximum(np.asarray(weights, dtype=np.float64), -1.0), 1.0)
-    gross = np.abs(w) @ np.ones(w.shape[1])
-    if (gross > 1.0).any():
-        w = w / np.maximum(gross, 1.0)[:, None]
-    equity = np.maximum(s.equity, 0.0)[:, None]
-    target_notional = w * (leverage_cap * equity)
-    change = np.abs(target_notional - s.size * s.mark)
-    trade = (change >= deadband * equity) | ((w == 0) & (s.size != 0))
-    size = target_notional / s.mark
-    size[~trade] = np.nan
-    leverage = np.where(trade, np.minimum(np.maximum(leverage_cap, exchange.default_leverage), exchange.max_leverage), np.nan)
-    nan = np.full(size.shape, np.nan)
-    return Orders(size=size, leverage=leverage, stop_loss=nan, take_profit=nan.copy())
-
-
-def discrete_weights(actions: np.ndarray, n_assets: int) -> np.ndarray:
-    """Map {0: short, 1: flat, 2: long} slots (N, A) to weights of ``+-1 / A``."""
-    a = np.asarray(actions)
-    return (a.astype(np.float64) - 1.0) / n_assets
 
 
 def action_space(mode: str, n_assets: int, max_text_length: int = 20_000) -> spaces.Space:

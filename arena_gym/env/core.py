@@ -1,9 +1,11 @@
 """Batch episode logic shared by :class:`PerpTradingEnv` (one account) and :class:`PerpVectorEnv`.
 
 ``PerpCore`` owns one :class:`~arena_gym.exchange.Exchange` of ``N`` accounts over one shared
-MarketData, plus per-account episode bookkeeping (start bar, decisions taken), observation
-building, action decoding, rewards and the ``info`` arrays. Gymnasium specifics (spaces
-checks, seeding API, autoreset) live in the two env classes.
+MarketData, plus per-account episode bookkeeping (start bar, decisions taken) and the step
+buffers: rewards, episode ends and ``info`` values are written in place by the compiled step
+(:mod:`arena_gym.env.compiled`, one call per decision for every account; layout in
+:mod:`arena_gym.env.buffers`), observations into a fresh array per call. Gymnasium specifics
+(spaces checks, seeding API, autoreset) live in the two env classes.
 """
 
 from __future__ import annotations
@@ -13,23 +15,36 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..exchange.engine import Exchange, StepReport
-from ..exchange.state import row_sum
+from ..exchange.engine import Exchange
 from ..exchange.trades import trades_from_ledger
-from ..exchange.orders import FLAG_NAMES, Orders, count_flags
+from ..exchange.orders import Orders
 from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
 from ..market.spec import ExchangeRules, load_rules
-from .actions import discrete_weights, target_orders
+from . import rewards
+from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_DEADBAND, E_EPISODE_LENGTH, E_LEVERAGE_CAP,
+                      E_LOOKBACK, E_REWARD, E_SPLIT_END, FLOAT_INFO, INFO_KEYS, INFO_ROWS, INT_INFO, MODE_DISCRETE,
+                      MODE_TARGET, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_KINDS, REWARD_PYTHON)
 from .config import EnvConfig
-from .features import ACCOUNT_FEATURES, CLIP, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows
-from .rewards import reward_function
+from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows
 
-#: Keys of the per-step ``info`` (flat scalars in the single env, (N,) arrays in the vector env).
-INFO_KEYS = ("equity", "collateral", "unrealized_pnl", "realized_pnl", "fees_paid", "funding_paid", "gross_leverage",
-             "fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "margin_scale", "actions_clipped",
-             "decision_fallbacks", "invalid_output", "bar", "step") + \
-            tuple(f"orders_{name}" for name in FLAG_NAMES)
+__all__ = ["INFO_KEYS", "PerpCore", "Position", "prepare_market", "resolve_bar"]
+
+_COMPILED = None
+
+
+def load_compiled():
+    """The compiled env step module, imported (and compiled on a fresh machine) on first use."""
+    global _COMPILED
+    if _COMPILED is None:
+        from ..exchange.engine import announce_compiling, load_kernel
+
+        load_kernel()
+        from . import compiled
+
+        announce_compiling(compiled.step_env, "the environment's step")
+        _COMPILED = compiled
+    return _COMPILED
 
 
 @dataclass(frozen=True)
@@ -100,7 +115,7 @@ class PerpCore:
                                  ledger=config.ledger or default_ledger)
         self.n = n_accounts
         self.k = config.bars_per_decision
-        self.reward_fn = reward_function(config.reward)
+        self.reward_fn = rewards.reward_function(config.reward)
         self._bind_features()
         self.n_window = config.lookback * m.n_assets * len(WINDOW_FEATURES)
         self.n_market = self.n_window + m.n_assets * len(MARKET_FEATURES)
@@ -120,28 +135,51 @@ class PerpCore:
                 f"at most {max((self.split_end - self.first_start) // self.k, 0)} decisions of {self.k} bar(s) fit: "
                 f"shorten the episodes (e.g. --set episode_length=...)")
         self.fixed_start = None if config.start == "random" else self.start_bar(config.start)
+        reward_kind = REWARD_PYTHON
+        if config.reward in REWARD_KINDS:
+            reward_kind = REWARD_KINDS.index(config.reward)
+        elif config.reward in rewards.REWARDS.values():
+            reward_kind = list(rewards.REWARDS.values()).index(config.reward)
+        self.env_par = np.zeros(N_ENV_PARAMS)
+        self.env_par[E_LEVERAGE_CAP] = config.leverage_cap
+        self.env_par[E_DEADBAND] = config.deadband
+        self.env_par[E_EPISODE_LENGTH] = config.episode_length or 0
+        self.env_par[E_SPLIT_END] = self.split_end
+        self.env_par[E_LOOKBACK] = config.lookback
+        self.env_par[E_REWARD] = reward_kind
+        self.env_par[E_BARS_PER_DECISION] = self.k
+        self.env_par[E_ACTION_MODE] = MODE_DISCRETE if config.action_mode == "discrete" else MODE_TARGET
+        self.env_par.setflags(write=False)
+        # per-account episode state and the step buffers the compiled step writes in place
         self.steps = np.zeros(n_accounts, np.int64)
         self.actions_clipped = np.zeros(n_accounts, np.int64)
         self.prev_equity = np.full(n_accounts, float(config.initial_capital))
+        self.reward = np.zeros(n_accounts)
+        self.terminated = np.zeros(n_accounts, bool)
+        self.truncated = np.zeros(n_accounts, bool)
+        self.info_f = np.zeros((len(FLOAT_INFO), n_accounts))
+        self.info_i = np.zeros((len(INT_INFO), n_accounts), np.int64)
+        self._actions = np.zeros((n_accounts, m.n_assets))
+        self._no_restart = np.zeros(n_accounts, bool)
+        self._all_rows = np.arange(n_accounts)
+        self._compiled = load_compiled()
 
     def _bind_features(self) -> None:
-        """The market's feature tables (shared through the market's cache) and the window view."""
+        """The market's feature tables (shared through the market's cache)."""
         self.current_rows, self.window_rows = feature_rows(self.market)
-        # (T - lookback + 1, lookback, A * W) view: row ``t - lookback + 1`` is the window ending at bar t
-        self._windows = np.lib.stride_tricks.sliding_window_view(self.window_rows, self.config.lookback, axis=0
-                                                                  ).transpose(0, 2, 1)
 
     def __getstate__(self) -> dict:
         """Pickle without the market's feature tables: the market pickles as its recipe when it
         has one, and the tables are rebuilt from it (see :mod:`arena_gym.market.registry`)."""
         state = dict(self.__dict__)
-        for key in ("current_rows", "window_rows", "_windows"):
+        for key in ("current_rows", "window_rows", "_compiled"):
             del state[key]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._bind_features()
+        self._compiled = load_compiled()
 
     def start_bar(self, spec) -> int:
         """The start bar for a bar index, or for a timestamp: the bar containing it."""
@@ -158,107 +196,109 @@ class PerpCore:
         return rng.integers(self.first_start, self.last_start + 1, size=count)
 
     def reset_rows(self, rows: np.ndarray, starts: np.ndarray) -> None:
+        """Start new episodes for ``rows`` (bool mask or indices) at bars ``starts``."""
         self.exchange.reset(starts, rows)
         self.steps[rows] = 0
         self.prev_equity[rows] = self.exchange.state.equity[rows]
 
-    # ------------------------------------------------------------------ observation
-    def observe(self) -> np.ndarray:
-        """(N, obs_dim) float32, a fresh array: window features (oldest first), current market
-        features, account features per asset, global features (see :mod:`.features`)."""
-        s, ex, n, A = self.exchange.state, self.exchange, self.n, self.market.n_assets
-        out = np.empty((n, self.obs_dim), np.float32)
-        out[:, : self.n_window].reshape(n, *self._windows.shape[1:])[...] = self._windows[s.bar - (self.config.lookback - 1)]
-        out[:, self.n_window: self.n_market] = np.take(self.current_rows, s.bar, axis=0)
-        acct = out[:, self.n_market: self.n_market + 4 * A].reshape(n, A, 4)
-        equity = s.equity
-        scale = (1.0 / np.maximum(equity, 1e-9 * s.initial_capital))[:, None]
-        acct[:, :, 0] = s.size * s.mark * scale
-        acct[:, :, 1] = s.unrealized_pnl * scale
-        margin = ex.margin_in_use() * scale
-        acct[:, :, 2] = margin
-        acct[:, :, 3] = np.log1p(np.maximum(s.bar[:, None] - s.opened_bar, 0) * (s.opened_bar >= 0)) / 5.0
-        g = self.n_market + 4 * A
-        out[:, g] = np.log(np.maximum(equity, 1e-9) / s.initial_capital)
-        out[:, g + 1] = row_sum(margin)
-        out[:, g + 2] = self.steps / self.config.episode_length if self.config.episode_length else 0.0
-        account = out[:, self.n_market:]               # market features are clipped once, when computed
-        np.clip(account, -CLIP, CLIP, out=account)
+    # ------------------------------------------------------------------ observation and info
+    def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """(len(rows), obs_dim) float32, a fresh array: the numeric observation (see
+        :mod:`.features`) of the accounts ``rows`` (indices; all by default)."""
+        rows = self._all_rows if rows is None else rows
+        out = np.empty((len(rows), self.obs_dim), np.float32)
+        self._compiled.observe_accounts(rows, out, self.window_rows, self.current_rows, self.env_par, self.steps,
+                                        *self.exchange.kernel_arguments(self.k))
         return out
 
-    # ------------------------------------------------------------------ actions
-    def orders_from_actions(self, actions: np.ndarray) -> Orders:
-        mode, cfg = self.config.action_mode, self.config
-        a = np.asarray(actions)
-        if mode == "target":
-            if a.shape != (self.n, self.market.n_assets):
-                raise ValueError(f"target actions must have shape {(self.n, self.market.n_assets)}, got {a.shape}")
-            if not np.isfinite(a).all():
-                raise ValueError(f"target actions must be finite, got {a}")
-            self.actions_clipped = (np.abs(a) > 1.0) @ np.ones(a.shape[1], np.int64)
-            return target_orders(a, self.exchange, cfg.leverage_cap, cfg.deadband)
-        if mode == "discrete":
-            if a.shape != (self.n, self.market.n_assets) or not np.isin(a, (0, 1, 2)).all():
-                raise ValueError(f"discrete actions must be integers in {{0, 1, 2}} of shape "
-                                 f"{(self.n, self.market.n_assets)}, got {a!r}")
-            return target_orders(discrete_weights(a, self.market.n_assets), self.exchange, cfg.leverage_cap, cfg.deadband)
-        raise ValueError(f"action_mode {mode!r} is decoded by the environment, not from arrays")
+    def reset_info(self, rows: np.ndarray | None = None) -> None:
+        """Write the ``info`` values of freshly reset accounts ``rows`` (indices; all by default):
+        the account as it is, the per-step counts 0."""
+        rows = self._all_rows if rows is None else rows
+        self._compiled.info_accounts(rows, self.info_f, self.info_i, False, self.steps, self.actions_clipped,
+                                     *self.exchange.kernel_arguments(self.k))
+
+    def info_arrays(self) -> dict[str, np.ndarray]:
+        """Every account's ``info`` as (N,) arrays (keys: ``INFO_KEYS``), copied from the buffers."""
+        buffers = (self.info_f.copy(), self.info_i.copy())
+        info = {key: buffers[b][row] for key, (b, row) in INFO_ROWS.items()}
+        for key in BOOL_INFO:
+            info[key] = info[key].astype(bool)
+        return info
+
+    def info_of(self, account: int) -> dict:
+        """One account's ``info`` as flat Python scalars (keys: ``INFO_KEYS``)."""
+        values = (self.info_f[:, account].tolist(), self.info_i[:, account].tolist())
+        info = {key: values[b][row] for key, (b, row) in INFO_ROWS.items()}
+        for key in BOOL_INFO:
+            info[key] = bool(info[key])
+        return info
 
     # ------------------------------------------------------------------ step
-    def advance(self, orders: Orders | None, restarted: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepReport]:
-        """Run one decision for every account; returns (reward, terminated, truncated, report).
+    def step(self, actions, restarted: np.ndarray | None = None) -> np.ndarray:
+        """One decision for every account from numeric actions (N, A) (``target`` or ``discrete``
+        mode); returns the fresh observations and leaves rewards, episode ends and ``info`` values
+        in the step buffers.
 
         ``restarted`` (bool (N,)) marks accounts reset to hold through this decision before their
-        episode starts (the vector env's ``next_step`` autoreset): they get reward 0, are not
-        done, and begin their episode at step 0 after it.
+        episode starts (the vector env's ``next_step`` autoreset): their action is ignored, they
+        get reward 0, are not done, and begin their episode at step 0 after it.
         """
-        report = self.exchange.step(orders, self.k)
-        s = self.exchange.state
-        equity = s.equity
-        reward = self.reward_fn(self.prev_equity, equity, s.initial_capital)
-        self.prev_equity = equity
-        self.steps += 1
-        terminated = s.closed.copy()
-        truncated = ~terminated & ((s.bar + self.k > self.split_end) | (
-            self.steps >= self.config.episode_length if self.config.episode_length else False))
-        if restarted is not None and restarted.any():
-            reward[restarted] = 0.0
-            terminated[restarted] = False
-            truncated[restarted] = False
-            self.steps[restarted] = 0
-        return reward, terminated, truncated, report
+        mode, a = self.config.action_mode, np.asarray(actions)
+        if mode not in ("target", "discrete"):
+            raise ValueError(f"action_mode {mode!r} is decoded by the environment, not from arrays")
+        if a.shape != self._actions.shape:
+            raise ValueError(f"{mode} actions must have shape {self._actions.shape}, got {a.shape}")
+        try:
+            self._actions[...] = a
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{mode} actions must be numbers, got {a!r}") from err
+        restarted = self._no_restart if restarted is None else restarted
+        prev_equity = self.prev_equity.copy() if self.env_par[E_REWARD] == REWARD_PYTHON else None
+        obs = np.empty((self.n, self.obs_dim), np.float32)
+        status, rows = self._compiled.step_env(
+            self._actions, self.env_par, restarted, self.prev_equity, self.steps, self.actions_clipped, self.reward,
+            self.terminated, self.truncated, self.info_f, self.info_i, obs, self.window_rows, self.current_rows,
+            *self.exchange.kernel_arguments(self.k))
+        if status != OK:
+            raise self._step_error(status, a)
+        self.exchange.commit_rows(rows)
+        if prev_equity is not None:
+            self._python_reward(prev_equity, restarted)
+        return obs
 
-    def info_arrays(self, report: StepReport | None, decision_fallbacks: np.ndarray | None = None,
-                    invalid_output: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Per-account info as (N,) arrays (keys: ``INFO_KEYS``); the decision counts come from
-        whoever decoded the decisions (zero for numeric actions)."""
-        s, n = self.exchange.state, self.n
-        equity = s.equity
-        zeros = np.zeros(n, np.int64)
-        info = {
-            "equity": equity,
-            "collateral": s.collateral.copy(),
-            "unrealized_pnl": row_sum(s.unrealized_pnl),
-            "realized_pnl": s.realized_pnl.copy(),
-            "fees_paid": s.fees_paid.copy(),
-            "funding_paid": s.funding_paid.copy(),
-            "gross_leverage": row_sum(np.abs(s.size) * s.mark) / np.maximum(equity, 1e-9),
-            "fills": zeros if report is None else report.fills.copy(),
-            "liquidated": np.zeros(n, bool) if report is None else report.liquidated > 0,
-            "liquidations": s.n_liquidations.copy(),
-            "stop_fills": zeros if report is None else report.stops.copy(),
-            "take_profit_fills": zeros if report is None else report.targets.copy(),
-            "margin_scale": np.ones(n) if report is None else report.margin_scale.copy(),
-            "actions_clipped": zeros if report is None else self.actions_clipped,
-            "decision_fallbacks": zeros if decision_fallbacks is None else decision_fallbacks,
-            "invalid_output": np.zeros(n, bool) if invalid_output is None else invalid_output,
-            "bar": s.bar.copy(),
-            "step": self.steps.copy(),
-        }
-        counts = count_flags(np.zeros((n, 1), np.int64) if report is None else report.flags)
-        info.update({f"orders_{k}": v for k, v in counts.items()})
-        return info
+    def step_orders(self, orders: Orders, flags: np.ndarray | None = None) -> np.ndarray:
+        """One decision for every account from decoded orders (the ``decision`` mode), ``flags``
+        (N, A) adding the decoder's own outcomes to the step's order flags; as :meth:`step`."""
+        report = self.exchange.step(orders, self.k)
+        if flags is not None:
+            np.bitwise_or(report.flags, flags, out=report.flags)
+        prev_equity = self.prev_equity.copy() if self.env_par[E_REWARD] == REWARD_PYTHON else None
+        self.actions_clipped[:] = 0
+        obs = np.empty((self.n, self.obs_dim), np.float32)
+        self._compiled.finish_step(self.env_par, self._no_restart, self.prev_equity, self.steps, self.actions_clipped,
+                                   self.reward, self.terminated, self.truncated, self.info_f, self.info_i, obs,
+                                   self.window_rows, self.current_rows, *self.exchange.kernel_arguments(self.k))
+        if prev_equity is not None:
+            self._python_reward(prev_equity, self._no_restart)
+        return obs
+
+    def _python_reward(self, prev_equity: np.ndarray, restarted: np.ndarray) -> None:
+        """Rewards from a user's callable (the compiled step computes only the built-ins)."""
+        s = self.exchange.state
+        self.reward[:] = self.reward_fn(prev_equity, s.equity, s.initial_capital)
+        self.reward[restarted] = 0.0
+
+    def _step_error(self, status: int, actions: np.ndarray) -> ValueError:
+        mode = self.config.action_mode
+        if status == NON_FINITE_ACTION:
+            return ValueError(f"{mode} actions must be finite, got {actions}")
+        if status == PAST_THE_DATA:
+            last = int(self.exchange.state.bar.max())
+            return ValueError(f"stepping {self.k} bar(s) from bar {last} runs past the data "
+                              f"({self.market.n_bars} bars)")
+        return ValueError(f"discrete actions must be integers in {{0, 1, 2}} of shape "
+                          f"{(self.n, self.market.n_assets)}, got {actions!r}")
 
     def trades(self, include_open: bool = True) -> pd.DataFrame:
         """Round-trip trades of every account and episode so far (see :mod:`arena_gym.exchange.trades`)."""

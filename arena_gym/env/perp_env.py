@@ -12,7 +12,7 @@ from gymnasium import spaces
 from ..market.data import MarketData
 from .actions import action_space
 from .config import EnvConfig
-from .core import INFO_KEYS, PerpCore, Position
+from .core import PerpCore, Position
 from .features import observation_names
 from .snapshot import account_snapshot
 from .viewer import EpisodeTrace, draw_episode, figure_to_rgb, save_figure
@@ -108,7 +108,8 @@ class PerpTradingEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
-        self._last_report = None
+        self._last_info: dict[str, Any] = {}
+        self._numeric = None
         self._trace = EpisodeTrace()
 
     @property
@@ -124,36 +125,42 @@ class PerpTradingEnv(gym.Env):
         super().reset(seed=seed)
         start = (options or {}).get("start")
         starts = self.core.sample_starts(self.np_random, 1) if start is None else np.array([self.core.start_bar(start)])
-        self.core.reset_rows(np.array([0]), starts)
-        self._last_report = None
+        core = self.core
+        core.reset_rows(np.array([0]), starts)
+        core.reset_info()
         self.last_decision = None
         self.records = []
         if self._text is not None:
             self._text.reset()
-        s = self.core.exchange.state
+        s = core.exchange.state
         self._trace.start(int(s.bar[0]), float(s.equity[0]), s.size[0], float(s.initial_capital[0]))
-        return self._observe(), self._info()
+        self._numeric = core.observe()[0] if self.config.observation_mode != "text" else None
+        self._last_info = core.info_of(0)
+        return self._observe(), dict(self._last_info)
 
     def step(self, action) -> tuple[Any, float, bool, bool, dict]:
         """Execute ``action`` (see the action space table) and simulate ``bars_per_decision`` bars."""
-        prev_equity = float(self.core.prev_equity[0])
+        core = self.core
+        prev_equity = float(core.prev_equity[0])
         if self._decoder is not None:
             decision = self._decoder.decode(action)
-            orders = decision.orders
+            obs = core.step_orders(decision.orders, decision.flags)
         else:
             decision = None
-            orders = self.core.orders_from_actions(np.asarray(action)[None, ...])
-        reward, terminated, truncated, report = self.core.advance(orders)
-        if decision is not None:
-            report.flags = report.flags | decision.flags
-        self._last_report = report
+            obs = core.step(np.asarray(action)[None, ...])
         self.last_decision = decision
         if self._text is not None:
             self._text.after_step(prev_equity, decision)
-        info = self._info()
-        self.records.append(self._record(action, float(reward[0]), info))
-        self._trace.add(info["bar"], info["equity"], self.core.exchange.state.size[0], info["liquidated"])
-        return self._observe(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+        info = core.info_of(0)
+        if decision is not None:
+            info["decision_fallbacks"] = len(decision.fallbacks)
+            info["invalid_output"] = bool(decision.parsed.invalid)
+        self._last_info = info
+        reward = float(core.reward[0])
+        self.records.append(self._record(action, reward, info))
+        self._trace.add(info["bar"], info["equity"], core.exchange.state.size[0], info["liquidated"])
+        self._numeric = obs[0]
+        return self._observe(), reward, bool(core.terminated[0]), bool(core.truncated[0]), dict(info)
 
     def render(self) -> str | np.ndarray | None:
         """The ``render_mode``'s picture of the current episode (see Rendering above)."""
@@ -161,7 +168,7 @@ class PerpTradingEnv(gym.Env):
             return figure_to_rgb(draw_episode(self._trace, self.market))
         if self.render_mode != "ansi":
             return None
-        info = self._info()
+        info = self._last_info
         lines = [f"{self.market.timestamps[int(info['bar'])]}  equity {info['equity']:.2f}  "
                  f"fees {info['fees_paid']:.2f}  funding {info['funding_paid']:.2f}"]
         for p in self.positions():
@@ -191,9 +198,9 @@ class PerpTradingEnv(gym.Env):
     def _observe(self):
         mode = self.config.observation_mode
         if mode == "numeric":
-            return self.core.observe()[0]
+            return self._numeric
         text = self._text.observe()
-        return text if mode == "text" else {"numeric": self.core.observe()[0], "text": text}
+        return text if mode == "text" else {"numeric": self._numeric, "text": text}
 
     def _record(self, action, reward: float, info: dict) -> dict:
         """One step's record: the same keys for every action mode (see :meth:`records_frame`)."""
@@ -237,9 +244,3 @@ class PerpTradingEnv(gym.Env):
     def trades(self, include_open: bool = True):
         """Round-trip trades of this env's episodes (open positions valued at the last mark)."""
         return self.core.trades(include_open)
-
-    def _info(self) -> dict[str, Any]:
-        decision = self.last_decision
-        arrays = self.core.info_arrays(self._last_report, *(() if decision is None else (
-            np.array([len(decision.fallbacks)]), np.array([decision.parsed.invalid]))))
-        return {k: arrays[k][0].item() for k in INFO_KEYS}

@@ -5,7 +5,9 @@
 * ``return``: ``equity / prev_equity - 1`` (same floor).
 * ``pnl``: ``(equity - prev_equity) / initial_capital``.
 
-Any callable with the same signature may be passed as ``reward=``.
+The built-ins are written once, for arrays and scalars alike: the environment's compiled step
+(:mod:`arena_gym.env.compiled`) runs these same functions per account. Any callable with the
+batch signature may be passed as ``reward=``; the environment then calls it after each step.
 """
 
 from __future__ import annotations

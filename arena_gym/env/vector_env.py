@@ -25,7 +25,6 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..exchange.orders import Orders
 from ..market.data import MarketData
 from .actions import action_space
 from .config import EnvConfig
@@ -106,7 +105,7 @@ class PerpVectorEnv(VectorEnv):
         if self.render_mode != "ansi":
             return None
         s, m = self.core.exchange.state, self.market
-        lev = self.core.info_arrays(None)["gross_leverage"]
+        lev = (np.abs(s.size) * s.mark).sum(axis=1) / np.maximum(s.equity, 1e-9)
         return "\n".join(f"{i:>4} {m.timestamps[s.bar[i]]}  equity {s.equity[i]:12.2f}  leverage {lev[i]:5.2f}x  "
                          f"positions {int(np.count_nonzero(s.size[i]))}" for i in range(self.num_envs))
 
@@ -114,33 +113,34 @@ class PerpVectorEnv(VectorEnv):
         if seed is not None:
             self._rng, _ = seeding.np_random(seed)
         self.core.reset_rows(self._all, self.core.sample_starts(self._rng, self.num_envs))
+        self.core.reset_info()
         self._pending_reset[:] = False
         if self._traces is not None:
             self._update_traces(self._all, None)
-        return self.core.observe(), self._infos(self.core.info_arrays(None))
+        return self.core.observe(), self._infos(self.core.info_arrays())
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         core = self.core
-        orders = core.orders_from_actions(np.asarray(actions))
         restart = self._pending_reset
         if restart.any():
-            self._restart(restart, orders)
-        reward, terminated, truncated, report = core.advance(orders, restarted=restart)
-        info = core.info_arrays(report)
+            self._restart(restart)
+        obs = core.step(actions, restarted=restart)
+        reward, terminated, truncated = core.reward.copy(), core.terminated.copy(), core.truncated.copy()
+        info = core.info_arrays()
         done = terminated | truncated
-        obs = core.observe()
         infos = self._infos(info)
         if self._same_step:
             if done.any():
+                rows = np.nonzero(done)[0]
                 final_obs = np.full(self.num_envs, None, dtype=object)
-                for i in np.nonzero(done)[0]:
-                    final_obs[i] = obs[i]
+                for i in rows:
+                    final_obs[i] = obs[i].copy()
                 infos["final_obs"] = final_obs
                 infos["_final_obs"] = done.copy()
                 infos["final_info"] = self._infos({k: v.copy() for k, v in info.items()}, mask=done)
                 infos["_final_info"] = done.copy()
-                core.reset_rows(done, core.sample_starts(self._rng, int(done.sum())))
-                obs = core.observe()
+                core.reset_rows(done, core.sample_starts(self._rng, len(rows)))
+                obs[rows] = core.observe(rows)
             self._pending_reset = np.zeros(self.num_envs, bool)
         else:
             self._pending_reset = done
@@ -157,12 +157,11 @@ class PerpVectorEnv(VectorEnv):
             else:
                 trace.add(int(s.bar[i]), float(s.equity[i]), s.size[i], bool(liquidated[i]))
 
-    def _restart(self, rows: np.ndarray, orders: Orders) -> None:
-        """Reset ``rows`` to ``bars_per_decision`` bars before a sampled start, holding (module docstring)."""
+    def _restart(self, rows: np.ndarray) -> None:
+        """Reset ``rows`` to ``bars_per_decision`` bars before a sampled start; they hold through
+        the step (module docstring)."""
         starts = self.core.sample_starts(self._rng, int(rows.sum())) - self.core.k
         self.core.reset_rows(rows, starts)
-        for arr in (orders.size, orders.leverage, orders.stop_loss, orders.take_profit):
-            arr[rows] = np.nan
 
     def _infos(self, arrays: dict[str, np.ndarray], mask: np.ndarray | None = None) -> dict[str, Any]:
         mask = self._all if mask is None else mask

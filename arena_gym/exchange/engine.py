@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..market.spec import ExchangeRules, load_rules
-from .layout import (N_REPORT_FIELDS, N_WORK_ROWS, P_FUNDING, R_FILLS, R_LIQUIDATED, R_STOPS, R_TARGETS)
+from .layout import (H_FEE_RATE, H_FILL_PRICE, N_HOOK_FIELDS, N_ORDER_FIELDS, N_REPORT_FIELDS, N_WORK_ROWS,
+                     O_LEVERAGE, O_SIZE, O_STOP_LOSS, O_TAKE_PROFIT, P_FUNDING, R_FILLS, R_LIQUIDATED, R_STOPS,
+                     R_TARGETS)
 from .ledger import Ledger
 from .orders import Orders
 from .params import ExchangeParams
@@ -36,18 +38,23 @@ if TYPE_CHECKING:
 _KERNEL = None
 
 
+def announce_compiling(dispatcher, what: str) -> None:
+    """Say on stderr, in one line, that ``what`` is about to be compiled when the numba
+    ``dispatcher`` has nothing cached on disk yet (a first run on this machine)."""
+    cache = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    index = getattr(cache, "_index_path", None)
+    if index is not None and not os.path.exists(index):
+        print(f"arena-gym: compiling {what} (first run on this machine; cached afterwards)...",
+              file=sys.stderr, flush=True)
+
+
 def load_kernel():
     """The compiled kernel module, imported (and, on a fresh machine, compiled) on first use."""
     global _KERNEL
     if _KERNEL is None:
         from . import kernel
 
-        step = kernel.step_accounts
-        cache = getattr(getattr(step, "_cache", None), "_cache_file", None)
-        index = getattr(cache, "_index_path", None)
-        if index is not None and not os.path.exists(index):
-            print("arena-gym: compiling the exchange kernel (first run on this machine; cached afterwards)...",
-                  file=sys.stderr, flush=True)
+        announce_compiling(kernel.step_accounts, "the exchange kernel")
         _KERNEL = kernel
     return _KERNEL
 
@@ -141,11 +148,11 @@ class Exchange:
         self._scale = np.ones(n)
         self._rep = np.zeros((N_REPORT_FIELDS, n), np.int64)
         self._work = np.zeros((N_WORK_ROWS, a))
-        # stand-ins for absent orders and replay hooks; the kernel only reads them. Writable like
-        # callers' arrays, so that one compiled signature serves every call
-        self._nan = np.full((n, a), np.nan)
-        self._no_maker = np.zeros((n, a), bool)
+        self._orders = np.full((N_ORDER_FIELDS, n, a), np.nan)
+        self._hooks = np.full((N_HOOK_FIELDS, n, a), np.nan)
+        self._maker = np.zeros((n, a), bool)
         self._rows_per_step = n * (4 * a + 2)
+        self._arguments = None
 
     def _bind(self) -> None:
         """The frozen parameters, the views into the packed state, and the kernel."""
@@ -154,12 +161,13 @@ class Exchange:
         self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, self.state.closed)
         self.funding_accrued = self._pos[P_FUNDING]
         self._kernel = load_kernel()
+        self._arguments = None
 
     def __getstate__(self) -> dict:
         """Pickle the packed arrays once (the state's fields are views into them); the parameters
         and the kernel are rebuilt on load."""
         state = dict(self.__dict__)
-        for key in ("params", "funding_accrued", "_kernel"):
+        for key in ("params", "funding_accrued", "_kernel", "_arguments"):
             del state[key]
         state["state"] = None
         state["_closed"] = self.state.closed
@@ -250,6 +258,33 @@ class Exchange:
         return out
 
     # ------------------------------------------------------------------ the step
+    def kernel_arguments(self, n_bars: int) -> tuple:
+        """The exchange's own arguments of :func:`~arena_gym.exchange.kernel.step_accounts` (from
+        ``orders`` on, the ledger's row count last), with ledger room reserved for ``n_bars`` bars.
+
+        For compiled callers that run the kernel inside a larger compiled step (the environment's
+        step does): they write their orders into the first array (``orders[field, account,
+        asset]``, NaN = none; the replay hooks come next) and pass the kernel's returned row count
+        to :meth:`commit_rows`.
+        """
+        ledger = self.ledger
+        ledger.reserve(self._rows_per_step * n_bars)
+        if self._arguments is None or self._arguments[-1] is not ledger.int_block:
+            p = self.params
+            self._arguments = (self._orders, self._hooks, self._maker, p.bars, p.fee_tier, p.fees, p.asset_par, p.tiers, p.scal, self._pos,
+                               self._opened, self._acc, self._iacc, self.state.closed, ledger.episode, self._flags,
+                               self._scale, self._rep, self._work, ledger.float_block, ledger.int_block)
+        return self._arguments + (len(ledger),)
+
+    def commit_rows(self, rows: int) -> None:
+        """Record the ledger row count a compiled step returned (see :meth:`kernel_arguments`)."""
+        self.ledger.commit(rows)
+
+    def report(self) -> StepReport:
+        """The last step's report (views of the report buffers, rewritten by the next step)."""
+        rep = self._rep
+        return StepReport(self._flags, self._scale, rep[R_LIQUIDATED], rep[R_STOPS], rep[R_TARGETS], rep[R_FILLS])
+
     def step(self, orders: Orders | None, n_bars: int = 1, *, fill_price: np.ndarray | None = None,
              fee_rate: np.ndarray | None = None, maker: np.ndarray | None = None) -> StepReport:
         """Fill ``orders`` at the next open, then run ``n_bars`` bars (rules: :mod:`.kernel`).
@@ -265,28 +300,19 @@ class Exchange:
         last = int(s.bar.max())
         if last + n_bars >= self.market.n_bars:
             raise ValueError(f"stepping {n_bars} bar(s) from bar {last} runs past the data ({self.market.n_bars} bars)")
-        shape = s.size.shape
-        if orders is None:
-            o_size = o_lev = o_stop = o_take = self._nan
-        else:
-            orders.check_shape(*shape)
-            o_size, o_lev, o_stop, o_take = (_f64(x) for x in (orders.size, orders.leverage, orders.stop_loss,
-                                                              orders.take_profit))
+        if orders is not None:
+            orders.check_shape(*s.size.shape)
+            block = self._orders
+            block[O_SIZE], block[O_LEVERAGE] = orders.size, orders.leverage
+            block[O_STOP_LOSS], block[O_TAKE_PROFIT] = orders.stop_loss, orders.take_profit
         hooks = fill_price is not None or fee_rate is not None or maker is not None
-        h_fill = self._nan if fill_price is None else _f64(np.broadcast_to(fill_price, shape))
-        h_fee = self._nan if fee_rate is None else _f64(np.broadcast_to(fee_rate, shape))
-        h_maker = self._no_maker if maker is None else np.array(np.broadcast_to(maker, shape), dtype=bool)
-        ledger = self.ledger
-        ledger.reserve(self._rows_per_step * n_bars)
-        p = self.params
-        rows = self._kernel.step_accounts(
-            n_bars, p.bars, p.fee_tier, p.fees, p.asset_par, p.tiers, p.scal, self._pos, self._opened, self._acc,
-            self._iacc, s.closed, ledger.episode, orders is not None, o_size, o_lev, o_stop, o_take, hooks, h_fill,
-            h_fee, h_maker, self._flags, self._scale, self._rep, self._work, ledger.float_block, ledger.int_block,
-            len(ledger))
-        ledger.commit(rows)
-        rep = self._rep
-        return StepReport(self._flags, self._scale, rep[R_LIQUIDATED], rep[R_STOPS], rep[R_TARGETS], rep[R_FILLS])
+        if hooks:
+            self._hooks[H_FILL_PRICE] = np.nan if fill_price is None else fill_price
+            self._hooks[H_FEE_RATE] = np.nan if fee_rate is None else fee_rate
+            self._maker[...] = False if maker is None else maker
+        rows = self._kernel.step_accounts(n_bars, orders is not None, hooks, *self.kernel_arguments(n_bars))
+        self.ledger.commit(rows)
+        return self.report()
 
 
 def _f64(x) -> np.ndarray:

@@ -74,6 +74,9 @@ Memory layout (all C-contiguous, written in place; see :mod:`arena_gym.exchange.
 ``pos[field, account, asset]`` float64 per-position fields (``P_*``), ``opened[account, asset]``
 int64, ``acc[field, account]`` float64 per-account money (``A_*``), ``iacc[field, account]``
 int64 counters (``I_*``), ``closed[account]`` bool. Market ``bars[field, bar, asset]`` (``B_*``).
+Orders ``orders[field, account, asset]`` (``O_*``, the fields of
+:class:`~arena_gym.exchange.orders.Orders`) and replay hooks ``hooks[field, account, asset]``
+(``H_*``).
 The ledger is two column blocks ``led_f[field, row]`` / ``led_i[field, row]`` (``LF_*``,
 ``LI_*``) with room reserved by the caller for every row a step can write.
 """
@@ -97,7 +100,8 @@ from .layout import (  # noqa: F401  (the layout is part of the rule book)
     K_FUNDING, K_FORFEIT, LEDGER_OFF, LEDGER_FILLS, LEDGER_FULL, F_LEVERAGE_CLAMPED, F_BELOW_MIN_NOTIONAL,
     F_SCALED_BY_MARGIN, F_REFUSED_BY_MARGIN, F_STOP_INVALID, F_TARGET_INVALID, F_NON_FINITE,
     F_SIZE_ROUNDED_TO_ZERO, F_ACCOUNT_CLOSED, W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK,
-    W_PRICE, W_BACKSTOP, W_REMAIN, W_TAKER, W_MAKER, N_WORK_ROWS,
+    W_PRICE, W_BACKSTOP, W_REMAIN, W_TAKER, W_MAKER, N_WORK_ROWS, O_SIZE, O_LEVERAGE, O_STOP_LOSS,
+    O_TAKE_PROFIT, N_ORDER_FIELDS, H_FILL_PRICE, H_FEE_RATE, N_HOOK_FIELDS,
 )
 
 # The kernel allocates nothing: every array it touches is owned by the caller. It is compiled
@@ -446,7 +450,6 @@ def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
     flags of scaled or refused orders (in ``work[W_MASK]``, as bits); returns the factor (1: none).
     """
     A = pos.shape[2]
-    max_slip = scal[S_MAX_SLIPPAGE]
     equity_open = acc[A_COLLATERAL, i]
     bound = 0.0
     for a in range(A):
@@ -499,8 +502,7 @@ def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
 
 
 @njit(**_JIT)
-def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_size, o_lev, o_stop,
-                     o_take, i, t):
+def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, orders, i, t):
     """Step 3a: the validation rules (module docstring) for account ``i``'s orders at bar ``t``'s
     open. Leaves the final targets, leverages and exit levels in ``work``; returns the margin
     scale."""
@@ -508,8 +510,8 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_siz
     isolated = scal[S_ISOLATED] != 0.0
     for a in range(A):
         cur = pos[P_SIZE, i, a]
-        req = o_size[i, a]
-        lev_in = o_lev[i, a]
+        req = orders[O_SIZE, i, a]
+        lev_in = orders[O_LEVERAGE, i, a]
         o = bars[B_OPEN, t, a]
         f = 0
         given = req == req
@@ -554,10 +556,10 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_siz
         work[W_LEV_OUT, a] = 0.0 if target == 0.0 else (work[W_LEV, a] if active else pos[P_LEVERAGE, i, a])
         fresh = active and cur * target <= 0.0     # opened, flipped or closed: nothing carried over
         o = bars[B_OPEN, t, a]
-        stop, bad = exit_level(o_stop[i, a], target, o, pos[P_STOP, i, a], fresh, True)
+        stop, bad = exit_level(orders[O_STOP_LOSS, i, a], target, o, pos[P_STOP, i, a], fresh, True)
         if bad:
             flags[i, a] |= F_STOP_INVALID
-        take, bad = exit_level(o_take[i, a], target, o, pos[P_TAKE, i, a], fresh, False)
+        take, bad = exit_level(orders[O_TAKE_PROFIT, i, a], target, o, pos[P_TAKE, i, a], fresh, False)
         if bad:
             flags[i, a] |= F_TARGET_INVALID
         work[W_STOP, a] = stop
@@ -566,15 +568,14 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_siz
 
 
 @njit(**_JIT)
-def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par, bars, o_size, o_lev,
-                   o_stop, o_take, has_hooks, h_fill, h_fee, h_maker, i, t, episode, led_f, led_i, n):
+def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par, bars, orders, has_hooks, hooks,
+                   h_maker, i, t, episode, led_f, led_i, n):
     """Step 3: validate account ``i``'s orders and fill the changes at the open plus slippage.
     Returns (ledger rows, margin scale)."""
     A = pos.shape[2]
     level = int(scal[S_LEDGER_LEVEL])
     isolated = scal[S_ISOLATED] != 0.0
-    phi = validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, o_size, o_lev,
-                           o_stop, o_take, i, t)
+    phi = validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, orders, i, t)
     realized_total = 0.0
     fee_total = 0.0
     count = 0
@@ -591,10 +592,12 @@ def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
             rate = work[W_TAKER, a]
             is_maker = False
             if has_hooks:   # replayed fills: only prices and fees that keep the account finite
-                if h_fill[i, a] > 0.0 and np.isfinite(h_fill[i, a]) and np.isfinite(qty * h_fill[i, a]):
-                    fill = h_fill[i, a]
-                if np.isfinite(h_fee[i, a]) and np.isfinite(qty * fill * h_fee[i, a]):
-                    rate = h_fee[i, a]
+                price = hooks[H_FILL_PRICE, i, a]
+                if price > 0.0 and np.isfinite(price) and np.isfinite(qty * price):
+                    fill = price
+                fee_rate = hooks[H_FEE_RATE, i, a]
+                if np.isfinite(fee_rate) and np.isfinite(qty * fill * fee_rate):
+                    rate = fee_rate
                 is_maker = h_maker[i, a]
             fee = qty * fill * rate
             closing = min(qty, abs(cur)) if cur * delta < 0.0 else 0.0
@@ -754,12 +757,15 @@ def exits_armed(pos, i):
 
 # ---------------------------------------------------------------------------- the kernel
 @njit(**_JIT)
-def step_accounts(n_bars, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode,
-                  has_orders, o_size, o_lev, o_stop, o_take, has_hooks, h_fill, h_fee, h_maker,
-                  flags, scale, rep, work, led_f, led_i, n):
-    """Run ``n_bars`` bars for every account (the timeline of the module docstring), orders filling
-    at the first bar's open. Writes the step report into ``flags`` (N, A), ``scale`` (N,) and
-    ``rep`` (report fields, N); returns the ledger row count."""
+def step_accounts(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers,
+                  scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
+    """Run ``n_bars`` bars for every account (the timeline of the module docstring), ``orders``
+    (when ``has_orders``) filling at the first bar's open, with the replay ``hooks`` and
+    ``h_maker`` (when ``has_hooks``). Writes the step report into ``flags`` (N, A), ``scale`` (N,)
+    and ``rep`` (report fields, N); returns the ledger row count.
+
+    The arguments from ``orders`` on are the exchange's own arrays, in the order
+    :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them."""
     N = pos.shape[1]
     A = pos.shape[2]
     for i in range(N):
@@ -784,8 +790,7 @@ def step_accounts(n_bars, bars, fee_tier, fees, asset_par, tiers, scal, pos, ope
                 rep[R_LIQUIDATED, i] += count
             if b == 0 and has_orders:
                 n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
-                                        bars, o_size, o_lev, o_stop, o_take, has_hooks, h_fill, h_fee,
-                                        h_maker, i, t, ep, led_f, led_i, n)
+                                        bars, orders, has_hooks, hooks, h_maker, i, t, ep, led_f, led_i, n)
                 scale[i] = phi
                 mark(pos, bars, B_OPEN, i, t)
             if holds_any(pos, i):

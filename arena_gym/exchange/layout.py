@@ -7,6 +7,12 @@ and the ledger all use these names for rows of their packed arrays.
 # per-position fields of ``pos``
 P_SIZE, P_ENTRY, P_LEVERAGE, P_MARGIN, P_STOP, P_TAKE, P_MARK, P_UPNL, P_FUNDING = range(9)
 N_POS_FIELDS = 9
+# order fields of ``orders[field, account, asset]`` (see :class:`~arena_gym.exchange.orders.Orders`)
+O_SIZE, O_LEVERAGE, O_STOP_LOSS, O_TAKE_PROFIT = range(4)
+N_ORDER_FIELDS = 4
+# replay hooks ``hooks[field, account, asset]``: fill price and fee rate (NaN: the usual one)
+H_FILL_PRICE, H_FEE_RATE = range(2)
+N_HOOK_FIELDS = 2
 # per-account money of ``acc``
 A_CAPITAL, A_COLLATERAL, A_REALIZED, A_FEES, A_FUNDING, A_FORFEITED = range(6)
 N_ACC_FIELDS = 6

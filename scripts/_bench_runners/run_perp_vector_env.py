@@ -4,41 +4,49 @@ One step advances every account; actions are batches of target exposures drawn f
 batched action space; every other parameter is the environment's default (see
 ``arena_gym.env.EnvConfig``). The environment resets its own accounts when their episodes end.
 
-With ``--exchange-only`` the same loop runs, but only the time spent inside the exchange's
-``step`` (fills, funding, margin, liquidation, marks) is counted: decoding actions, building
-observations and info, and resets are left out. That is the part of a vector step that the
-environment wrapper cannot make faster.
+With ``--exchange-only`` the exchange of the same environment is stepped directly
+(``Exchange.step``: fills, funding, margin, liquidation, marks), with target orders made from the
+same pool of actions (each weight times the leverage cap times the initial capital, in coins at
+the start bar's close); the accounts restart at their start bars before they run out of data.
+Decoding actions, observations, rewards and info are left out: that is the part of a vector step
+that no wrapper around the exchange can make faster.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Sequence
+
+import numpy as np
 
 from arena_gym.env import PerpVectorEnv
+from arena_gym.exchange import Orders
 from arena_gym.market import MarketData
 
 from _timing import measure, runner_arguments, sample_actions, time_vector, write_result
 
 
-def exchange_timer(env: PerpVectorEnv):
-    """A timer like ``time_vector`` that returns only the seconds spent in the exchange's step."""
-    exchange = env.core.exchange
-    inner = exchange.step
-    spent = [0.0]
-
-    def timed_step(*args: Any, **kwargs: Any):
-        start = time.perf_counter()
-        report = inner(*args, **kwargs)
-        spent[0] += time.perf_counter() - start
-        return report
-
-    exchange.step = timed_step
+def exchange_timer(env: PerpVectorEnv, actions: Sequence):
+    """A timer like ``time_vector`` that steps only the environment's exchange (module docstring)."""
+    core = env.core
+    exchange, market, config = core.exchange, core.market, core.config
+    start = core.first_start
+    coins = config.leverage_cap * config.initial_capital / market.close[start]
+    pool = [Orders(size=np.asarray(a, np.float64) * coins, leverage=np.full(np.shape(a), config.leverage_cap),
+                   stop_loss=np.full(np.shape(a), np.nan), take_profit=np.full(np.shape(a), np.nan)) for a in actions]
+    last_start = market.n_bars - 2 - core.k
 
     def timer(env: PerpVectorEnv, actions: Sequence, steps: int) -> tuple[float, int]:
-        spent[0] = 0.0
-        time_vector(env, actions, steps)
-        return spent[0], 0
+        exchange.reset(start)
+        step, n = exchange.step, len(pool)
+        spent = 0.0
+        for i in range(steps):
+            if exchange.state.bar[0] >= last_start:
+                exchange.reset(start)
+            began = time.perf_counter()
+            step(pool[i % n], core.k)
+            spent += time.perf_counter() - began
+        return spent, 0
 
     return timer
 
@@ -52,7 +60,7 @@ def main() -> None:
     env = PerpVectorEnv(market=market, num_envs=args.num_envs, action_mode="target")
     actions = sample_actions(env.action_space, args.seed)
     env.reset(seed=args.seed)
-    timer = exchange_timer(env) if args.exchange_only else time_vector
+    timer = exchange_timer(env, actions) if args.exchange_only else time_vector
     seconds, resets = measure(timer, env, actions, args)
     name = f"perp-{'exchange' if args.exchange_only else 'vector'}-{args.num_envs}"
     write_result(args, engine=name, accounts=args.num_envs, seconds=seconds,

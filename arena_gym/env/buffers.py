@@ -1,0 +1,48 @@
+"""Layout of the environment's preallocated step buffers (plain integers, importable without numba).
+
+The compiled step (:mod:`arena_gym.env.compiled`) writes every account's ``info`` values into two
+buffers owned by :class:`~arena_gym.env.core.PerpCore`: ``info_f[row, account]`` (float64, the
+money and ratio keys) and ``info_i[row, account]`` (int64, the counts, the bar and step, and the
+two flags stored as 0 / 1). ``INFO_KEYS`` is the order users see; ``INFO_ROWS`` says where each
+key lives.
+"""
+
+from __future__ import annotations
+
+from ..exchange.orders import FLAG_NAMES
+
+#: Keys of the per-step ``info`` (flat scalars in the single env, (N,) arrays in the vector env).
+INFO_KEYS = ("equity", "collateral", "unrealized_pnl", "realized_pnl", "fees_paid", "funding_paid", "gross_leverage",
+             "fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "margin_scale", "actions_clipped",
+             "decision_fallbacks", "invalid_output", "bar", "step") + \
+            tuple(f"orders_{name}" for name in FLAG_NAMES)
+
+#: Rows of ``info_f`` (float64).
+FLOAT_INFO = ("equity", "collateral", "unrealized_pnl", "realized_pnl", "fees_paid", "funding_paid", "gross_leverage",
+              "margin_scale")
+#: Rows of ``info_i`` (int64); the ``BOOL_INFO`` keys among them hold 0 / 1.
+INT_INFO = ("fills", "liquidated", "liquidations", "stop_fills", "take_profit_fills", "actions_clipped",
+            "decision_fallbacks", "invalid_output", "bar", "step") + tuple(f"orders_{name}" for name in FLAG_NAMES)
+BOOL_INFO = ("liquidated", "invalid_output")
+
+(IF_EQUITY, IF_COLLATERAL, IF_UNREALIZED, IF_REALIZED, IF_FEES, IF_FUNDING, IF_GROSS_LEVERAGE,
+ IF_MARGIN_SCALE) = range(len(FLOAT_INFO))
+(II_FILLS, II_LIQUIDATED, II_LIQUIDATIONS, II_STOP_FILLS, II_TAKE_PROFIT_FILLS, II_ACTIONS_CLIPPED,
+ II_DECISION_FALLBACKS, II_INVALID_OUTPUT, II_BAR, II_STEP, II_FIRST_FLAG) = range(11)
+N_FLAGS = len(FLAG_NAMES)
+
+#: ``key -> (buffer, row)``: buffer 0 is ``info_f``, 1 is ``info_i``.
+INFO_ROWS = {key: (0, FLOAT_INFO.index(key)) if key in FLOAT_INFO else (1, INT_INFO.index(key)) for key in INFO_KEYS}
+
+# environment parameters ``env_par`` (float64)
+(E_LEVERAGE_CAP, E_DEADBAND, E_EPISODE_LENGTH, E_SPLIT_END, E_LOOKBACK, E_REWARD, E_BARS_PER_DECISION,
+ E_ACTION_MODE) = range(8)
+N_ENV_PARAMS = 8
+#: Action modes decoded by the compiled step (``E_ACTION_MODE``).
+MODE_TARGET, MODE_DISCRETE = 0, 1
+#: Built-in rewards computed by the compiled step (``E_REWARD``); -1: a Python callable.
+REWARD_KINDS = ("log_return", "return", "pnl")
+REWARD_PYTHON = -1
+
+# statuses returned by the compiled step
+OK, NON_FINITE_ACTION, BAD_DISCRETE_ACTION, PAST_THE_DATA = range(4)

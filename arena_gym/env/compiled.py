@@ -1,0 +1,300 @@
+"""The environment's step, compiled: one call decodes every account's action, runs the exchange
+kernel, and writes rewards, episode ends, ``info`` values and observations into buffers.
+
+:class:`~arena_gym.env.core.PerpCore` calls :func:`step_env` once per ``step`` of the single
+env and of the vector env alike, so that a step costs one call into compiled code however many
+accounts it advances. The pieces are the definitions the rest of the package documents:
+
+* action decoding (:func:`decode_account`) is the ``target`` and ``discrete`` modes of
+  :mod:`arena_gym.env.actions`;
+* the exchange step is :func:`arena_gym.exchange.kernel.step_accounts`, unchanged;
+* rewards are the built-ins of :mod:`arena_gym.env.rewards`, compiled from the same functions;
+* episode ends are those of :class:`~arena_gym.env.PerpTradingEnv` (``terminated``: the account
+  was liquidated or went bankrupt; ``truncated``: the episode length or the end of the split);
+* ``info`` (:func:`write_info`) fills the rows laid out in :mod:`arena_gym.env.buffers`;
+* the observation (:func:`write_observation`) is the numeric observation of
+  :mod:`arena_gym.env.features`.
+
+Like the exchange kernel, this code allocates nothing and runs without numba's reference
+counting; with ``NUMBA_DISABLE_JIT=1`` it runs as plain Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..exchange import kernel
+from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_REALIZED, AP_DEFAULT_LEVERAGE,
+                               AP_MAX_LEVERAGE, I_BAR, I_LIQUIDATIONS, O_LEVERAGE, O_SIZE, O_STOP_LOSS,
+                               O_TAKE_PROFIT, P_LEVERAGE, P_MARGIN, P_MARK, P_SIZE, P_UPNL, R_FILLS,
+                               R_LIQUIDATED, R_STOPS, R_TARGETS, S_ISOLATED)
+from . import rewards
+from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_DEADBAND, E_EPISODE_LENGTH,
+                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, IF_COLLATERAL, IF_EQUITY, IF_FEES,
+                      IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED, IF_UNREALIZED, II_ACTIONS_CLIPPED,
+                      II_BAR, II_DECISION_FALLBACKS, II_FILLS, II_FIRST_FLAG, II_INVALID_OUTPUT, II_LIQUIDATED,
+                      II_LIQUIDATIONS, II_STEP, II_STOP_FILLS, II_TAKE_PROFIT_FILLS, MODE_DISCRETE, N_FLAGS,
+                      NON_FINITE_ACTION, OK, PAST_THE_DATA)
+from .features import CLIP
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
+_INLINE = dict(_JIT, inline="always")
+
+log_return = njit(**_INLINE)(rewards.log_return)
+simple_return = njit(**_INLINE)(rewards.simple_return)
+pnl = njit(**_INLINE)(rewards.pnl)
+
+
+@njit(**_INLINE)
+def reward_of(kind, prev_equity, equity, initial_capital):
+    """The built-in reward number ``kind`` (order of ``buffers.REWARD_KINDS``); 0 for a callable."""
+    if kind == 0:
+        return log_return(prev_equity, equity, initial_capital)
+    if kind == 1:
+        return simple_return(prev_equity, equity, initial_capital)
+    if kind == 2:
+        return pnl(prev_equity, equity, initial_capital)
+    return 0.0
+
+
+@njit(**_INLINE)
+def clip(x):
+    return min(max(x, -CLIP), CLIP)
+
+
+# ---------------------------------------------------------------------------- actions
+@njit(**_INLINE)
+def check_actions(actions, mode):
+    """``OK``, or why the batch of actions cannot be decoded (non-finite target, discrete level
+    outside {0, 1, 2})."""
+    for i in range(actions.shape[0]):
+        for a in range(actions.shape[1]):
+            x = actions[i, a]
+            if mode == MODE_DISCRETE:
+                if not (x == 0.0 or x == 1.0 or x == 2.0):
+                    return BAD_DISCRETE_ACTION
+            elif not np.isfinite(x):
+                return NON_FINITE_ACTION
+    return OK
+
+
+@njit(**_INLINE)
+def decode_account(actions, env_par, orders, pos, acc, asset_par, i):
+    """Account ``i``'s action as target orders (:mod:`arena_gym.env.actions`) written into
+    ``orders``; returns how many target weights were outside [-1, 1] (0 in discrete mode)."""
+    A = pos.shape[2]
+    discrete = env_par[E_ACTION_MODE] == MODE_DISCRETE
+    cap = env_par[E_LEVERAGE_CAP]
+    clipped = 0
+    gross = 0.0
+    for a in range(A):
+        w = (actions[i, a] - 1.0) / A if discrete else actions[i, a]
+        if abs(w) > 1.0:
+            clipped += 1
+        w = min(max(w, -1.0), 1.0)
+        orders[O_SIZE, i, a] = w            # the weight, until it becomes a size below
+        gross += abs(w)
+    equity = acc[A_COLLATERAL, i]
+    for a in range(A):
+        equity += pos[P_UPNL, i, a]
+    equity = max(equity, 0.0)
+    scale = gross if gross > 1.0 else 1.0
+    for a in range(A):
+        w = orders[O_SIZE, i, a] / scale
+        size, mark = pos[P_SIZE, i, a], pos[P_MARK, i, a]
+        target_notional = w * (cap * equity)
+        trade = abs(target_notional - size * mark) >= env_par[E_DEADBAND] * equity or (w == 0.0 and size != 0.0)
+        if trade:
+            orders[O_SIZE, i, a] = target_notional / mark
+            orders[O_LEVERAGE, i, a] = min(max(cap, asset_par[AP_DEFAULT_LEVERAGE, a]),
+                                           asset_par[AP_MAX_LEVERAGE, a])
+        else:
+            orders[O_SIZE, i, a] = np.nan
+            orders[O_LEVERAGE, i, a] = np.nan
+        orders[O_STOP_LOSS, i, a] = np.nan
+        orders[O_TAKE_PROFIT, i, a] = np.nan
+    return 0 if discrete else clipped
+
+
+@njit(**_INLINE)
+def hold_account(orders, i):
+    for a in range(orders.shape[2]):
+        orders[O_SIZE, i, a] = np.nan
+        orders[O_LEVERAGE, i, a] = np.nan
+        orders[O_STOP_LOSS, i, a] = np.nan
+        orders[O_TAKE_PROFIT, i, a] = np.nan
+
+
+# ---------------------------------------------------------------------------- info and observation
+@njit(**_INLINE)
+def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, i):
+    """Account ``i``'s ``info`` values (layout: :mod:`arena_gym.env.buffers`); without a report
+    (after a reset) the per-step counts are 0 and the margin scale 1."""
+    A = pos.shape[2]
+    unrealized = 0.0
+    gross = 0.0
+    for a in range(A):
+        unrealized += pos[P_UPNL, i, a]
+        gross += abs(pos[P_SIZE, i, a]) * pos[P_MARK, i, a]
+    equity = acc[A_COLLATERAL, i] + unrealized
+    info_f[IF_EQUITY, i] = equity
+    info_f[IF_COLLATERAL, i] = acc[A_COLLATERAL, i]
+    info_f[IF_UNREALIZED, i] = unrealized
+    info_f[IF_REALIZED, i] = acc[A_REALIZED, i]
+    info_f[IF_FEES, i] = acc[A_FEES, i]
+    info_f[IF_FUNDING, i] = acc[A_FUNDING, i]
+    info_f[IF_GROSS_LEVERAGE, i] = gross / max(equity, 1e-9)
+    info_f[IF_MARGIN_SCALE, i] = scale[i] if has_report else 1.0
+    info_i[II_LIQUIDATIONS, i] = iacc[I_LIQUIDATIONS, i]
+    info_i[II_DECISION_FALLBACKS, i] = 0
+    info_i[II_INVALID_OUTPUT, i] = 0
+    info_i[II_BAR, i] = iacc[I_BAR, i]
+    info_i[II_STEP, i] = steps[i]
+    if has_report:
+        info_i[II_FILLS, i] = rep[R_FILLS, i]
+        info_i[II_LIQUIDATED, i] = 1 if rep[R_LIQUIDATED, i] > 0 else 0
+        info_i[II_STOP_FILLS, i] = rep[R_STOPS, i]
+        info_i[II_TAKE_PROFIT_FILLS, i] = rep[R_TARGETS, i]
+        info_i[II_ACTIONS_CLIPPED, i] = clipped[i]
+    else:
+        info_i[II_FILLS, i] = 0
+        info_i[II_LIQUIDATED, i] = 0
+        info_i[II_STOP_FILLS, i] = 0
+        info_i[II_TAKE_PROFIT_FILLS, i] = 0
+        info_i[II_ACTIONS_CLIPPED, i] = 0
+    for j in range(N_FLAGS):
+        count = 0
+        if has_report:
+            for a in range(A):
+                if flags[i, a] & (1 << j):
+                    count += 1
+        info_i[II_FIRST_FLAG + j, i] = count
+
+
+@njit(**_INLINE)
+def write_observation(obs, row, windows, current, env_par, scal, pos, opened, acc, iacc, steps, i):
+    """Account ``i``'s numeric observation into ``obs[row]`` (:mod:`arena_gym.env.features`):
+    the window features of the last ``lookback`` bars (oldest first), the market features at the
+    last closed bar, the account features per asset and the global ones, clipped."""
+    A = pos.shape[2]
+    t = iacc[I_BAR, i]
+    lookback = int(env_par[E_LOOKBACK])
+    width = windows.shape[1]
+    k = 0
+    for r in range(t - lookback + 1, t + 1):
+        for c in range(width):
+            obs[row, k] = windows[r, c]
+            k += 1
+    for c in range(current.shape[1]):
+        obs[row, k] = current[t, c]
+        k += 1
+    equity = acc[A_COLLATERAL, i]
+    for a in range(A):
+        equity += pos[P_UPNL, i, a]
+    initial = acc[A_CAPITAL, i]
+    scale = 1.0 / max(equity, 1e-9 * initial)
+    isolated = scal[S_ISOLATED] != 0.0
+    margin_total = 0.0
+    for a in range(A):
+        size, mark = pos[P_SIZE, i, a], pos[P_MARK, i, a]
+        if isolated:
+            margin = pos[P_MARGIN, i, a]
+        else:
+            lev = pos[P_LEVERAGE, i, a]
+            margin = abs(size) * mark / lev if lev > 0.0 else 0.0
+        margin *= scale
+        margin_total += margin
+        held = max(t - opened[i, a], 0) if opened[i, a] >= 0 else 0
+        obs[row, k] = clip(size * mark * scale)
+        obs[row, k + 1] = clip(pos[P_UPNL, i, a] * scale)
+        obs[row, k + 2] = clip(margin)
+        obs[row, k + 3] = clip(np.log1p(held) / 5.0)
+        k += 4
+    length = env_par[E_EPISODE_LENGTH]
+    obs[row, k] = clip(np.log(max(equity, 1e-9) / initial))
+    obs[row, k + 1] = clip(margin_total)
+    obs[row, k + 2] = clip(steps[i] / length if length > 0.0 else 0.0)
+
+
+@njit(**_JIT)
+def observe_accounts(rows, obs, windows, current, env_par, steps, orders, hooks, h_maker, bars, fee_tier, fees,
+                     asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f,
+                     led_i, n):
+    """Observations of the accounts ``rows`` (indices) into ``obs[0..len(rows))``. The arguments
+    from ``orders`` on are the exchange's (as for :func:`step_env`)."""
+    for r in range(rows.shape[0]):
+        write_observation(obs, r, windows, current, env_par, scal, pos, opened, acc, iacc, steps, rows[r])
+
+
+@njit(**_JIT)
+def info_accounts(rows, info_f, info_i, has_report, steps, clipped, orders, hooks, h_maker, bars, fee_tier, fees,
+                  asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f,
+                  led_i, n):
+    """``info`` values of the accounts ``rows`` (indices) into the info buffers (``has_report``:
+    with the last step's counts). The arguments from ``orders`` on are the exchange's."""
+    for r in range(rows.shape[0]):
+        write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, rows[r])
+
+
+# ---------------------------------------------------------------------------- the step
+@njit(**_JIT)
+def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
+                windows, current, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
+                acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
+    """After the exchange ran a decision: rewards, episode ends, ``info`` and observations of every
+    account (the arguments from ``orders`` on are the exchange's). ``restarted`` accounts (reset to hold through this decision, see the vector env) get
+    reward 0, are not done, and start at step 0."""
+    N = pos.shape[1]
+    A = pos.shape[2]
+    kind = int(env_par[E_REWARD])
+    length = env_par[E_EPISODE_LENGTH]
+    horizon_end = env_par[E_SPLIT_END] - env_par[E_BARS_PER_DECISION]
+    for i in range(N):
+        equity = acc[A_COLLATERAL, i]
+        for a in range(A):
+            equity += pos[P_UPNL, i, a]
+        steps[i] += 1
+        if restarted[i]:
+            reward[i] = 0.0
+            terminated[i] = False
+            truncated[i] = False
+            steps[i] = 0
+        else:
+            reward[i] = reward_of(kind, prev_equity[i], equity, acc[A_CAPITAL, i])
+            terminated[i] = closed[i]
+            truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0.0 and steps[i] >= length))
+        prev_equity[i] = equity
+        write_info(info_f, info_i, True, pos, acc, iacc, flags, scale, rep, steps, clipped, i)
+        write_observation(obs, i, windows, current, env_par, scal, pos, opened, acc, iacc, steps, i)
+
+
+@njit(**_JIT)
+def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i,
+             obs, windows, current, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
+             acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
+    """One decision for every account: decode ``actions`` (N, A) into ``orders`` (``restarted``
+    accounts hold), run the exchange kernel for ``bars_per_decision`` bars, then
+    :func:`finish_step`. The arguments from ``orders`` on are the exchange's
+    (:meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments`). Returns ``(status, ledger
+    rows)``: the status is ``OK`` or why nothing was done (an invalid action, or a decision that
+    would run past the data)."""
+    status = check_actions(actions, int(env_par[E_ACTION_MODE]))
+    if status != OK:
+        return status, n
+    k = int(env_par[E_BARS_PER_DECISION])
+    for i in range(pos.shape[1]):
+        if iacc[I_BAR, i] + k >= bars.shape[1]:
+            return PAST_THE_DATA, n
+    for i in range(pos.shape[1]):
+        if restarted[i]:
+            hold_account(orders, i)
+            clipped[i] = 0
+        else:
+            clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, i)
+    n = kernel.step_accounts(k, True, False, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
+                             pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
+    finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
+                windows, current, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
+                acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
+    return OK, n
