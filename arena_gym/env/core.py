@@ -19,7 +19,7 @@ from ..exchange.trades import trades_from_ledger
 from ..exchange.orders import FLAG_NAMES, Orders, count_flags
 from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
-from ..market.spec import ExchangeRules, load_rules
+from ..exchange.rules import ExchangeRules, load_rules
 from .actions import discrete_weights, target_orders
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, CLIP, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..market.spec import ExchangeRules, load_rules
+from .rules import ExchangeRules, load_rules
 from .layout import (N_REPORT_FIELDS, N_WORK_ROWS, P_FUNDING, R_FILLS, R_LIQUIDATED, R_STOPS, R_TARGETS)
 from .ledger import Ledger
 from .orders import Orders
