@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from arena_gym.exchange import Exchange, Orders
+from arena_gym.exchange.rules import FeeTier, load_rules
 from arena_gym.market import MarketData
-from arena_gym.market.spec import FeeTier, load_rules
 from arena_gym.replay import replay_trades
 
 SWITCH = datetime(2025, 10, 22, tzinfo=timezone.utc)

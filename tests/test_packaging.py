@@ -1,5 +1,5 @@
-"""A wheel carries the env presets, policy presets and prompt templates, and finds them without
-the checkout."""
+"""A wheel carries the env presets, policy presets, prompt templates and exchange rule presets, and
+finds them without the checkout."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ SOURCE_FILES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "arena
 PROBE = """
 import json
 from arena_gym.env import PerpTradingEnv
+from arena_gym.exchange.rules import available_rules
 from arena_gym.llm.profiles import load_profile
 from arena_gym.preset_files import envs_dir, policies_dir
 from arena_gym.presets import load_env_preset
@@ -27,7 +28,8 @@ prompt, _ = env.reset(seed=0)
 print(json.dumps({
     "envs": str(envs_dir()), "policies": str(policies_dir()),
     "assets": list(market.symbols), "capital": config.initial_capital,
-    "model": load_profile("gpt-5").model, "prompt_chars": len(prompt), "system_chars": len(env.system_prompt),
+    "rules": available_rules(), "model": load_profile("gpt-5").model,
+    "prompt_chars": len(prompt), "system_chars": len(env.system_prompt),
 }))
 """
 
@@ -70,4 +72,5 @@ def test_installed_wheel_reads_its_bundled_presets_outside_the_checkout(unpacked
     bundled = unpacked_wheel / "arena_gym" / "_bundled"
     assert found["envs"] == str(bundled / "envs") and found["policies"] == str(bundled / "policies")
     assert found["assets"] == ["BTC", "ETH", "SOL", "BNB", "XRP", "DOGE"] and found["capital"] == 10_000.0
+    assert found["rules"] == ["alpha-arena-s1", "binance-usdm", "hyperliquid"]
     assert found["model"] and found["prompt_chars"] > 1_000 and found["system_chars"] > 1_000

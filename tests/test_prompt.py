@@ -20,8 +20,8 @@ from arena_gym.llm.prompt import (
     price_decimals,
     render_system_prompt,
 )
+from arena_gym.exchange.rules import load_rules
 from arena_gym.market.data import MarketData
-from arena_gym.market.spec import load_rules
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CONTEST_PROMPTS = SHARED / "alpha-arena-s1" / "prompts"

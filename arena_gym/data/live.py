@@ -167,7 +167,7 @@ class LiveFeed:
         self.outage_retry_s = float(outage_retry_s)
         self.outage_max_s = float(outage_max_s)
         if funding_interval_hours is None:
-            from arena_gym.market.spec import load_rules
+            from arena_gym.exchange.rules import load_rules
 
             funding_interval_hours = load_rules(self.venue.preset).funding_interval_hours
         self.funding_ms = int(funding_interval_hours) * 3_600_000

@@ -16,9 +16,9 @@ from typing import Sequence
 
 import pandas as pd
 
+from arena_gym.exchange.rules import load_rules
 from arena_gym.market.data import MarketData
 from arena_gym.market.registry import MarketRecipe, file_fingerprint, shared_market
-from arena_gym.market.spec import load_rules
 
 from .cache import Cache, CachedSeries, SeriesKey
 from .symbols import DataError, iso, parse_coins, timeframe_millis, to_millis, venue

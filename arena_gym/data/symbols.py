@@ -18,8 +18,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from arena_gym.exchange.rules import available_rules
 from arena_gym.market.data import utc_timestamp
-from arena_gym.market.spec import available_rules
 from arena_gym.market.timeframes import timeframe_seconds
 
 #: Kinds of series the downloader knows: trade candles, funding settlements, mark-price

@@ -20,7 +20,7 @@ from ..exchange.trades import trades_from_ledger
 from ..exchange.orders import Orders
 from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
-from ..market.spec import ExchangeRules, load_rules
+from ..exchange.rules import ExchangeRules, load_rules
 from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_DEADBAND, E_EPISODE_LENGTH, E_LEVERAGE_CAP,
                       E_LOOKBACK, E_REWARD, E_SPLIT_END, FLOAT_INFO, INFO_KEYS, INFO_ROWS, INT_INFO, MODE_DISCRETE,

@@ -104,7 +104,7 @@ def load_season_market(data: str | Path | None) -> MarketData:
             raise FileNotFoundError(f"the contest preset reads 1h candles and funding of {', '.join(COINS)} on "
                                     f"binanceusdm from the download cache, which lacks them ({err}); {_how_to_get()}; "
                                     "or pass --data FOLDER with the freqtrade files") from None
-        from arena_gym.market.spec import asset_specs
+        from arena_gym.exchange.rules import asset_specs
 
         return market.with_assets(asset_specs(list(market.symbols), rules))
     path = Path(data)

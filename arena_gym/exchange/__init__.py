@@ -1,4 +1,8 @@
-"""The batch perpetual-futures exchange core (no Gymnasium, no pandas in the hot path)."""
+"""The batch perpetual-futures exchange core (no Gymnasium, no pandas in the hot path).
+
+The rule schema, the per-asset contract specs and the TOML rule presets are in
+:mod:`arena_gym.exchange.rules`.
+"""
 
 from .engine import Exchange, StepReport
 from .ledger import KINDS, Ledger

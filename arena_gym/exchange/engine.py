@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..market.spec import ExchangeRules, load_rules
 from .layout import (H_FEE_RATE, H_FILL_PRICE, N_HOOK_FIELDS, N_ORDER_FIELDS, N_REPORT_FIELDS, N_WORK_ROWS,
                      O_LEVERAGE, O_SIZE, O_STOP_LOSS, O_TAKE_PROFIT, P_FUNDING, R_FILLS, R_LIQUIDATED, R_STOPS,
                      R_TARGETS)
+from .rules import ExchangeRules, load_rules
 from .ledger import Ledger
 from .orders import Orders
 from .params import ExchangeParams

@@ -39,8 +39,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from arena_gym.exchange.rules import AssetSpec, ExchangeRules
 from arena_gym.market.data import MarketData, MarketDataError
-from arena_gym.market.spec import AssetSpec, ExchangeRules
 from arena_gym.market.timeframes import timeframe_seconds
 from arena_gym.preset_files import policies_dir
 

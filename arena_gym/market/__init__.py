@@ -1,8 +1,13 @@
-"""Market data: contract specs, exchange presets, aligned bars, indicators, synthetic markets."""
+"""Market data: aligned bars, indicators, synthetic markets.
 
+The contract specs and exchange rule presets are defined in :mod:`arena_gym.exchange.rules`; this
+package re-exports ``AssetSpec``, ``ExchangeRules``, ``asset_specs``, ``available_rules`` and
+``load_rules`` for convenience.
+"""
+
+from ..exchange.rules import AssetSpec, ExchangeRules, asset_specs, available_rules, load_rules
 from .data import MarketData, MarketDataError, utc_timestamp
 from .indicators import Indicators
-from .spec import AssetSpec, ExchangeRules, asset_specs, available_rules, load_rules
 from .synthetic import DEFAULT_PROFILES, AssetProfile, SyntheticParams, synthetic_market
 from .timeframes import timeframe_seconds
 

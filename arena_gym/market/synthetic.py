@@ -98,8 +98,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..exchange.rules import ExchangeRules, load_rules
 from .data import MarketData
-from .spec import ExchangeRules, load_rules
 
 CONTEST_SYMBOLS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
 

@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 
 from arena_gym.exchange import Exchange, Orders, count_flags, trades_from_ledger
+from arena_gym.exchange.rules import FeeTier, load_rules
 from arena_gym.market.data import MarketData, utc_timestamp
-from arena_gym.market.spec import FeeTier, load_rules
 
 from .tradelog import load_trade_log
 

@@ -1,4 +1,5 @@
-"""Per-asset contract specifications and exchange rule presets.
+"""Exchange rules: the schema of a venue's rules, its per-asset contract specifications, and the
+loader of the rule presets stored beside this module.
 
 Conventions used throughout arena-gym:
 
@@ -7,10 +8,10 @@ Conventions used throughout arena-gym:
 * fee and funding rates are plain fractions (0.00045 = 0.045 %), funding rates per settlement;
 * leverage is an integer multiple; maintenance margin rates are fractions of position notional.
 
-Exchange rules are data: one TOML file per exchange under ``arena_gym/exchange/rules/``
-(``hyperliquid`` is the default, ``binance-usdm`` the second preset, ``alpha-arena-s1`` the
-contest's). A user may pass the path of their own TOML file in the same shape wherever a preset
-name is accepted. Two optional keys:
+Exchange rules are data: one TOML file per exchange in this package's folder,
+``arena_gym/exchange/rules/`` (``hyperliquid`` is the default, ``binance-usdm`` the second preset,
+``alpha-arena-s1`` the contest's). A user may pass the path of their own TOML file in the same
+shape wherever a preset name is accepted. Two optional keys:
 
 * ``extends = "hyperliquid"``: start from another preset (name or path), then override the keys
   given here (tables such as ``[assets.BTC]`` are merged key by key);
@@ -18,6 +19,9 @@ name is accepted. Two optional keys:
   dated fee tiers ordered by ``from``, each in force until the next one's ``from``. Before the
   first entry the assets' own fees apply. A fill is charged the tier in force at the open time
   of the bar it fills on.
+
+The exchange builds its parameters from these rules; the market layer (:mod:`arena_gym.market`)
+imports the contract specs from here, never the other way round.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ import numpy as np
 
 from arena_gym.preset_files import read_toml
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "exchange" / "rules"
+from ..formulas import maintenance_tier
+
+RULES_DIR = Path(__file__).resolve().parent
+"""Folder of the shipped ``*.toml`` rule presets (this package's own folder)."""
 
 LIQUIDATION_CLOSES = ("liquidation_price", "bankruptcy_price")
 LIQUIDITY_KINDS = ("taker", "maker")
@@ -89,8 +96,6 @@ class AssetSpec:
     def maintenance_margin(self, notional: float) -> float:
         """Maintenance margin in quote currency for a position of ``notional`` (>= 0), by the
         exchange's tier rule (:func:`arena_gym.exchange.formulas.maintenance_tier`)."""
-        from ..exchange.formulas import maintenance_tier
-
         tiers = np.array(self.maintenance_tiers, dtype=np.float64).T[:, None, :]
         rate, amount = maintenance_tier(tiers, 0, notional)
         return float(notional * rate - amount)
@@ -206,6 +211,7 @@ class ExchangeRules:
         return _asset_from_table(symbol, self.default_asset, self)
 
     def specs(self, symbols: Iterable[str]) -> tuple[AssetSpec, ...]:
+        """The specs of ``symbols``, in their order (see :meth:`spec`)."""
         return tuple(self.spec(s) for s in symbols)
 
     def with_fees(self, taker_fee: float, maker_fee: float) -> "ExchangeRules":
