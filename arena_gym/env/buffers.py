@@ -35,9 +35,10 @@ N_FLAGS = len(FLAG_NAMES)
 INFO_ROWS = {key: (0, FLOAT_INFO.index(key)) if key in FLOAT_INFO else (1, INT_INFO.index(key)) for key in INFO_KEYS}
 
 # environment parameters ``env_par`` (float64)
+# (E_WINDOW_WIDTH, E_CURRENT_WIDTH: values per bar of the window and current feature tables)
 (E_LEVERAGE_CAP, E_DEADBAND, E_EPISODE_LENGTH, E_SPLIT_END, E_LOOKBACK, E_REWARD, E_BARS_PER_DECISION,
- E_ACTION_MODE) = range(8)
-N_ENV_PARAMS = 8
+ E_ACTION_MODE, E_WINDOW_WIDTH, E_CURRENT_WIDTH) = range(10)
+N_ENV_PARAMS = 10
 #: Action modes decoded by the compiled step (``E_ACTION_MODE``).
 MODE_TARGET, MODE_DISCRETE = 0, 1
 #: Built-in rewards computed by the compiled step (``E_REWARD``); -1: a Python callable.

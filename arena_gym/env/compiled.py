@@ -31,7 +31,7 @@ from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_REA
                                R_LIQUIDATED, R_STOPS, R_TARGETS, S_ISOLATED)
 from . import rewards
 from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_DEADBAND, E_EPISODE_LENGTH,
-                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, IF_COLLATERAL, IF_EQUITY, IF_FEES,
+                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, E_CURRENT_WIDTH, IF_COLLATERAL, IF_EQUITY, IF_FEES,
                       IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED, IF_UNREALIZED, II_ACTIONS_CLIPPED,
                       II_BAR, II_DECISION_FALLBACKS, II_FILLS, II_FIRST_FLAG, II_INVALID_OUTPUT, II_LIQUIDATED,
                       II_LIQUIDATIONS, II_STEP, II_STOP_FILLS, II_TAKE_PROFIT_FILLS, MODE_DISCRETE, N_FLAGS,
@@ -164,31 +164,39 @@ def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, st
         info_i[II_TAKE_PROFIT_FILLS, i] = 0
         info_i[II_ACTIONS_CLIPPED, i] = 0
     for j in range(N_FLAGS):
-        count = 0
-        if has_report:
-            for a in range(A):
-                if flags[i, a] & (1 << j):
-                    count += 1
-        info_i[II_FIRST_FLAG + j, i] = count
+        info_i[II_FIRST_FLAG + j, i] = 0
+    if has_report:
+        for a in range(A):
+            f = flags[i, a]
+            if f != 0:
+                for j in range(N_FLAGS):
+                    if f & (1 << j):
+                        info_i[II_FIRST_FLAG + j, i] += 1
 
 
 @njit(**_INLINE)
-def write_observation(obs, row, windows, current, env_par, scal, pos, opened, acc, iacc, steps, i):
+def write_observation(obs, row, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i):
     """Account ``i``'s numeric observation into ``obs[row]`` (:mod:`arena_gym.env.features`):
     the window features of the last ``lookback`` bars (oldest first), the market features at the
-    last closed bar, the account features per asset and the global ones, clipped."""
+    last closed bar, the account features per asset and the global ones, clipped.
+
+    ``windows`` and ``current`` are the flattened (bar-major) feature tables; ``holding[k]`` is
+    the holding feature of a position held for ``k`` bars."""
     A = pos.shape[2]
     t = iacc[I_BAR, i]
     lookback = int(env_par[E_LOOKBACK])
-    width = windows.shape[1]
-    k = 0
-    for r in range(t - lookback + 1, t + 1):
-        for c in range(width):
-            obs[row, k] = windows[r, c]
-            k += 1
-    for c in range(current.shape[1]):
-        obs[row, k] = current[t, c]
-        k += 1
+    width = int(env_par[E_WINDOW_WIDTH])
+    n_window = lookback * width
+    n_current = int(env_par[E_CURRENT_WIDTH])
+    out = obs[row]
+    # unsigned offsets: numba then knows they are not negative and the copies vectorize
+    first = np.uint64((t - lookback + 1) * width)
+    for k in range(n_window):
+        out[k] = windows[first + np.uint64(k)]
+    first = np.uint64(t * n_current)
+    for k in range(n_current):
+        out[n_window + k] = current[first + np.uint64(k)]
+    k = n_window + n_current
     equity = acc[A_COLLATERAL, i]
     for a in range(A):
         equity += pos[P_UPNL, i, a]
@@ -209,7 +217,7 @@ def write_observation(obs, row, windows, current, env_par, scal, pos, opened, ac
         obs[row, k] = clip(size * mark * scale)
         obs[row, k + 1] = clip(pos[P_UPNL, i, a] * scale)
         obs[row, k + 2] = clip(margin)
-        obs[row, k + 3] = clip(np.log1p(held) / 5.0)
+        obs[row, k + 3] = holding[held]
         k += 4
     length = env_par[E_EPISODE_LENGTH]
     obs[row, k] = clip(np.log(max(equity, 1e-9) / initial))
@@ -218,13 +226,13 @@ def write_observation(obs, row, windows, current, env_par, scal, pos, opened, ac
 
 
 @njit(**_JIT)
-def observe_accounts(rows, obs, windows, current, env_par, steps, orders, hooks, h_maker, bars, fee_tier, fees,
+def observe_accounts(rows, obs, windows, current, holding, env_par, steps, orders, hooks, h_maker, bars, fee_tier, fees,
                      asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f,
                      led_i, n):
     """Observations of the accounts ``rows`` (indices) into ``obs[0..len(rows))``. The arguments
     from ``orders`` on are the exchange's (as for :func:`step_env`)."""
     for r in range(rows.shape[0]):
-        write_observation(obs, r, windows, current, env_par, scal, pos, opened, acc, iacc, steps, rows[r])
+        write_observation(obs, r, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, rows[r])
 
 
 @njit(**_JIT)
@@ -240,7 +248,7 @@ def info_accounts(rows, info_f, info_i, has_report, steps, clipped, orders, hook
 # ---------------------------------------------------------------------------- the step
 @njit(**_JIT)
 def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
-                windows, current, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
+                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
                 acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
     """After the exchange ran a decision: rewards, episode ends, ``info`` and observations of every
     account (the arguments from ``orders`` on are the exchange's). ``restarted`` accounts (reset to hold through this decision, see the vector env) get
@@ -266,12 +274,12 @@ def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, termina
             truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0.0 and steps[i] >= length))
         prev_equity[i] = equity
         write_info(info_f, info_i, True, pos, acc, iacc, flags, scale, rep, steps, clipped, i)
-        write_observation(obs, i, windows, current, env_par, scal, pos, opened, acc, iacc, steps, i)
+        write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
 
 
 @njit(**_JIT)
 def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i,
-             obs, windows, current, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
+             obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
              acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
     """One decision for every account: decode ``actions`` (N, A) into ``orders`` (``restarted``
     accounts hold), run the exchange kernel for ``bars_per_decision`` bars, then
@@ -295,6 +303,6 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, t
     n = kernel.step_accounts(k, True, False, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
                              pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
     finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
-                windows, current, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
+                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
                 acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
     return OK, n

@@ -11,6 +11,7 @@ buffers: rewards, episode ends and ``info`` values are written in place by the c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -22,15 +23,17 @@ from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
 from ..exchange.rules import ExchangeRules, load_rules
 from . import rewards
-from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_DEADBAND, E_EPISODE_LENGTH, E_LEVERAGE_CAP,
-                      E_LOOKBACK, E_REWARD, E_SPLIT_END, FLOAT_INFO, INFO_KEYS, INFO_ROWS, INT_INFO, MODE_DISCRETE,
+from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
+                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO, INFO_KEYS, INFO_ROWS, INT_INFO, MODE_DISCRETE,
                       MODE_TARGET, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_KINDS, REWARD_PYTHON)
 from .config import EnvConfig
-from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows
+from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows, holding_feature
 
 __all__ = ["INFO_KEYS", "PerpCore", "Position", "prepare_market", "resolve_bar"]
 
 _COMPILED = None
+# the info values in ``INFO_KEYS`` order, picked from the float rows followed by the int rows
+_INFO_ORDER = itemgetter(*(row if b == 0 else len(FLOAT_INFO) + row for b, row in INFO_ROWS.values()))
 
 
 def load_compiled():
@@ -149,6 +152,8 @@ class PerpCore:
         self.env_par[E_REWARD] = reward_kind
         self.env_par[E_BARS_PER_DECISION] = self.k
         self.env_par[E_ACTION_MODE] = MODE_DISCRETE if config.action_mode == "discrete" else MODE_TARGET
+        self.env_par[E_WINDOW_WIDTH] = self.window_rows.shape[1]
+        self.env_par[E_CURRENT_WIDTH] = self.current_rows.shape[1]
         self.env_par.setflags(write=False)
         # per-account episode state and the step buffers the compiled step writes in place
         self.steps = np.zeros(n_accounts, np.int64)
@@ -165,14 +170,16 @@ class PerpCore:
         self._compiled = load_compiled()
 
     def _bind_features(self) -> None:
-        """The market's feature tables (shared through the market's cache)."""
+        """The market's feature tables (shared through the market's cache), flattened bar-major
+        for the compiled step."""
         self.current_rows, self.window_rows = feature_rows(self.market)
+        self._features = (self.window_rows.reshape(-1), self.current_rows.reshape(-1), holding_feature(self.market))
 
     def __getstate__(self) -> dict:
         """Pickle without the market's feature tables: the market pickles as its recipe when it
         has one, and the tables are rebuilt from it (see :mod:`arena_gym.market.registry`)."""
         state = dict(self.__dict__)
-        for key in ("current_rows", "window_rows", "_compiled"):
+        for key in ("current_rows", "window_rows", "_features", "_compiled"):
             del state[key]
         return state
 
@@ -207,7 +214,7 @@ class PerpCore:
         :mod:`.features`) of the accounts ``rows`` (indices; all by default)."""
         rows = self._all_rows if rows is None else rows
         out = np.empty((len(rows), self.obs_dim), np.float32)
-        self._compiled.observe_accounts(rows, out, self.window_rows, self.current_rows, self.env_par, self.steps,
+        self._compiled.observe_accounts(rows, out, *self._features, self.env_par, self.steps,
                                         *self.exchange.kernel_arguments(self.k))
         return out
 
@@ -220,16 +227,15 @@ class PerpCore:
 
     def info_arrays(self) -> dict[str, np.ndarray]:
         """Every account's ``info`` as (N,) arrays (keys: ``INFO_KEYS``), copied from the buffers."""
-        buffers = (self.info_f.copy(), self.info_i.copy())
-        info = {key: buffers[b][row] for key, (b, row) in INFO_ROWS.items()}
+        rows = [*self.info_f.copy(), *self.info_i.copy()]
+        info = dict(zip(INFO_KEYS, _INFO_ORDER(rows)))
         for key in BOOL_INFO:
             info[key] = info[key].astype(bool)
         return info
 
     def info_of(self, account: int) -> dict:
         """One account's ``info`` as flat Python scalars (keys: ``INFO_KEYS``)."""
-        values = (self.info_f[:, account].tolist(), self.info_i[:, account].tolist())
-        info = {key: values[b][row] for key, (b, row) in INFO_ROWS.items()}
+        info = dict(zip(INFO_KEYS, _INFO_ORDER(self.info_f[:, account].tolist() + self.info_i[:, account].tolist())))
         for key in BOOL_INFO:
             info[key] = bool(info[key])
         return info
@@ -258,7 +264,7 @@ class PerpCore:
         obs = np.empty((self.n, self.obs_dim), np.float32)
         status, rows = self._compiled.step_env(
             self._actions, self.env_par, restarted, self.prev_equity, self.steps, self.actions_clipped, self.reward,
-            self.terminated, self.truncated, self.info_f, self.info_i, obs, self.window_rows, self.current_rows,
+            self.terminated, self.truncated, self.info_f, self.info_i, obs, *self._features,
             *self.exchange.kernel_arguments(self.k))
         if status != OK:
             raise self._step_error(status, a)
@@ -278,7 +284,7 @@ class PerpCore:
         obs = np.empty((self.n, self.obs_dim), np.float32)
         self._compiled.finish_step(self.env_par, self._no_restart, self.prev_equity, self.steps, self.actions_clipped,
                                    self.reward, self.terminated, self.truncated, self.info_f, self.info_i, obs,
-                                   self.window_rows, self.current_rows, *self.exchange.kernel_arguments(self.k))
+                                   *self._features, *self.exchange.kernel_arguments(self.k))
         if prev_equity is not None:
             self._python_reward(prev_equity, self._no_restart)
         return obs

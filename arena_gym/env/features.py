@@ -96,3 +96,14 @@ def feature_rows(market: MarketData) -> tuple[np.ndarray, np.ndarray]:
                   np.ascontiguousarray(feats[:, :, pick].reshape(market.n_bars, -1)))
         market._cache["feature_rows"] = cached
     return cached
+
+
+def holding_feature(market: MarketData) -> np.ndarray:
+    """(T,) float64 account feature ``log1p(k) / 5`` of a position held ``k`` bars, for every
+    ``k`` a position can be held in this market (cached on the MarketData)."""
+    cached = market._cache.get("holding_feature")
+    if cached is None:
+        cached = np.minimum(np.log1p(np.arange(market.n_bars, dtype=np.float64)) / 5.0, CLIP)
+        cached.setflags(write=False)
+        market._cache["holding_feature"] = cached
+    return cached

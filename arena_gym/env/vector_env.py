@@ -34,6 +34,7 @@ from .viewer import EpisodeTrace, draw_episode, figure_to_rgb
 from .perp_env import default_market
 
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
+_MASK_KEYS = tuple(f"_{key}" for key in INFO_KEYS)
 
 
 class PerpVectorEnv(VectorEnv):
@@ -164,9 +165,8 @@ class PerpVectorEnv(VectorEnv):
         self.core.reset_rows(rows, starts)
 
     def _infos(self, arrays: dict[str, np.ndarray], mask: np.ndarray | None = None) -> dict[str, Any]:
+        """Gymnasium's vector info: each key's (N,) array and, under ``_key``, which accounts it holds."""
         mask = self._all if mask is None else mask
-        out: dict[str, Any] = {}
-        for key in INFO_KEYS:
-            out[key] = arrays[key]
-            out[f"_{key}"] = mask
+        out = dict(arrays)
+        out.update(dict.fromkeys(_MASK_KEYS, mask))
         return out
