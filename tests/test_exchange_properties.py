@@ -120,3 +120,27 @@ def test_altering_data_after_bar_t_changes_nothing_seen_at_t(seed, cut, mode):
     for (obs_a, info_a), (obs_b, info_b) in zip(a, b):
         assert np.array_equal(obs_a, obs_b)
         assert info_a == info_b
+
+
+def test_reset_rows_gives_exactly_the_fresh_state_of_new_and_leaves_other_rows():
+    """In-place reset (written field by field) against ``AccountState.new`` on random states."""
+    from dataclasses import fields
+
+    from arena_gym.exchange.state import AccountState
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n, a = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        state = AccountState.new(n, a, 1000.0)
+        for f in fields(state):
+            arr = getattr(state, f.name)
+            arr[...] = rng.integers(0, 2, arr.shape) if arr.dtype == bool else rng.uniform(1, 100, arr.shape)
+        rows = rng.random(n) < 0.5 if trial % 3 else np.nonzero(rng.random(n) < 0.5)[0]
+        capital = None if trial % 2 else rng.uniform(10, 100, n)
+        before = state.copy()
+        state.reset_rows(rows, capital)
+        fresh = AccountState.new(n, a, before.initial_capital if capital is None else capital)
+        for f in fields(state):
+            want = getattr(before, f.name).copy()
+            want[rows] = getattr(fresh, f.name)[rows]
+            np.testing.assert_array_equal(getattr(state, f.name), want, err_msg=f.name)

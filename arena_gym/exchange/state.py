@@ -38,6 +38,11 @@ def row_sum(x: np.ndarray) -> np.ndarray:
     return x @ ones
 
 
+#: Fields that a fresh account starts at zero (see :meth:`AccountState.new`).
+_ZERO_ON_RESET = ("size", "entry", "leverage", "isolated_margin", "mark", "unrealized_pnl", "realized_pnl", "fees_paid",
+                  "funding_paid", "forfeited", "n_fills", "n_liquidations", "bar")
+
+
 @dataclass
 class AccountState:
     """State of ``N`` accounts trading ``A`` assets (see the module docstring)."""
@@ -126,11 +131,22 @@ class AccountState:
             n_liquidations=iacc[I_LIQUIDATIONS], bar=iacc[I_BAR], opened_bar=opened, closed=closed)
 
     def reset_rows(self, rows: np.ndarray, initial_capital: float | np.ndarray | None = None) -> None:
-        """Reset the accounts selected by ``rows`` (bool mask or indices) to a fresh start."""
-        fresh = AccountState.new(self.n_accounts, self.n_assets,
-                                 self.initial_capital if initial_capital is None else initial_capital)
-        for f in fields(self):
-            getattr(self, f.name)[rows] = getattr(fresh, f.name)[rows]
+        """Reset the accounts selected by ``rows`` (bool mask, indices or slice) to a fresh start: the
+        fields of :meth:`new`, written in place."""
+        if isinstance(rows, np.ndarray) and rows.dtype == bool:
+            rows = np.flatnonzero(rows)     # indexing by a few indices is cheaper than by a mask
+        if initial_capital is not None:
+            cap = np.broadcast_to(np.asarray(initial_capital, dtype=np.float64), (self.n_accounts,))
+            if (cap <= 0).any() or not np.isfinite(cap).all():
+                raise ValueError(f"initial capital must be positive and finite, got {initial_capital}")
+            self.initial_capital[rows] = cap[rows]
+        self.collateral[rows] = self.initial_capital[rows]
+        for name in _ZERO_ON_RESET:
+            getattr(self, name)[rows] = 0
+        self.stop_loss[rows] = np.nan
+        self.take_profit[rows] = np.nan
+        self.opened_bar[rows] = -1
+        self.closed[rows] = False
 
     def copy(self) -> "AccountState":
         return AccountState(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
