@@ -30,12 +30,12 @@ from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_REA
                                O_TAKE_PROFIT, P_LEVERAGE, P_MARGIN, P_MARK, P_SIZE, P_UPNL, R_FILLS,
                                R_LIQUIDATED, R_STOPS, R_TARGETS, S_ISOLATED)
 from . import rewards
-from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_DEADBAND, E_EPISODE_LENGTH,
-                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, E_CURRENT_WIDTH, IF_COLLATERAL, IF_EQUITY, IF_FEES,
-                      IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED, IF_UNREALIZED, II_ACTIONS_CLIPPED,
-                      II_BAR, II_DECISION_FALLBACKS, II_FILLS, II_FIRST_FLAG, II_INVALID_OUTPUT, II_LIQUIDATED,
-                      II_LIQUIDATIONS, II_STEP, II_STOP_FILLS, II_TAKE_PROFIT_FILLS, MODE_DISCRETE, N_FLAGS,
-                      NON_FINITE_ACTION, OK, PAST_THE_DATA)
+from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND,
+                      E_EPISODE_LENGTH, E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH,
+                      IF_COLLATERAL, IF_EQUITY, IF_FEES, IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED,
+                      IF_UNREALIZED, II_ACTIONS_CLIPPED, II_BAR, II_DECISION_FALLBACKS, II_FILLS, II_FIRST_FLAG,
+                      II_INVALID_OUTPUT, II_LIQUIDATED, II_LIQUIDATIONS, II_STEP, II_STOP_FILLS,
+                      II_TAKE_PROFIT_FILLS, MODE_DISCRETE, N_FLAGS, NON_FINITE_ACTION, OK, PAST_THE_DATA)
 from .features import CLIP
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
@@ -248,11 +248,12 @@ def info_accounts(rows, info_f, info_i, has_report, steps, clipped, orders, hook
 # ---------------------------------------------------------------------------- the step
 @njit(**_JIT)
 def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
-                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
-                acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
+                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
+                pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
     """After the exchange ran a decision: rewards, episode ends, ``info`` and observations of every
-    account (the arguments from ``orders`` on are the exchange's). ``restarted`` accounts (reset to hold through this decision, see the vector env) get
-    reward 0, are not done, and start at step 0."""
+    account (the arguments from ``orders`` on are the exchange's). ``restarted`` accounts (reset
+    to hold through this decision, see the vector env) get reward 0, are not done, and start at
+    step 0."""
     N = pos.shape[1]
     A = pos.shape[2]
     kind = int(env_par[E_REWARD])
@@ -279,8 +280,8 @@ def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, termina
 
 @njit(**_JIT)
 def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i,
-             obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
-             acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
+             obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
+             pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
     """One decision for every account: decode ``actions`` (N, A) into ``orders`` (``restarted``
     accounts hold), run the exchange kernel for ``bars_per_decision`` bars, then
     :func:`finish_step`. The arguments from ``orders`` on are the exchange's
@@ -303,6 +304,6 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, t
     n = kernel.step_accounts(k, True, False, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
                              pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
     finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
-                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal, pos, opened,
-                acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
+                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
+                pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
     return OK, n

@@ -24,8 +24,9 @@ from ..market.indicators import WARMUP_BARS
 from ..exchange.rules import ExchangeRules, load_rules
 from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
-                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO, INFO_KEYS, INFO_ROWS, INT_INFO, MODE_DISCRETE,
-                      MODE_TARGET, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_KINDS, REWARD_PYTHON)
+                      E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO,
+                      II_DECISION_FALLBACKS, II_INVALID_OUTPUT, INFO_KEYS, INFO_ROWS, MODE_DISCRETE, MODE_TARGET,
+                      N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_KINDS, REWARD_PYTHON, INT_INFO)
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows, holding_feature
 
@@ -150,6 +151,7 @@ class PerpCore:
         self.env_par[E_SPLIT_END] = self.split_end
         self.env_par[E_LOOKBACK] = config.lookback
         self.env_par[E_REWARD] = reward_kind
+        self._python_reward = reward_kind == REWARD_PYTHON
         self.env_par[E_BARS_PER_DECISION] = self.k
         self.env_par[E_ACTION_MODE] = MODE_DISCRETE if config.action_mode == "discrete" else MODE_TARGET
         self.env_par[E_WINDOW_WIDTH] = self.window_rows.shape[1]
@@ -260,7 +262,7 @@ class PerpCore:
         except (TypeError, ValueError) as err:
             raise ValueError(f"{mode} actions must be numbers, got {a!r}") from err
         restarted = self._no_restart if restarted is None else restarted
-        prev_equity = self.prev_equity.copy() if self.env_par[E_REWARD] == REWARD_PYTHON else None
+        prev_equity = self.prev_equity.copy() if self._python_reward else None
         obs = np.empty((self.n, self.obs_dim), np.float32)
         status, rows = self._compiled.step_env(
             self._actions, self.env_par, restarted, self.prev_equity, self.steps, self.actions_clipped, self.reward,
@@ -270,26 +272,31 @@ class PerpCore:
             raise self._step_error(status, a)
         self.exchange.commit_rows(rows)
         if prev_equity is not None:
-            self._python_reward(prev_equity, restarted)
+            self._reward_from_callable(prev_equity, restarted)
         return obs
 
-    def step_orders(self, orders: Orders, flags: np.ndarray | None = None) -> np.ndarray:
-        """One decision for every account from decoded orders (the ``decision`` mode), ``flags``
-        (N, A) adding the decoder's own outcomes to the step's order flags; as :meth:`step`."""
+    def step_orders(self, orders: Orders, flags: np.ndarray | None = None, decision_fallbacks=0,
+                    invalid_output=False) -> np.ndarray:
+        """One decision for every account from decoded orders (the ``decision`` mode); as
+        :meth:`step`. The decoder's own outcomes go into the step's ``info``: ``flags`` (N, A) are
+        added to the order flags, ``decision_fallbacks`` (count per account) and
+        ``invalid_output`` (per account) are stored as given."""
         report = self.exchange.step(orders, self.k)
         if flags is not None:
             np.bitwise_or(report.flags, flags, out=report.flags)
-        prev_equity = self.prev_equity.copy() if self.env_par[E_REWARD] == REWARD_PYTHON else None
+        prev_equity = self.prev_equity.copy() if self._python_reward else None
         self.actions_clipped[:] = 0
         obs = np.empty((self.n, self.obs_dim), np.float32)
         self._compiled.finish_step(self.env_par, self._no_restart, self.prev_equity, self.steps, self.actions_clipped,
                                    self.reward, self.terminated, self.truncated, self.info_f, self.info_i, obs,
                                    *self._features, *self.exchange.kernel_arguments(self.k))
+        self.info_i[II_DECISION_FALLBACKS] = decision_fallbacks
+        self.info_i[II_INVALID_OUTPUT] = invalid_output
         if prev_equity is not None:
-            self._python_reward(prev_equity, self._no_restart)
+            self._reward_from_callable(prev_equity, self._no_restart)
         return obs
 
-    def _python_reward(self, prev_equity: np.ndarray, restarted: np.ndarray) -> None:
+    def _reward_from_callable(self, prev_equity: np.ndarray, restarted: np.ndarray) -> None:
         """Rewards from a user's callable (the compiled step computes only the built-ins)."""
         s = self.exchange.state
         self.reward[:] = self.reward_fn(prev_equity, s.equity, s.initial_capital)

@@ -141,10 +141,10 @@ class PerpTradingEnv(gym.Env):
     def step(self, action) -> tuple[Any, float, bool, bool, dict]:
         """Execute ``action`` (see the action space table) and simulate ``bars_per_decision`` bars."""
         core = self.core
-        prev_equity = float(core.prev_equity[0])
+        prev_equity = float(core.prev_equity[0]) if self._text is not None else 0.0
         if self._decoder is not None:
             decision = self._decoder.decode(action)
-            obs = core.step_orders(decision.orders, decision.flags)
+            obs = core.step_orders(decision.orders, decision.flags, len(decision.fallbacks), decision.parsed.invalid)
         else:
             decision = None
             obs = core.step(np.asarray(action)[None, ...])
@@ -152,9 +152,6 @@ class PerpTradingEnv(gym.Env):
         if self._text is not None:
             self._text.after_step(prev_equity, decision)
         info = core.info_of(0)
-        if decision is not None:
-            info["decision_fallbacks"] = len(decision.fallbacks)
-            info["invalid_output"] = bool(decision.parsed.invalid)
         self._last_info = info
         reward = float(core.reward[0])
         self.records.append(self._record(action, reward, info))

@@ -3,8 +3,8 @@
 SB3 resets finished environments within the step and expects per-environment ``info`` dicts
 (here every account's, with the keys of :data:`~arena_gym.env.INFO_KEYS`, as ``DummyVecEnv``
 gives them) with ``terminal_observation`` and ``TimeLimit.truncated``; the wrapped vector env therefore
-runs in ``same_step`` autoreset mode. All accounts still step together at numpy speed in one
-process (no subprocesses, one shared MarketData). Wrap with SB3's ``VecMonitor`` for episode
+runs in ``same_step`` autoreset mode. All accounts still step together, in one compiled call per
+step, in one process (no subprocesses, one shared MarketData). Wrap with SB3's ``VecMonitor`` for episode
 statistics.
 """
 

@@ -271,9 +271,10 @@ class Exchange:
         ledger.reserve(self._rows_per_step * n_bars)
         if self._arguments is None or self._arguments[-1] is not ledger.int_block:
             p = self.params
-            self._arguments = (self._orders, self._hooks, self._maker, p.bars, p.fee_tier, p.fees, p.asset_par, p.tiers, p.scal, self._pos,
-                               self._opened, self._acc, self._iacc, self.state.closed, ledger.episode, self._flags,
-                               self._scale, self._rep, self._work, ledger.float_block, ledger.int_block)
+            self._arguments = (self._orders, self._hooks, self._maker, p.bars, p.fee_tier, p.fees, p.asset_par,
+                               p.tiers, p.scal, self._pos, self._opened, self._acc, self._iacc, self.state.closed,
+                               ledger.episode, self._flags, self._scale, self._rep, self._work, ledger.float_block,
+                               ledger.int_block)
         return self._arguments + (len(ledger),)
 
     def commit_rows(self, rows: int) -> None:
