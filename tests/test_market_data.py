@@ -134,3 +134,11 @@ def test_real_hyperliquid_episode_with_hourly_funding():
     assert truncated and info["funding_paid"] != 0 and info["fees_paid"] > 0
     ledger = env.ledger_frame()
     assert (ledger["kind"] == "funding").sum() > 400
+
+
+def test_bar_times_are_the_text_of_each_timestamp():
+    from arena_gym.market import synthetic_market
+
+    market = synthetic_market(n_bars=300, seed=1)
+    assert market.bar_times == [str(t) for t in market.timestamps]
+    assert market.bar_times is market.bar_times      # computed once

@@ -209,7 +209,7 @@ class PerpTradingEnv(gym.Env):
             shown = action if isinstance(action, (str, dict, list)) else repr(action)
         decision = self.last_decision
         return {
-            "step": info["step"], "bar": info["bar"], "time": str(self.market.timestamps[info["bar"]]),
+            "step": info["step"], "bar": info["bar"], "time": self.market.bar_times[info["bar"]],
             "action": shown, "reward": reward, **{k: info[k] for k in ("equity", "fees_paid", "funding_paid", "fills",
                                                                       "liquidated", "decision_fallbacks",
                                                                       "invalid_output")},

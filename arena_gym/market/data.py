@@ -187,6 +187,13 @@ class MarketData:
             self._cache["indicators"] = Indicators.compute(self.high, self.low, self.close, self.volume)
         return self._cache["indicators"]
 
+    @property
+    def bar_times(self) -> list[str]:
+        """Every bar's open time as ISO text (``str`` of its timestamp), computed once."""
+        if "bar_times" not in self._cache:
+            self._cache["bar_times"] = np.datetime_as_string(self.timestamps).tolist()
+        return self._cache["bar_times"]
+
     def index_of(self, when) -> int:
         """Index of the bar that contains ``when`` (a timestamp or ISO string, UTC)."""
         t = np.datetime64(utc_timestamp(when).tz_localize(None), "ns")
