@@ -127,3 +127,20 @@ def test_stepping_past_the_data_is_one_clear_error(market):
     with pytest.raises(ValueError, match="runs past the data"):
         for _ in range(80):
             env.step(np.zeros(6, np.float32))
+
+
+@pytest.mark.skipif(not hasattr(__import__("arena_gym.env.compiled").env.compiled.step_env, "signatures"),
+                    reason="numba's JIT is disabled: nothing is compiled")
+def test_an_unpickled_env_reuses_the_compiled_step_instead_of_compiling_another(market):
+    import pickle
+
+    from arena_gym.env import compiled
+
+    env = PerpTradingEnv(market, start=300, episode_length=5)
+    env.reset(seed=0)
+    env.step(np.zeros(6, np.float32))
+    before = set(compiled.step_env.signatures)
+    clone = pickle.loads(pickle.dumps(env))
+    clone.reset(seed=0)
+    clone.step(np.zeros(6, np.float32))
+    assert set(compiled.step_env.signatures) == before

@@ -187,6 +187,7 @@ class PerpCore:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.env_par.setflags(write=False)   # unpickled arrays are writable: keep the compiled signature
         self._bind_features()
         self._compiled = load_compiled()
 
