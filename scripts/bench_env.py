@@ -19,8 +19,9 @@ contract-floor      an environment with ``PerpTradingEnv``'s step contract (acti
 perp-env            ``arena_gym.env.PerpTradingEnv``, six assets, random target actions
 perp-vector-64      ``arena_gym.env.PerpVectorEnv`` with 64 accounts
 perp-vector-256     ``arena_gym.env.PerpVectorEnv`` with 256 accounts
-perp-exchange-256   the same run, counting only the time inside the exchange's step
-                    (no action decoding, observations or info)
+perp-exchange-256   that environment's exchange stepped on its own (``Exchange.step``) with
+                    orders made from the same actions (no action decoding, observations,
+                    rewards or info)
 kernel-compile      seconds to load the compiled exchange kernel into a fresh
                     interpreter: cold (empty numba cache: compiling) and warm (cached)
 sb3-ppo-64          a short Stable-Baselines3 PPO run through ``SB3VecEnv(64)``: the
