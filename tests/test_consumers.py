@@ -50,6 +50,18 @@ def test_sb3_make_vec_env_by_id_with_dummy_vec_env():
     assert any("terminal_observation" in info for infos in steps for info in infos)   # 6-step episodes ended
     frame = venv.env_method("render", indices=0)[0]
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    assert len(venv.envs[0].unwrapped.core.exchange.ledger) > 0     # the full ledger by default
+    venv.close()
+
+
+def test_sb3_make_vec_env_for_long_training_turns_the_ledger_off():
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = make_vec_env(PERP, n_envs=2, env_kwargs={**SMALL, "ledger": "off"}, vec_env_cls=DummyVecEnv)
+    run_sb3_vec_env(venv)
+    ledger = venv.envs[0].unwrapped.core.exchange.ledger
+    assert ledger.level == "off" and len(ledger) == 0 and ledger.float_block.size == 0
     venv.close()
 
 

@@ -40,6 +40,8 @@ class EnvConfig:
         ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`);
             ``None`` (default): ``"full"`` in :class:`PerpTradingEnv`, where the history is what
             evaluation reads, and ``"off"`` in the vector envs, which are for training speed.
+            ``"full"`` keeps every row of every episode (about 1 KB per step with six positions
+            held): train single envs for long with ``"off"`` or ``"fills"``.
         extra: further options of the text side: ``prompt_template`` and ``system_template``
             (paths of user and system prompt templates replacing ``policies/prompts/``).
     """
