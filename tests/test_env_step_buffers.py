@@ -68,7 +68,8 @@ def test_built_in_and_callable_rewards_agree_with_equity(market):
     built_in = PerpTradingEnv(market, start=300, episode_length=6)
     custom = PerpTradingEnv(market, start=300, episode_length=6, reward=halved_pnl)
     by_name = PerpTradingEnv(market, start=300, episode_length=6, reward="pnl")
-    for env in (built_in, custom, by_name):
+    simple = PerpTradingEnv(market, start=300, episode_length=6, reward="return")
+    for env in (built_in, custom, by_name, simple):
         env.reset(seed=0)
     rng = np.random.default_rng(1)
     prev = 10_000.0
@@ -77,10 +78,12 @@ def test_built_in_and_callable_rewards_agree_with_equity(market):
         _, r_log, *_, info = built_in.step(action)
         _, r_custom, *_ = custom.step(action)
         _, r_pnl, *_ = by_name.step(action)
+        _, r_simple, *_ = simple.step(action)
         equity = info["equity"]
         assert r_log == pytest.approx(float(log_return(np.array(prev), np.array(equity), np.array(10_000.0))), rel=1e-12)
         assert r_pnl == pytest.approx((equity - prev) / 10_000, rel=1e-12, abs=1e-15)
         assert r_custom == pytest.approx(r_pnl / 2, rel=1e-12, abs=1e-15)
+        assert r_simple == pytest.approx(equity / prev - 1, rel=1e-12, abs=1e-15)
         prev = equity
     assert seen == [1] * 5
 

@@ -41,8 +41,8 @@ INFO_ROWS = {key: (0, FLOAT_INFO.index(key)) if key in FLOAT_INFO else (1, INT_I
 N_ENV_PARAMS = 10
 #: Action modes decoded by the compiled step (``E_ACTION_MODE``).
 MODE_TARGET, MODE_DISCRETE = 0, 1
-#: Built-in rewards computed by the compiled step (``E_REWARD``); -1: a Python callable.
-REWARD_KINDS = ("log_return", "return", "pnl")
+#: ``E_REWARD``: a built-in reward's position in ``rewards.REWARDS`` (computed by the compiled
+#: step), or this for a Python callable.
 REWARD_PYTHON = -1
 
 # statuses returned by the compiled step

@@ -48,7 +48,7 @@ pnl = njit(**_INLINE)(rewards.pnl)
 
 @njit(**_INLINE)
 def reward_of(kind, prev_equity, equity, initial_capital):
-    """The built-in reward number ``kind`` (order of ``buffers.REWARD_KINDS``); 0 for a callable."""
+    """The built-in reward number ``kind`` (its position in ``rewards.REWARDS``); 0 for a callable."""
     if kind == 0:
         return log_return(prev_equity, equity, initial_capital)
     if kind == 1:

@@ -26,7 +26,7 @@ from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
                       E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO,
                       II_DECISION_FALLBACKS, II_INVALID_OUTPUT, INFO_KEYS, INFO_ROWS, MODE_DISCRETE, MODE_TARGET,
-                      N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_KINDS, REWARD_PYTHON, INT_INFO)
+                      N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, INT_INFO)
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows, holding_feature
 
@@ -139,11 +139,8 @@ class PerpCore:
                 f"at most {max((self.split_end - self.first_start) // self.k, 0)} decisions of {self.k} bar(s) fit: "
                 f"shorten the episodes (e.g. --set episode_length=...)")
         self.fixed_start = None if config.start == "random" else self.start_bar(config.start)
-        reward_kind = REWARD_PYTHON
-        if config.reward in REWARD_KINDS:
-            reward_kind = REWARD_KINDS.index(config.reward)
-        elif config.reward in rewards.REWARDS.values():
-            reward_kind = list(rewards.REWARDS.values()).index(config.reward)
+        built_in = list(rewards.REWARDS.values())
+        reward_kind = built_in.index(self.reward_fn) if self.reward_fn in built_in else REWARD_PYTHON
         self.env_par = np.zeros(N_ENV_PARAMS)
         self.env_par[E_LEVERAGE_CAP] = config.leverage_cap
         self.env_par[E_DEADBAND] = config.deadband
@@ -218,7 +215,7 @@ class PerpCore:
         rows = self._all_rows if rows is None else rows
         out = np.empty((len(rows), self.obs_dim), np.float32)
         self._compiled.observe_accounts(rows, out, *self._features, self.env_par, self.steps,
-                                        *self.exchange.kernel_arguments(self.k))
+                                        *self.exchange.kernel_arguments(0))
         return out
 
     def reset_info(self, rows: np.ndarray | None = None) -> None:
@@ -226,7 +223,7 @@ class PerpCore:
         the account as it is, the per-step counts 0."""
         rows = self._all_rows if rows is None else rows
         self._compiled.info_accounts(rows, self.info_f, self.info_i, False, self.steps, self.actions_clipped,
-                                     *self.exchange.kernel_arguments(self.k))
+                                     *self.exchange.kernel_arguments(0))
 
     def info_arrays(self) -> dict[str, np.ndarray]:
         """Every account's ``info`` as (N,) arrays (keys: ``INFO_KEYS``), copied from the buffers."""
@@ -290,7 +287,7 @@ class PerpCore:
         obs = np.empty((self.n, self.obs_dim), np.float32)
         self._compiled.finish_step(self.env_par, self._no_restart, self.prev_equity, self.steps, self.actions_clipped,
                                    self.reward, self.terminated, self.truncated, self.info_f, self.info_i, obs,
-                                   *self._features, *self.exchange.kernel_arguments(self.k))
+                                   *self._features, *self.exchange.kernel_arguments(0))
         self.info_i[II_DECISION_FALLBACKS] = decision_fallbacks
         self.info_i[II_INVALID_OUTPUT] = invalid_output
         if prev_equity is not None:

@@ -106,7 +106,7 @@ class PerpVectorEnv(VectorEnv):
         if self.render_mode != "ansi":
             return None
         s, m = self.core.exchange.state, self.market
-        lev = (np.abs(s.size) * s.mark).sum(axis=1) / np.maximum(s.equity, 1e-9)
+        lev = self.core.info_arrays()["gross_leverage"]
         return "\n".join(f"{i:>4} {m.timestamps[s.bar[i]]}  equity {s.equity[i]:12.2f}  leverage {lev[i]:5.2f}x  "
                          f"positions {int(np.count_nonzero(s.size[i]))}" for i in range(self.num_envs))
 

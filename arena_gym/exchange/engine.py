@@ -265,7 +265,7 @@ class Exchange:
         For compiled callers that run the kernel inside a larger compiled step (the environment's
         step does): they write their orders into the first array (``orders[field, account,
         asset]``, NaN = none; the replay hooks come next) and pass the kernel's returned row count
-        to :meth:`commit_rows`.
+        to :meth:`commit_rows`. Callers that only read the arrays pass ``n_bars=0``.
         """
         ledger = self.ledger
         ledger.reserve(self._rows_per_step * n_bars)
