@@ -110,25 +110,13 @@ def test_the_default_demo_finishes_within_five_minutes(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_an_evaluation_killed_with_sigkill_resumes_to_the_uninterrupted_table(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-
     import pandas as pd
+    from processes import kill_once_logged
 
     common = ["arena", "--windows", "10", "--seeds", "0,1", "--no-progress"]
     assert cli.main([*common, "--out", str(tmp_path / "whole")]) == 0
     log = tmp_path / "cut" / "episodes.jsonl"
-    code = f"from arena_gym import cli; cli.main({[*common, '--out', str(tmp_path / 'cut')]!r})"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (log.is_file() and log.read_text().count("\n") >= 30):
-        assert process.poll() is None and time.monotonic() < deadline, "the evaluation ended before it was killed"
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    killed_at = log.read_text().count("\n")
+    killed_at = kill_once_logged([*common, "--out", str(tmp_path / "cut")], log, lines=30, timeout=120)
     assert 30 <= killed_at < 100                                   # 5 baselines x 10 windows x 2 seeds
     assert cli.main([*common, "--out", str(tmp_path / "cut")]) == 0
     assert log.read_text().count("\n") == 100

@@ -48,7 +48,21 @@ class FakeClock:
         self.t += max(1, int(round(seconds * 1000)))
 
 
-class LiveHyperliquid(FakeHyperliquid):
+class OnFakeClock:
+    """Makes a fake venue's ``now`` the fake clock's time (the venue's own writes are ignored)."""
+
+    clock: FakeClock
+
+    @property
+    def now(self) -> int:
+        return self.clock.t
+
+    @now.setter
+    def now(self, value: int) -> None:
+        pass
+
+
+class LiveHyperliquid(OnFakeClock, FakeHyperliquid):
     """The fake Hyperliquid API on the fake clock, with scripted late, missing and revised
     candles and outages."""
 
@@ -58,14 +72,6 @@ class LiveHyperliquid(FakeHyperliquid):
         self.revise: dict[tuple[str, int], int] = {}    # (coin, bar) -> time its close changes
         self.down: list[tuple[int, int]] = []           # [from, to) ms: every data call fails
         super().__init__(clock.t, coins=COINS, **kw)
-
-    @property
-    def now(self) -> int:
-        return self.clock.t
-
-    @now.setter
-    def now(self, value: int) -> None:
-        pass
 
     def fail(self, endpoint, params):
         if endpoint in self.data_endpoints and any(a <= self.clock.t < b for a, b in self.down):
@@ -245,20 +251,12 @@ def test_llm_contestant_replays_its_cached_answers_after_a_restart(tmp_path):
     assert "diverged" not in (tmp_path / "events.jsonl").read_text() if (tmp_path / "events.jsonl").exists() else True
 
 
-class LiveBinance(FakeBinanceUsdm):
+class LiveBinance(OnFakeClock, FakeBinanceUsdm):
     """The fake Binance USD-M API on the fake clock."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         super().__init__(clock.t, coins=COINS)
-
-    @property
-    def now(self) -> int:
-        return self.clock.t
-
-    @now.setter
-    def now(self, value: int) -> None:
-        pass
 
 
 def test_binance_feed_serves_closed_bars_with_their_8_hourly_funding():

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'arena-gym[ray]'")
 
 from markets import random_market  # noqa: E402
+from processes import kill_once_logged  # noqa: E402
 
 from arena_gym import cli  # noqa: E402
 from arena_gym.env import EnvConfig  # noqa: E402
@@ -96,16 +93,8 @@ def test_a_driver_killed_with_sigkill_resumes_without_replaying_finished_episode
     assert cli.main([*common, "--out", str(tmp_path / "local")]) == 0
     distributed = [*common, "--ray-address", cluster, "--out", str(tmp_path / "cut")]
     log = tmp_path / "cut" / "episodes.jsonl"
-    code = f"from arena_gym import cli; cli.main({distributed!r})"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while not (log.is_file() and log.read_text().count("\n") >= 8):
-        assert process.poll() is None and time.monotonic() < deadline, "the evaluation ended before it was killed"
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    killed_at = kill_once_logged(distributed, log, lines=8, timeout=180)
     finished = {(r["policy"], r["window"], r["seed"]) for r in map(json.loads, log.read_text().splitlines()[:-1])}
-    killed_at = log.read_text().count("\n")
     assert 8 <= killed_at < 48                                     # 3 policies x 8 windows x 2 seeds
     assert cli.main([*distributed]) == 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
