@@ -23,7 +23,9 @@ perp-exchange-256   that environment's exchange stepped on its own (``Exchange.s
                     orders made from the same actions (no action decoding, observations,
                     rewards or info)
 kernel-compile      seconds to load the compiled exchange kernel into a fresh
-                    interpreter: cold (empty numba cache: compiling) and warm (cached)
+                    interpreter, then the environment's compiled step on top of it (the
+                    first PerpTradingEnv step): cold (empty numba cache: compiling) and
+                    warm (cached)
 sb3-ppo-64          a short Stable-Baselines3 PPO run through ``SB3VecEnv(64)``: the
                     share of its wall time spent inside the environment
 gym-anytrading      gym-anytrading's ``StocksEnv`` (window of 10 bars)
@@ -279,6 +281,11 @@ def own_figures(results: dict[str, dict]) -> list[str]:
         cold, warm = compile_["details"]["cold_seconds"], compile_["details"]["warm_seconds"]
         lines.append(f"kernel-compile: cold {statistics.median(cold):.1f} s (empty cache: compiling), "
                      f"warm {statistics.median(warm):.2f} s (from the disk cache); median of {len(cold)}")
+        env_cold = compile_["details"]["env_step_cold_seconds"]
+        env_warm = compile_["details"]["env_step_warm_seconds"]
+        lines.append(f"env-step-compile: the first PerpTradingEnv step after the kernel, cold "
+                     f"{statistics.median(env_cold):.1f} s, warm {statistics.median(env_warm):.2f} s; median of "
+                     f"{len(env_cold)}")
     ppo = results.get("sb3-ppo-64")
     if ppo:
         share = statistics.median(ppo["details"]["env_share"])
