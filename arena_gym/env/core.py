@@ -274,12 +274,18 @@ class PerpCore:
         return obs
 
     def step_orders(self, orders: Orders, flags: np.ndarray | None = None, decision_fallbacks=0,
-                    invalid_output=False) -> np.ndarray:
+                    invalid_output=False, replay_hooks: tuple | None = None) -> np.ndarray:
         """One decision for every account from decoded orders (the ``decision`` mode); as
         :meth:`step`. The decoder's own outcomes go into the step's ``info``: ``flags`` (N, A) are
         added to the order flags, ``decision_fallbacks`` (count per account) and
-        ``invalid_output`` (per account) are stored as given."""
-        report = self.exchange.step(orders, self.k)
+        ``invalid_output`` (per account) are stored as given. ``replay_hooks`` (``fill_price,
+        fee_rate, maker``, see :meth:`~arena_gym.exchange.Exchange.step`) come only from a
+        recorded fill tape (:mod:`arena_gym.env.recorded_fills`)."""
+        if replay_hooks is None:
+            report = self.exchange.step(orders, self.k)
+        else:
+            fill_price, fee_rate, maker = replay_hooks
+            report = self.exchange.step(orders, self.k, fill_price=fill_price, fee_rate=fee_rate, maker=maker)
         if flags is not None:
             np.bitwise_or(report.flags, flags, out=report.flags)
         prev_equity = self.prev_equity.copy() if self._python_reward else None

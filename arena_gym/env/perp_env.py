@@ -14,6 +14,7 @@ from .actions import action_space
 from .config import EnvConfig
 from .core import PerpCore, Position
 from .features import observation_names
+from .recorded_fills import FillTape, RecordedFills, TapeReader, tape_fee_rates
 from .snapshot import account_snapshot
 from .viewer import EpisodeTrace, draw_episode, figure_to_rgb, save_figure
 
@@ -79,16 +80,20 @@ class PerpTradingEnv(gym.Env):
     ## Arguments
     ``market`` (a :class:`~arena_gym.market.MarketData`; default: the embedded synthetic
     market), ``config`` (an :class:`EnvConfig`) and/or its fields as keyword arguments.
+    ``recorded_fills`` (a :class:`~arena_gym.env.recorded_fills.FillTape`) builds an env that
+    replays a recorded trade log as traded, at its recorded prices, and takes only
+    :class:`~arena_gym.env.recorded_fills.RecordedFills` actions (see that module).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, market: MarketData | None = None, config: EnvConfig | None = None, *,
-                 render_mode: str | None = None, **params: Any) -> None:
+                 render_mode: str | None = None, recorded_fills: FillTape | None = None, **params: Any) -> None:
         config = replace(config, **params) if config is not None else EnvConfig(**params)
         self.config = config
         self.core = PerpCore(market if market is not None else default_market(), 1, config)
         self.market = self.core.market
+        self._tape = None if recorded_fills is None else self._tape_reader(recorded_fills)
         self.action_space = action_space(config.action_mode, self.market.n_assets)
         numeric = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
         text = spaces.Text(max_length=MAX_PROMPT_CHARS, min_length=1, charset=TEXT_CHARSET)
@@ -132,6 +137,8 @@ class PerpTradingEnv(gym.Env):
         self.records = []
         if self._text is not None:
             self._text.reset()
+        if self._tape is not None:
+            self._tape.reset()
         s = core.exchange.state
         self._trace.start(int(s.bar[0]), float(s.equity[0]), s.size[0], float(s.initial_capital[0]))
         self._numeric = core.observe()[0] if self.config.observation_mode != "text" else None
@@ -142,7 +149,10 @@ class PerpTradingEnv(gym.Env):
         """Execute ``action`` (see the action space table) and simulate ``bars_per_decision`` bars."""
         core = self.core
         prev_equity = float(core.prev_equity[0]) if self._text is not None else 0.0
-        if self._decoder is not None:
+        if isinstance(action, RecordedFills) or self._tape is not None:
+            decision = None
+            obs = self._step_recorded(action)
+        elif self._decoder is not None:
             decision = self._decoder.decode(action)
             obs = core.step_orders(decision.orders, decision.flags, len(decision.fallbacks), decision.parsed.invalid)
         else:
@@ -158,6 +168,26 @@ class PerpTradingEnv(gym.Env):
         self._trace.add(info["bar"], info["equity"], core.exchange.state.size[0], info["liquidated"])
         self._numeric = obs[0]
         return self._observe(), reward, bool(core.terminated[0]), bool(core.truncated[0]), dict(info)
+
+    def _tape_reader(self, tape: FillTape) -> TapeReader:
+        m, rules = self.market, self.core.rules
+        taker = np.array([a.taker_fee for a in m.assets])
+        maker = np.array([a.maker_fee for a in m.assets])
+        rates = tape_fee_rates(tape, m.symbols, taker, maker, rules.fee_schedule)
+        close = m.timestamps.astype(np.int64) + m.bar_seconds * 1_000_000_000
+        return TapeReader(tape, m.symbols, rates, close)
+
+    def _step_recorded(self, action) -> np.ndarray:
+        """One step of a recorded trade log replayed as traded (:mod:`.recorded_fills`)."""
+        if self._tape is None:
+            raise ValueError("recorded fills are accepted only by an env built with a fill tape of a recorded "
+                             "trade log (PerpTradingEnv(..., recorded_fills=tape)); a policy's orders fill at the "
+                             "next open")
+        if not isinstance(action, RecordedFills):
+            raise ValueError(f"an env replaying a fill tape takes RecordedFills actions, got {type(action).__name__}")
+        core = self.core
+        orders, price, fee, maker = self._tape.hooks(action, int(core.exchange.state.bar[0]) + 1)
+        return core.step_orders(orders, replay_hooks=(price, fee, maker))
 
     def render(self) -> str | np.ndarray | None:
         """The ``render_mode``'s picture of the current episode (see Rendering above)."""
@@ -205,6 +235,8 @@ class PerpTradingEnv(gym.Env):
             shown = action.tolist()
         elif hasattr(action, "text"):
             shown = action.text
+        elif isinstance(action, RecordedFills):
+            shown = action.to_record()
         else:
             shown = action if isinstance(action, (str, dict, list)) else repr(action)
         decision = self.last_decision

@@ -2,53 +2,82 @@
 
 A :class:`RecordedPolicy` is built from any trade log ``arena-gym replay`` reads (the Alpha
 Arena contest's, or a user's own live or paper run, see :mod:`arena_gym.replay.tradelog`), one
-policy per account (``model_id``). It plays the contest's JSON decision action
-(``action_mode="decision"``, house rules on) and, stepping the env like any other policy:
+policy per account (``model_id``). Every row of the log is its own entry, at its own time and
+size: a position built from two entries stays two entries, sharing their exit. Each position
+opens at its leverage (per position, e.g. from the records of the contest that list it; else
+the policy's ``leverage``). Two executions (:data:`EXECUTIONS`):
 
-* opens each recorded position with its recorded side and total size (a position logged as
-  several rows is one position, opened at its first entry), at the recorded leverage when the
-  log has a ``leverage`` column, else at the policy's ``leverage``, with the log's
-  ``stop_loss`` / ``profit_target`` when present;
-* closes it at its recorded exit time with ``close_position``.
+``as traded``
+    Each entry and exit fills at its recorded price inside the bar that holds its recorded time,
+    at the fee rate of the env's dated fee schedule (taker or maker by the log's flag), through
+    ``env.step`` of an env built with the log's fill tape
+    (:mod:`arena_gym.env.recorded_fills`, open to recorded policies only: no policy deciding
+    live can fill at a price from inside a bar). Funding, margin and liquidation are the env's.
+``on bars``
+    The contest's JSON decision, as every LLM contestant sends it: an event at ``tau`` inside bar
+    ``b`` is decided at ``b``'s close and fills at the open of ``b + 1`` plus slippage, taker
+    fee (no look-ahead). A second entry adds to the position (``buy_to_enter`` on a long: the env
+    plays without the contest's house rule against it, since the contest's own log shows it);
+    the exits of a position close it once, when its last exit is due (a decision has no partial
+    close).
 
-Timing is that of ``arena-gym replay --mode bars`` (no look-ahead): an event at time ``tau``
-inside bar ``b`` is decided at ``b``'s close and fills at the open of ``b + 1`` plus slippage,
-taker fee. One decision holds one signal per coin, so a second event on a coin within the same
-decision interval (an exit and a new entry minutes apart, or a position opened and closed
-within one bar) waits for the next decision (``deferred``).
-
-What the env did with each recorded position is tracked in :meth:`RecordedPolicy.outcomes`,
-never silently dropped: ``opened`` (or ``scaled`` when the margin check cut it), ``refused``
-with a reason (margin, house rules: a position still open on the coin, or the env's other
-validation), ``closed`` at the recorded exit, ``closed_by_exchange`` (liquidation, stop or
-target before the recorded exit), ``open_at_end``, ``before_window`` (entered before the
-episode's first fill, not played) and ``after_window`` (entered after its end).
+One order per coin per step: events of one position and kind (entries, or exits) due in the
+same step are one order (as traded: at their volume-weighted price); a different event on the
+same coin waits for the next step (counted in ``deferred``; as traded it keeps its recorded
+price). What the env did with every recorded position is in :meth:`RecordedPolicy.outcomes`,
+never silently dropped: ``closed`` at its recorded exit, ``scaled`` / ``refused`` by the margin
+check (with the reason), ``closed_by_exchange`` (liquidation, stop or target before the recorded
+exit), ``open_at_end`` (its exit falls after the episode), ``before_window`` / ``after_window``
+(entered before the episode's first fill / at or after its end: not played).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-#: Outcome of each recorded position after an episode (see the module docstring).
-STATUSES = ("pending", "opened", "scaled", "refused", "closed", "closed_by_exchange", "open_at_end",
-            "before_window", "after_window")
+from arena_gym.env.recorded_fills import FillTape, RecordedFills, RecordedOrder
 
-#: Env fields a recorded policy needs: the contest's decision action under its house rules. The
-#: observation is not read, so the cheap numeric one is used.
-RECORDED_ENV = {"action_mode": "decision", "observation_mode": "numeric", "house_rules": True}
+#: The two ways a recorded policy executes its log (module docstring).
+AS_TRADED, ON_BARS = "as traded", "on bars"
+EXECUTIONS = (AS_TRADED, ON_BARS)
+
+#: Outcome of each recorded position after an episode (see the module docstring).
+STATUSES = ("closed", "scaled", "refused", "closed_by_exchange", "open_at_end", "before_window", "after_window")
+
+#: Env fields a recorded policy needs: the contest's decision action without its house rule
+#: against adding to a position (the contest's log adds to positions). The observation is not
+#: read, so the cheap numeric one is used.
+RECORDED_ENV = {"action_mode": "decision", "observation_mode": "numeric", "house_rules": False}
+
+
+@dataclass
+class RecordedLeg:
+    """One recorded fill: a row's entry or exit. ``quantity`` is the signed change of the
+    position in coins; ``key`` its index on the policy's fill tape."""
+
+    key: int
+    row: int
+    position: int
+    symbol: str
+    is_entry: bool
+    time: pd.Timestamp
+    quantity: float
+    price: float
+    maker: bool
 
 
 @dataclass
 class RecordedPosition:
     """One recorded position (log rows of one account and coin whose holding intervals overlap).
 
-    Sizes in coins (``size`` > 0, ``side`` +1 long / -1 short), times UTC, PnL in quote currency
-    as the log records them (NaN when absent).
+    Sizes in coins (``size`` > 0: the sum of its rows; ``side`` +1 long / -1 short), times UTC,
+    PnL in quote currency as the log records it (NaN when absent). ``leverage`` (x) and
+    ``leverage_source`` (the record it comes from) are set by whoever builds the policy.
     """
 
     position: int
@@ -58,197 +87,323 @@ class RecordedPosition:
     entry_time: pd.Timestamp
     exit_time: pd.Timestamp
     rows: int
-    leverage: float
-    stop_loss: float
-    profit_target: float
     rec_net: float
     rec_gross: float
     rec_fees: float
+    leverage: float = float("nan")
+    leverage_source: str = ""
+    leverage_cap: float = float("inf")
     status: str = "pending"
     reason: str = ""
     sim_size: float = 0.0
-    fill_time: pd.Timestamp | None = None
+    fill_bar: pd.Timestamp | None = None
     close_time: pd.Timestamp | None = None
     deferred: int = 0
-
-
-@dataclass(order=True)
-class _Event:
-    time: pd.Timestamp
-    is_entry: bool                       # exits first at equal times
-    position: int = field(compare=False)
+    entries_done: int = 0
+    exits_done: int = 0
+    short_of_size: bool = False
 
 
 class RecordedPolicy:
     """One account of a trade log, replayed as a policy (see the module docstring).
 
     Args:
-        name: label in tables (the log's ``model_id``).
+        name: label in tables.
         positions: the account's recorded positions (:func:`recorded_positions`).
-        leverage: leverage of positions whose log row gives none (integer >= 1).
+        legs: their entries and exits (:func:`recorded_positions`).
+        leverage: leverage of positions that carry none (integer >= 1).
+        execution: ``"as traded"`` or ``"on bars"``.
         note: what is known to be missing from the log for this account (shown beside it).
+        model: the account's ``model_id`` in the log (default ``name``).
     """
 
-    env_overrides = RECORDED_ENV
-
-    def __init__(self, name: str, positions: Sequence[RecordedPosition], leverage: float = 10.0,
-                 note: str = "") -> None:
+    def __init__(self, name: str, positions: Sequence[RecordedPosition], legs: Sequence[RecordedLeg],
+                 leverage: float = 10.0, execution: str = ON_BARS, note: str = "", model: str | None = None) -> None:
         if not leverage >= 1:
             raise ValueError(f"{name}: leverage must be >= 1, got {leverage}")
+        if execution not in EXECUTIONS:
+            raise ValueError(f"{name}: execution must be one of {EXECUTIONS}, got {execution!r}")
         self.name = name
+        self.model = model or name
         self.note = note
+        self.execution = execution
         self.default_leverage = float(leverage)
+        self.env_overrides = dict(RECORDED_ENV)
         self._template = list(positions)
+        self._legs = sorted(legs, key=lambda g: (g.time, g.is_entry, g.key))   # exits first at equal times
+        for i, leg in enumerate(self._legs):
+            leg.key = i
         self._env = None
         self.reset()
 
+    def fill_tape(self) -> FillTape:
+        """The log's fills as a tape, for the env that replays it as traded."""
+        legs = sorted(self._legs, key=lambda g: g.key)
+        return FillTape(symbol=tuple(g.symbol for g in legs),
+                        time=pd.DatetimeIndex([g.time for g in legs]).tz_convert("UTC"),
+                        quantity=np.array([g.quantity for g in legs]), price=np.array([g.price for g in legs]),
+                        maker=np.array([g.maker for g in legs], bool))
+
     # ------------------------------------------------------------------ policy protocol
     def bind(self, env: Any) -> None:
-        """Called by the runner with the episode's env, before ``reset``."""
-        if env.config.action_mode != "decision":
-            raise ValueError(f"{self.name} plays the contest's decision action; the env uses "
-                             f"{env.config.action_mode!r}")
+        """Called by the runner with the episode's env (already reset), before ``reset``."""
         self._env = env
-        self._times = pd.DatetimeIndex(env.market.timestamps, tz="UTC")
-        self._bar = pd.Timedelta(seconds=env.market.bar_seconds)
+        m = env.market
+        self._times = pd.DatetimeIndex(m.timestamps, tz="UTC")
+        self._bar = pd.Timedelta(seconds=m.bar_seconds)
+        start = int(env.account.bar[0])
+        k = env.config.bars_per_decision
+        self._first_fill = self._times[start] + self._bar
+        steps = env.config.episode_length
+        self._end = (self._first_fill + steps * k * self._bar) if steps else self._times[-1] + self._bar
 
     def reset(self, seed: int | None = None) -> None:
         self.positions = {p.position: RecordedPosition(**{**p.__dict__}) for p in self._template}
-        events = []
-        for p in self.positions.values():
-            events.append(_Event(p.entry_time, True, p.position))
-            events.append(_Event(p.exit_time, False, p.position))
-        self._events = sorted(events)
+        self._n_entries = {pid: 0 for pid in self.positions}
+        self._n_exits = {pid: 0 for pid in self.positions}
+        for g in self._legs:
+            (self._n_entries if g.is_entry else self._n_exits)[g.position] += 1
         self._next = 0
-        self._pending: list[_Event] = []
-        self._issued: dict[str, tuple[str, int]] = {}   # coin -> (entry/exit, position) issued last step
-        self._holding: dict[str, int] = {}               # coin -> position the env holds for us
-        self._first_fill: pd.Timestamp | None = None
+        self._pending: list[RecordedLeg] = []
+        self._issued: dict[str, tuple[list[RecordedLeg], float]] = {}   # coin -> (legs, size held before)
+        self._holding: dict[str, int] = {}                               # coin -> position the env holds
+        #: entries no allowed leverage carried at full size: the new positions, the time, the
+        #: missing collateral ($) and the positions kept open beside them (id, notional $, leverage x)
+        self.conflicts: list[dict[str, Any]] = []
 
-    def act(self, observation: Any, info: dict[str, Any]) -> str:
+    def act(self, observation: Any, info: dict[str, Any]) -> Any:
         if self._env is None:
             raise RuntimeError(f"{self.name}: bind(env) must be called before act (the runner does it)")
         bar = int(info["bar"])
         self._settle(info)
-        decision_time = self._times[bar] + self._bar           # the close of the observed bar
-        if self._first_fill is None:
-            self._first_fill = decision_time
-        while self._next < len(self._events) and self._events[self._next].time < decision_time:
-            self._pending.append(self._events[self._next])
+        # as traded: the events inside the bar this step fills; on bars: those before this decision
+        horizon = self._times[bar] + (2 if self.execution == AS_TRADED else 1) * self._bar
+        while self._next < len(self._legs) and self._legs[self._next].time < horizon:
+            self._pending.append(self._legs[self._next])
             self._next += 1
-        decisions: dict[str, dict[str, Any]] = {}
-        waiting: list[_Event] = []
-        for event in self._pending:
-            p = self.positions[event.position]
-            if event.is_entry and p.entry_time < self._first_fill:
+        groups: dict[str, list[RecordedLeg]] = {}
+        waiting: list[RecordedLeg] = []
+        for leg in self._pending:
+            p = self.positions[leg.position]
+            if p.status == "pending" and leg.is_entry and p.entry_time < self._first_fill:
                 p.status = "before_window"
+            if p.status == "pending" and p.entry_time >= self._end:
+                p.status = "after_window"
+            if p.status in ("before_window", "after_window", "refused", "closed_by_exchange"):
                 continue
-            if not event.is_entry and p.status == "pending":
-                waiting.append(event)                          # its entry is still on its way
+            if not leg.is_entry and p.entries_done < self._n_entries[p.position]:
+                waiting.append(leg)                               # its entries are still on their way
                 continue
-            if not event.is_entry and p.status not in ("opened", "scaled"):
-                continue                                       # refused or closed by the exchange
-            if p.symbol in decisions:
-                p.deferred += 1
-                waiting.append(event)
-                continue
-            if event.is_entry:
-                decisions[p.symbol] = self._entry(p)
-                self._issued[p.symbol] = ("entry", p.position)
+            group = groups.get(leg.symbol)
+            if group is None and self.execution == ON_BARS and not leg.is_entry:
+                due = [g for g in self._pending if g.position == p.position and not g.is_entry]
+                if len(due) + p.exits_done < self._n_exits[p.position]:
+                    waiting.append(leg)                           # a decision closes the whole position
+                    continue
+            if group is None:
+                groups[leg.symbol] = [leg]
+            elif group[0].position == leg.position and group[0].is_entry == leg.is_entry:
+                group.append(leg)
             else:
-                decisions[p.symbol] = {"signal": "close_position"}
-                self._issued[p.symbol] = ("exit", p.position)
+                p.deferred += 1
+                waiting.append(leg)
         self._pending = waiting
-        return json.dumps(decisions)
+        held = {pos.symbol: pos.size for pos in self._env.positions()}
+        self._issued = {coin: (legs, held.get(coin, 0.0)) for coin, legs in groups.items()}
+        self._carry_recorded_sizes(groups, bar)
+        if self.execution == AS_TRADED:
+            return RecordedFills({coin: self._recorded_order(legs, held.get(coin, 0.0)) for coin, legs in groups.items()})
+        return json.dumps({coin: self._decision(legs) for coin, legs in groups.items()})
 
-    async def aact(self, observation: Any, info: dict[str, Any]) -> str:  # pragma: no cover - same as act
+    async def aact(self, observation: Any, info: dict[str, Any]) -> Any:  # pragma: no cover - same as act
         return self.act(observation, info)
 
-    # ------------------------------------------------------------------ outcomes
-    def _entry(self, p: RecordedPosition) -> dict[str, Any]:
-        entry = {"signal": "buy_to_enter" if p.side > 0 else "sell_to_enter", "quantity": p.size,
-                 "leverage": int(p.leverage if np.isfinite(p.leverage) else self.default_leverage),
-                 "confidence": 1.0}
-        if np.isfinite(p.stop_loss):
-            entry["stop_loss"] = p.stop_loss
-        if np.isfinite(p.profit_target):
-            entry["profit_target"] = p.profit_target
-        return entry
+    # ------------------------------------------------------------------ orders
+    def _carry_recorded_sizes(self, groups: dict[str, list[RecordedLeg]], bar: int) -> None:
+        """Raise the leverage of this step's new positions, where their own cannot have carried the
+        recorded size, to the least integer leverage that does (capped at the coin's maximum and
+        at the position's ``leverage_cap``).
 
+        The contest filled every logged entry at its full size, so its leverage was at least the
+        one at which that size's initial margin (plus fees) fits the account's free collateral:
+        collateral plus open losses, less the margin of the positions kept (the env's isolated
+        margin check). The free collateral is estimated with a 3 % reserve, at the recorded price
+        (as traded) or the last close (on bars). The position's ``leverage_source`` says so."""
+        entries = {coin: legs for coin, legs in groups.items() if legs[0].is_entry
+                   and self.positions[legs[0].position].entries_done == 0}
+        if not entries:
+            return
+        m = self._env.market
+        free = float(self._env.account.collateral[0])
+        kept = []
+        for pos in self._env.positions():
+            free += min(pos.unrealized_pnl, 0.0)
+            legs = groups.get(pos.symbol)
+            if legs is None or not self._closes(legs):
+                free -= pos.margin
+                if pos.symbol in self._holding:
+                    kept.append((self._holding[pos.symbol], abs(pos.size) * pos.mark_price, pos.leverage))
+        free *= 0.97
+        taker = max(a.taker_fee for a in m.assets) + 0.001          # fee and slippage allowance
+        notional = {}
+        for coin, legs in entries.items():
+            price = (sum(abs(g.quantity) * g.price for g in legs) / sum(abs(g.quantity) for g in legs)
+                     if self.execution == AS_TRADED else float(m.close[bar, list(m.symbols).index(coin)]))
+            notional[coin] = sum(abs(g.quantity) for g in legs) * price
+        total = sum(notional.values())
+        need = sum(n / self._leverage(self.positions[entries[c][0].position]) for c, n in notional.items())
+        if need + taker * total <= free:
+            return
+        least = int(np.ceil(total / (free - taker * total))) if free > taker * total else 10 ** 6
+        at_caps = 0.0
+        for coin, legs in entries.items():
+            p = self.positions[legs[0].position]
+            own = self._leverage(p)
+            cap = int(min(m.assets[list(m.symbols).index(coin)].max_leverage, p.leverage_cap))
+            raised = min(max(own, least), cap)
+            at_caps += notional[coin] / raised
+            if raised > own:
+                p.leverage = float(raised)
+                p.leverage_source += (f"; raised from {own}x to {raised}x, the least leverage that carries the "
+                                      f"recorded size" + (" (capped: the coin's maximum or the highest it survives)"
+                                                          if raised == cap and least > cap else ""))
+        shortfall = at_caps + taker * total - free
+        if shortfall > 0:
+            self.conflicts.append({"positions": [legs[0].position for legs in entries.values()],
+                                   "time": min(legs[0].time for legs in entries.values()),
+                                   "shortfall_usd": shortfall / 0.97, "kept": kept})
+
+    def _leverage(self, p: RecordedPosition) -> int:
+        return int(p.leverage if np.isfinite(p.leverage) else self.default_leverage)
+
+    def _closes(self, legs: list[RecordedLeg]) -> bool:
+        p = self.positions[legs[0].position]
+        return not legs[0].is_entry and p.exits_done + len(legs) >= self._n_exits[p.position]
+
+    def _recorded_order(self, legs: list[RecordedLeg], held: float) -> RecordedOrder:
+        p = self.positions[legs[0].position]
+        change = sum(g.quantity for g in legs)
+        if legs[0].is_entry:
+            target = held + change
+        elif self._closes(legs):
+            target = 0.0
+        else:                                   # a partial exit, never past flat
+            target = held + change if np.sign(held + change) == np.sign(held) else 0.0
+        return RecordedOrder(tuple(g.key for g in legs), float(target), float(self._leverage(p)))
+
+    def _decision(self, legs: list[RecordedLeg]) -> dict[str, Any]:
+        p = self.positions[legs[0].position]
+        if not legs[0].is_entry:
+            return {"signal": "close_position"}
+        return {"signal": "buy_to_enter" if p.side > 0 else "sell_to_enter",
+                "quantity": float(sum(abs(g.quantity) for g in legs)), "leverage": self._leverage(p),
+                "confidence": 1.0}
+
+    # ------------------------------------------------------------------ outcomes
     def _settle(self, info: dict[str, Any]) -> None:
         """Read what the last step did with the orders issued, and what the exchange closed."""
-        held = {pos.symbol: pos for pos in self._env.positions()}
-        when = self._times[int(info["bar"])]                     # the open of the bar the orders filled at
-        for coin, (kind, pid) in self._issued.items():
-            p = self.positions[pid]
-            pos = held.get(coin)
-            if kind == "entry":
-                if pos is not None and np.sign(pos.size) == p.side and coin not in self._holding:
-                    p.sim_size, p.fill_time = abs(pos.size), when
-                    p.status = "opened" if abs(pos.size) >= p.size * (1 - 1e-6) else "scaled"
-                    self._holding[coin] = pid
-                else:
-                    p.status = "refused"
-                    p.reason = self._refusal(coin, info)
-            elif pos is None:
-                p.status, p.close_time = "closed", when
-                self._holding.pop(coin, None)
+        held = {pos.symbol: pos.size for pos in self._env.positions()}
+        when = self._times[int(info["bar"])]          # the open of the bar the last step simulated
+        for coin, (legs, before) in self._issued.items():
+            p = self.positions[legs[0].position]
+            size = held.get(coin, 0.0)
+            if legs[0].is_entry:
+                wanted = abs(before) + sum(abs(g.quantity) for g in legs)
+                p.entries_done += len(legs)
+                if np.sign(size) == p.side and abs(size) > abs(before) * (1 + 1e-9):
+                    if p.fill_bar is None:
+                        p.fill_bar = when
+                    p.sim_size = max(p.sim_size, abs(size))
+                    self._holding[coin] = p.position
+                    if p.status == "pending":
+                        p.status = "opened"
+                    if abs(size) < wanted * (1 - 1e-6):
+                        p.short_of_size = True
+                        p.reason = p.reason or self._refusal(coin, info)
+                elif p.status == "pending":
+                    p.status, p.reason = "refused", self._refusal(coin, info)
+                else:                                 # a later entry of an open position refused
+                    p.short_of_size = True
+                    p.reason = p.reason or self._refusal(coin, info)
+            else:
+                p.exits_done += len(legs)
+                if size == 0.0:
+                    p.status, p.close_time = "closed", when
+                    self._holding.pop(coin, None)
         self._issued = {}
         for coin, pid in list(self._holding.items()):
             if coin not in held:                                 # gone without our close
                 p = self.positions[pid]
                 p.status, p.close_time = "closed_by_exchange", when
+                why = ("liquidation" if info.get("liquidations") or info.get("liquidated") else
+                       "stop or target" if info.get("stop_fills") or info.get("take_profit_fills") else
+                       "closed by the exchange")
+                p.reason = f"{p.reason}; {why}" if p.reason else why
                 del self._holding[coin]
 
     def _refusal(self, coin: str, info: dict[str, Any]) -> str:
-        if coin in self._holding:
-            return "house rules: a position is still open on the coin"
         if info.get("orders_refused_by_margin"):
-            return "margin: not enough free collateral"
+            return "margin: not enough free collateral (refused)"
+        if info.get("orders_scaled_by_margin"):
+            return "margin: not enough free collateral (scaled down)"
         flags = [k[len("orders_"):] for k, v in info.items() if k.startswith("orders_") and v]
         return "validation: " + (", ".join(flags) if flags else "refused")
 
     def outcomes(self) -> pd.DataFrame:
         """One row per recorded position with its status after the episode (module docstring)."""
+        if self._issued and self._env is not None:       # the episode's last step: no act after it
+            self._settle({"bar": int(self._env.account.bar[0])})
         rows = []
         for p in self.positions.values():
             status = p.status
-            if status in ("opened", "scaled"):
+            if status == "opened":
                 status = "open_at_end"
             elif status == "pending":
-                status = "after_window"
-            scaled = bool(0 < p.sim_size < p.size * (1 - 1e-6))
-            rows.append({"policy": self.name, **{k: v for k, v in p.__dict__.items() if k != "status"},
+                status = "after_window" if p.entry_time >= getattr(self, "_end", p.entry_time) else "open_at_end"
+            scaled = bool(p.short_of_size and status != "refused")
+            rows.append({"policy": self.name, "model": self.model, "execution": self.execution,
+                         **{k: v for k, v in p.__dict__.items() if k not in ("status", "short_of_size", "entries_done",
+                                                                          "exits_done")},
                          "status": status, "scaled": scaled})
         return pd.DataFrame(rows)
 
 
-def recorded_positions(log: pd.DataFrame) -> dict[str, list[RecordedPosition]]:
-    """The positions of each account of a loaded trade log
+def recorded_positions(log: pd.DataFrame) -> dict[str, tuple[list[RecordedPosition], list[RecordedLeg]]]:
+    """The positions and legs (every row's entry and exit) of each account of a loaded trade log
     (:func:`~arena_gym.replay.tradelog.load_trade_log`), keyed by ``model``."""
-    out: dict[str, list[RecordedPosition]] = {}
+    out: dict[str, tuple[list[RecordedPosition], list[RecordedLeg]]] = {}
     for pid, rows in log.groupby("position", sort=True):
         first = rows.sort_values("entry_time").iloc[0]
-        total = lambda col: float(rows[col].sum(min_count=len(rows))) if col in rows else np.nan
+        total = lambda col: float(rows[col].sum(min_count=len(rows)))
         fees = (rows["entry_fee"] + rows["exit_fee"]).sum(min_count=len(rows))
-        out.setdefault(str(first["model"]), []).append(RecordedPosition(
+        positions, legs = out.setdefault(str(first["model"]), ([], []))
+        positions.append(RecordedPosition(
             position=int(pid), symbol=str(first["symbol"]), side=int(np.sign(first["quantity"])),
             size=float(rows["quantity"].abs().sum()), entry_time=rows["entry_time"].min(),
-            exit_time=rows["exit_time"].max(), rows=len(rows),
-            leverage=float(rows["leverage"].max()) if "leverage" in rows else np.nan,
-            stop_loss=float(first["stop_loss"]) if "stop_loss" in rows else np.nan,
-            profit_target=float(first["profit_target"]) if "profit_target" in rows else np.nan,
-            rec_net=total("net_pnl"), rec_gross=total("gross_pnl"), rec_fees=float(fees)))
+            exit_time=rows["exit_time"].max(), rows=len(rows), rec_net=total("net_pnl"), rec_gross=total("gross_pnl"),
+            rec_fees=float(fees)))
+        for _, r in rows.iterrows():
+            for is_entry in (True, False):
+                sign = 1.0 if is_entry else -1.0
+                legs.append(RecordedLeg(
+                    key=-1, row=int(r["row"]), position=int(pid), symbol=str(r["symbol"]), is_entry=is_entry,
+                    time=r["entry_time" if is_entry else "exit_time"], quantity=sign * float(r["quantity"]),
+                    price=float(r["entry_price" if is_entry else "exit_price"]),
+                    maker=bool(r["entry_maker" if is_entry else "exit_maker"])))
     return out
 
 
-def recorded_policies(log: pd.DataFrame | str, leverage: float | dict[str, float] = 10.0,
-                      notes: dict[str, str] | None = None, models: Sequence[str] | None = None
-                      ) -> list[RecordedPolicy]:
+def recorded_policies(log: pd.DataFrame | str, leverage: float | Mapping[str, float] = 10.0,
+                      notes: Mapping[str, str] | None = None, models: Sequence[str] | None = None,
+                      execution: str = ON_BARS, position_leverage: Mapping[int, tuple[float, str]] | None = None,
+                      suffix: str = "") -> list[RecordedPolicy]:
     """One :class:`RecordedPolicy` per account of ``log`` (a path or a loaded log).
 
-    ``leverage``: for positions without a logged leverage, one value or one per account;
-    ``notes``: known gaps of the log per account; ``models``: keep only these accounts.
+    ``leverage``: for positions without their own, one value or one per account;
+    ``position_leverage``: ``{position id: (leverage, source[, cap])}`` for positions with their
+    own (``cap``: the highest leverage a raise to carry the recorded size may reach);
+    ``notes``: known gaps of the log per account; ``models``: keep only these accounts;
+    ``execution``: ``"as traded"`` or ``"on bars"``; ``suffix`` is appended to each name.
     """
     from arena_gym.replay.tradelog import load_trade_log
 
@@ -260,36 +415,46 @@ def recorded_policies(log: pd.DataFrame | str, leverage: float | dict[str, float
     notes = notes or {}
     out = []
     for model in (models or sorted(by_model)):
-        lev = leverage.get(model, 10.0) if isinstance(leverage, dict) else leverage
-        out.append(RecordedPolicy(model, by_model[model], leverage=lev, note=notes.get(model, "")))
+        lev = leverage.get(model, 10.0) if isinstance(leverage, Mapping) else leverage
+        positions, legs = by_model[model]
+        for p in positions:
+            own = (position_leverage or {}).get(p.position, (float(lev), "default"))
+            p.leverage, p.leverage_source = own[0], own[1]
+            p.leverage_cap = own[2] if len(own) > 2 else float("inf")
+        out.append(RecordedPolicy(model + suffix, positions, legs, leverage=lev, execution=execution,
+                                  note=notes.get(model, ""), model=model))
     return out
 
 
 def outcome_summary(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each outcome per policy (columns: the statuses, ``scaled`` and ``deferred``)."""
-    counts = outcomes.groupby(["policy", "status"]).size().unstack(fill_value=0)
-    for status in STATUSES[2:]:
+    """Counts of each outcome per policy (columns: the statuses and ``deferred_events``)."""
+    frame = outcomes.assign(status=np.where(outcomes["scaled"], "scaled", outcomes["status"]))
+    counts = frame.groupby(["policy", "status"]).size().unstack(fill_value=0)
+    for status in STATUSES:
         if status not in counts:
             counts[status] = 0
-    counts = counts[[s for s in STATUSES[2:]]]
+    counts = counts[list(STATUSES)]
     counts.insert(0, "positions", outcomes.groupby("policy").size())
-    counts["scaled"] = outcomes.groupby("policy")["scaled"].sum().astype(int)
     counts["deferred_events"] = outcomes.groupby("policy")["deferred"].sum().astype(int)
     return counts
 
 
 def compare_with_log(outcomes: pd.DataFrame, trades: pd.DataFrame) -> pd.DataFrame:
-    """Recorded against simulated net PnL (before funding, as venues report it) of the positions
-    the episode opened and closed at their recorded exit, one row per position.
+    """Recorded against simulated net PnL (gross - fees, before funding, as venues report it) of
+    every position the episode played, one row per position, with the simulated funding.
 
-    ``trades``: the episode's round trips (``env.trades()``), matched by coin and fill time.
+    ``trades``: the episode's round trips (``env.trades()``), matched by coin and the bar of the
+    opening fill. Positions not played (before or after the window, refused) get NaN there.
     """
-    done = outcomes[outcomes["status"] == "closed"].assign(fill_time=lambda d: pd.to_datetime(d["fill_time"], utc=True))
+    played = outcomes.assign(fill_bar=pd.to_datetime(outcomes["fill_bar"], utc=True))
     sim = trades.assign(entry_time=pd.to_datetime(trades["entry_time"], utc=True))
-    merged = done.merge(sim[["symbol", "entry_time", "gross_pnl", "fees", "funding", "size"]],
-                        left_on=["symbol", "fill_time"], right_on=["symbol", "entry_time"], how="left",
-                        suffixes=("", "_sim"))
-    merged["sim_net"] = merged["gross_pnl"] - merged["fees"]
+    merged = played.merge(sim[["symbol", "entry_time", "gross_pnl", "fees", "funding", "size", "exit_reason"]],
+                          left_on=["symbol", "fill_bar"], right_on=["symbol", "entry_time"], how="left",
+                          suffixes=("", "_sim"))
+    merged = merged.rename(columns={"gross_pnl": "sim_gross", "fees": "sim_fees"})
+    merged["sim_net"] = merged["sim_gross"] - merged["sim_fees"]
     merged["err_net"] = merged["sim_net"] - merged["rec_net"]
-    return merged[["policy", "position", "symbol", "side", "size", "entry_time", "exit_time", "fill_time",
-                   "close_time", "rec_net", "sim_net", "err_net", "funding"]]
+    return merged[["policy", "model", "execution", "position", "symbol", "side", "size", "size_sim", "entry_time",
+                   "exit_time", "fill_bar", "close_time", "status", "scaled", "reason", "leverage", "leverage_source",
+                   "rec_gross", "rec_fees", "rec_net", "sim_gross", "sim_fees", "sim_net", "err_net", "funding",
+                   "exit_reason"]]

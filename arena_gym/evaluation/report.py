@@ -235,7 +235,8 @@ def _write_table(frame: pd.DataFrame, out_dir: Path, stem: str, formats: tuple[s
                                               else frame.to_json(orient="records", indent=1))
 
 
-def _png_tag(path: Path, alt: str) -> str:
+def png_tag(path: Path, alt: str) -> str:
+    """An ``<img>`` with the PNG at ``path`` embedded (base64), for self-contained pages."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -248,7 +249,8 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _html_table(frame: pd.DataFrame, index: bool = False) -> str:
+def html_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """``frame`` as an HTML table (values escaped; floats to 4 significant digits, NaN as n/a)."""
     frame = frame.reset_index() if index else frame
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
@@ -267,7 +269,8 @@ def _headline(metrics_ci: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=metric_header)
 
 
-_STYLE = """
+#: CSS of the evaluation and season pages.
+PAGE_STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
@@ -318,26 +321,26 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
     sections.extend(f"<p class='note'>{html.escape(note)}</p>" for note in summary["notes"])
     sections.append("<h2>Leaderboard (Bradley-Terry on total return)</h2>")
     if summary["leaderboard"] is not None:
-        sections.append(_html_table(leaderboard_table(summary["leaderboard"], summary["metrics"])))
+        sections.append(html_table(leaderboard_table(summary["leaderboard"], summary["metrics"])))
         sections.append(f"<p class='note'>{html.escape(LEADERBOARD_LEGEND)}</p>")
     else:
         sections.append(f"<p class='note'>No ranking: {html.escape(summary['leaderboard_note'])}.</p>")
     if not summary["metrics"].empty:
-        sections.append("<h2>Metrics</h2>" + _html_table(_headline(summary["metrics_ci"]), index=True))
+        sections.append("<h2>Metrics</h2>" + html_table(_headline(summary["metrics_ci"]), index=True))
         paths["equity_png"] = plot_equity(curves, out_dir / "equity_curves.png", title, hours_per_step)
-        sections.append("<h2>Equity curves</h2>" + _png_tag(paths["equity_png"], "equity curves"))
+        sections.append("<h2>Equity curves</h2>" + png_tag(paths["equity_png"], "equity curves"))
         paths["fingerprints_png"] = plot_fingerprints(summary["metrics"], out_dir / "fingerprints.png",
                                                       "Behaviour fingerprints (mean per episode)")
-        sections.append("<h2>Behaviour fingerprints</h2>" + _png_tag(paths["fingerprints_png"], "fingerprints"))
+        sections.append("<h2>Behaviour fingerprints</h2>" + png_tag(paths["fingerprints_png"], "fingerprints"))
         sections.append("<details><summary>All metrics (means; fractions as stored: 0.01 = 1 %)</summary>"
-                        + _html_table(summary["metrics"].T, index=True) + "</details>")
+                        + html_table(summary["metrics"].T, index=True) + "</details>")
     if len(summary["errors"]):
         failed = summary["errors"][["policy", "window", "seed", "error"]]
-        sections.append("<h2>Failed episodes</h2>" + _html_table(failed))
+        sections.append("<h2>Failed episodes</h2>" + html_table(failed))
     sections.append("<h2>Configuration</h2><details><summary>config.json</summary><pre>"
                     + html.escape(json.dumps(plan, indent=1, default=str)) + "</pre></details>")
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
+            f"<style>{PAGE_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
     paths["html"] = out_dir / "report.html"
     paths["html"].write_text(page, encoding="utf-8")
     summary["paths"] = paths

@@ -153,8 +153,15 @@ class EpisodeRecorder:
 
 
 def make_env(market: MarketData, config: EnvConfig, policy: Any) -> PerpTradingEnv:
-    """A fresh env for one episode of ``policy`` (its ``env_overrides`` applied)."""
-    return PerpTradingEnv(market, replace(config, **dict(getattr(policy, "env_overrides", {}) or {})))
+    """A fresh env for one episode of ``policy`` (its ``env_overrides`` applied). A recorded
+    trade log replayed as traded gets an env built with its fill tape (the only env that fills
+    at a price from inside a bar, see :mod:`arena_gym.env.recorded_fills`); no other policy does."""
+    from .recorded import AS_TRADED, RecordedPolicy
+
+    config = replace(config, **dict(getattr(policy, "env_overrides", {}) or {}))
+    if isinstance(policy, RecordedPolicy) and policy.execution == AS_TRADED:
+        return PerpTradingEnv(market, config, recorded_fills=policy.fill_tape())
+    return PerpTradingEnv(market, config)
 
 
 def _begin(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):

@@ -5,10 +5,11 @@ Every contestant plays the contest preset's env (Hyperliquid rules with the cont
 schedule, isolated margin, $10,000, house rules) on the same real 1-hour bars (Binance USD-M,
 which tracks Hyperliquid's prices within about 0.05-0.1 %), offline:
 
-* the **recorded LLMs**: the contest's trade log played back through ``env.step`` with the
-  contest's JSON decision (:mod:`.recorded`), at the leverage each model used most (the median
-  of the open positions its contest prompts list, :data:`CONTEST_LEVERAGE`; the log itself
-  carries a placeholder leverage of 1);
+* the **recorded LLMs**, each twice: the contest's trade log played back through ``env.step``
+  (:mod:`.recorded`) **as traded** (every fill at its recorded price and time) and **on bars**
+  (the contest's JSON decision, filled at the next open like every other contestant), each
+  position at the leverage of the nearest contest record that covers it
+  (:mod:`.season1_recorded`; the log itself carries a placeholder leverage of 1);
 * **PPO**, trained and validated only on bars before the window (:mod:`.walk_forward`, preset
   ``policies/ppo-season1.toml``), under the same env;
 * the five **baselines**.
@@ -16,16 +17,18 @@ which tracks Hyperliquid's prices within about 0.05-0.1 %), offline:
 Outputs in ``out``: ``full/`` (the whole window: one episode per contestant, equity curves in one
 plot, report), ``daily/`` (one episode per whole UTC day: the Bradley-Terry ranking with
 bootstrap intervals over paired days, report), ``season1_table.csv``, ``recorded_vs_contest.csv``
-(each recorded LLM's simulated net PnL beside the contest's, with the replay error),
-``recorded_outcomes.csv`` (what the env did with every recorded position), ``season1.md`` (all
-of it as text) and ``report.html``. Rerunning resumes (the PPO model and finished episodes are
+(each recorded LLM's net PnL as traded and on bars beside the contest's),
+``recorded_discrepancies.csv`` (positions the simulator scaled, refused or closed where the
+contest did not, with the cause), ``recorded_outcomes.csv`` (what the env did with every
+recorded position, with its leverage and where it came from), ``season1.md`` (all of it as text)
+and ``report.html`` (:mod:`.season1_report`). Rerunning resumes (the PPO model and finished episodes are
 reused).
 """
 
 from __future__ import annotations
 
-import html
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -41,9 +44,8 @@ COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
 PRESET = "alpha-arena-s1-real"
 #: File name of the contest's trade log (closed trades 2025-10-17 .. 2025-10-28).
 CONTEST_LOG_NAME = "trades_api_union_2025-10-17_to_10-28.csv"
-#: Leverage each model used most: the median over the open positions its contest prompts list.
-CONTEST_LEVERAGE = {"claude-sonnet-4-5": 10, "deepseek-chat-v3.1": 10, "gemini-2.5-pro": 15, "gpt-5": 12,
-                    "grok-4": 10, "qwen3-max": 20}
+#: Leverage of a recorded position no contest record covers (none does in the contest's log).
+FALLBACK_LEVERAGE = 10.0
 #: Known gaps of the contest's log, shown beside the model.
 LOG_NOTES = {"gemini-2.5-pro": "log incomplete: about 58 early trades are missing"}
 #: A gap every recorded model shares.
@@ -140,7 +142,7 @@ def find_trade_log(data: str | Path | None, trades: str | Path | None) -> Path:
 
 def contest_log(path: str | Path) -> pd.DataFrame:
     """The contest's trade log, loaded; its ``leverage`` column (1 on every row, a placeholder of
-    the source) is dropped so that :data:`CONTEST_LEVERAGE` applies."""
+    the source) is dropped: leverage comes from the contest's records (:mod:`.season1_recorded`)."""
     from arena_gym.replay.tradelog import load_trade_log, read_table
 
     raw = read_table(path)
@@ -161,8 +163,6 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     """
     from .arena import ArenaPlan, run_arena, with_fields
     from .policies import SB3Policy, policy_from_spec
-    from .recorded import compare_with_log, outcome_summary, recorded_policies
-    from .runner import EpisodeKey, play_episode
     from .training import load_policy_preset
     from .walk_forward import train_walk_forward
     from .windows import DateWindow, pinned_plan
@@ -185,8 +185,7 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     log("[1/4] walk-forward PPO")
     model = train_walk_forward(market, with_fields(config, ppo_preset.get("env", {})), cut, out / "ppo", ppo_preset,
                                total_timesteps=total_timesteps, log=lambda line: log(f"      {line}"))
-    notes = {m: "; ".join(n for n in (LOG_NOTES.get(m, ""),) if n) for m in CONTEST_LEVERAGE}
-    recorded = recorded_policies(trade_log, leverage=CONTEST_LEVERAGE, notes=notes, models=models)
+    recorded = recorded_contestants(trade_log, log_path.parent, models, market, config, window)
     policies = [*recorded, SB3Policy.load(model, name="ppo"), *(policy_from_spec(b) for b in baselines)]
     title = f"Alpha Arena Season 1 on the record, {window} UTC"
     log(f"[2/4] full window {window}: {len(policies)} contestants")
@@ -198,17 +197,7 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
                       title=title + " (daily windows)", progress=progress, n_boot=n_boot)
 
     log("[4/4] recorded LLMs against the contest's own figures")
-    plan = pinned_plan(market, config, [window])
-    outcomes, compared = [], []
-    for policy in recorded:
-        _, _, episode_trades = play_episode(policy, market, plan.config,
-                                            EpisodeKey(policy.name, 0, plan.starts[0], 0))
-        outcomes.append(policy.outcomes())
-        compared.append(compare_with_log(outcomes[-1], episode_trades))
-    outcomes_frame, compared_frame = pd.concat(outcomes, ignore_index=True), pd.concat(compared, ignore_index=True)
-    budget = _bars_mode_budget(trade_log, market)
-    versus = _versus_contest(compared_frame, budget)
-    summary_counts = outcome_summary(outcomes_frame)
+    recorded_result = _recorded_against_contest(recorded, trade_log, market, config, window, data, log)
     table = _season_table(full["metrics"], recorded, model)
     window_obj = DateWindow.parse(window)
     facts = {
@@ -219,40 +208,58 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
         "market": market.name, "ppo_model": str(model), "seconds": round(time.perf_counter() - t0, 1),
     }
     result = {"table": table, "leaderboard": daily["leaderboard"], "leaderboard_note": daily.get("leaderboard_note"),
-              "versus_contest": versus, "outcomes": summary_counts, "facts": facts, "full": full, "daily": daily}
+              **recorded_result, "facts": facts, "full": full, "daily": daily}
     result["text"] = season_text(result)
     result["paths"] = _write(out, result)
     return result
 
 
-def _bars_mode_budget(trade_log: pd.DataFrame, market: MarketData) -> pd.DataFrame:
-    """Per model: the absolute per-position net PnL error of ``replay --mode bars`` (median, p90, sum)."""
-    from arena_gym.replay import replay_trades
+# ---------------------------------------------------------------------- recorded LLMs
+def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequence[str] | None,
+                         market: MarketData, config: EnvConfig, window: str) -> list:
+    """Each model of the log twice, as traded and on bars, each position at the leverage of the
+    nearest contest record that covers it (:mod:`.season1_recorded`)."""
+    from .recorded import AS_TRADED, ON_BARS, RECORDED_ENV, recorded_policies
+    from .season1_recorded import carry_every_entry, position_leverage
+    from .windows import pinned_plan
 
-    bars = replay_trades(trade_log, market, "bars", rules="alpha-arena-s1")
-    err = bars.positions.assign(abs_err=bars.positions["err_net"].abs()).groupby("model")["abs_err"]
-    return pd.DataFrame({"bars_median_abs_err": err.median(), "bars_p90_abs_err": err.quantile(0.9),
-                         "bars_error_budget": err.sum()})
+    plan = pinned_plan(market, config, [window])
+    leverage = carry_every_entry(trade_log, position_leverage(trade_log, records, market), market,
+                                 replace(plan.config, **RECORDED_ENV), plan, models)
+    notes = dict(LOG_NOTES)
+    return [policy for execution in (AS_TRADED, ON_BARS)
+            for policy in recorded_policies(trade_log, leverage=FALLBACK_LEVERAGE, notes=notes, models=models,
+                                            execution=execution, position_leverage=leverage,
+                                            suffix=f" ({execution})")]
 
 
-def _versus_contest(compared: pd.DataFrame, budget: pd.DataFrame) -> pd.DataFrame:
-    g = compared.groupby("policy")
-    out = pd.DataFrame({"positions_compared": g.size(), "contest_net_pnl": g["rec_net"].sum(),
-                        "simulated_net_pnl": g["sim_net"].sum()})
-    out["error"] = out["simulated_net_pnl"] - out["contest_net_pnl"]
-    out["error_pct"] = 100 * out["error"] / out["contest_net_pnl"].abs()
-    out["median_abs_error_per_position"] = g["err_net"].apply(lambda e: e.abs().median())
-    out = out.join(budget)
-    out["within_bars_budget"] = out["error"].abs() <= out["bars_error_budget"]
-    return out
+def _recorded_against_contest(recorded, trade_log, market, config, window, data, log) -> dict[str, Any]:
+    """Both executions of every recorded model against the contest's log (:mod:`.season1_recorded`)."""
+    from .recorded import ON_BARS
+    from .season1_recorded import (contest_curves, discrepancies, finer_on_bars, leverage_sources, outcome_summary,
+                                   play_recorded, versus_contest)
+    from .windows import pinned_plan
+
+    plan = pinned_plan(market, config, [window])
+    played = play_recorded(recorded, market, plan.config, plan)
+    disc = discrepancies(played["compared"], market)
+    finer = finer_on_bars([p for p in recorded if p.execution == ON_BARS], data, window, config, trade_log, log) \
+        if data is not None else None
+    shown = trade_log[trade_log["model"].isin({p.model for p in recorded})]
+    return {"versus_contest": versus_contest(shown, played, disc, finer), "discrepancies": disc,
+            "outcomes": outcome_summary(played["outcomes"]), "position_outcomes": played["outcomes"],
+            "leverage_sources": leverage_sources(played["outcomes"]),
+            "pnl_curves": pd.concat([contest_curves(shown), played["curves"]], ignore_index=True)}
 
 
 def _season_table(metrics: pd.DataFrame, recorded, model: Path) -> pd.DataFrame:
     rows = {}
     kinds = {p.name: "recorded LLM" for p in recorded}
     notes = {p.name: p.note for p in recorded}
+    executions = {p.name: p.execution for p in recorded}
     for name, row in metrics.iterrows():
         rows[name] = {"kind": kinds.get(name, "PPO (walk-forward)" if name == "ppo" else "baseline"),
+                      "execution": executions.get(name, ""),
                       **{header: float(row.get(metric, np.nan)) * scale for metric, header, scale in TABLE_COLUMNS},
                       "note": notes.get(name, "")}
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -293,27 +300,52 @@ def season_text(result: dict[str, Any]) -> str:
         parts.append("```\n" + format_leaderboard(result["leaderboard"]) + "\n```")
     else:
         parts.append(f"No ranking: {result['leaderboard_note']}.")
-    parts += ["## Recorded LLMs: simulator against the contest's own net PnL",
-              "Positions closed at their recorded exit inside the window; net PnL = gross - fees, before funding, as "
-              "the contest reports it. The bars-mode error budget is the sum over the model's positions of the "
-              "absolute error of 'arena-gym replay --mode bars' on the same bars.",
-              _fmt_table(result["versus_contest"]),
-              "## What the env did with each recorded position", _fmt_table(result["outcomes"], "{:,.0f}"),
-              f"Finished in {f['seconds']:.0f} s."]
+    parts += recorded_text(result)
+    parts.append(f"Finished in {f['seconds']:.0f} s.")
     return "\n\n".join(parts) + "\n"
 
 
+def recorded_text(result: dict[str, Any]) -> list[str]:
+    """The recorded LLMs' sections of the printout: against the contest, discrepancies, outcomes."""
+    versus = result["versus_contest"]
+    parts = ["## Recorded LLMs: as traded and on bars against the contest's own net PnL",
+             "Net PnL over the whole log, $, gross - fees, before funding, as the contest's log reports it (the "
+             "simulated funding is beside it). Replay error: the difference without the discrepancies' share.",
+             _fmt_table(versus.rename(columns=VERSUS_HEADERS)[[h for h in VERSUS_HEADERS.values()
+                                                               if h in versus.rename(columns=VERSUS_HEADERS)]])]
+    disc = result["discrepancies"]
+    parts.append(f"## Discrepancies: {len(disc)} recorded position(s) the simulator scaled, refused or closed where "
+                 "the contest did not")
+    if len(disc):
+        shown = disc.set_index("model")[["execution", "symbol", "size", "leverage", "cause", "contest_net_usd",
+                                         "simulated_net_usd"]]
+        parts.append(_fmt_table(shown.rename(columns={"size": "size (coins)", "leverage": "leverage x",
+                                                      "contest_net_usd": "contest net $",
+                                                      "simulated_net_usd": "simulated net $"})))
+    parts += ["## Leverage of the recorded positions, by source", _fmt_table(result["leverage_sources"], "{:,.0f}"),
+              "## What the env did with each recorded position", _fmt_table(result["outcomes"], "{:,.0f}")]
+    return parts
+
+
+#: recorded_vs_contest columns and their headers in the printout.
+VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", "as_traded_net_usd": "as traded $",
+                  "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
+                  "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
+                  "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
+                  "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
+                  "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}
+
+
 def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:
+    from .season1_report import write_season_report
+
     paths = {"table": out / "season1_table.csv", "versus": out / "recorded_vs_contest.csv",
-             "outcomes": out / "recorded_outcomes.csv", "markdown": out / "season1.md", "html": out / "report.html"}
+             "discrepancies": out / "recorded_discrepancies.csv", "outcomes": out / "recorded_outcomes.csv",
+             "markdown": out / "season1.md", "html": out / "report.html"}
     result["table"].to_csv(paths["table"])
     result["versus_contest"].to_csv(paths["versus"])
-    result["outcomes"].to_csv(paths["outcomes"])
+    result["discrepancies"].to_csv(paths["discrepancies"], index=False)
+    result["position_outcomes"].to_csv(paths["outcomes"], index=False)
     paths["markdown"].write_text(result["text"], encoding="utf-8")
-    body = html.escape(result["text"])
-    links = " | ".join(f"<a href='{sub}/report.html'>{sub} report</a>" for sub in ("full", "daily"))
-    image = "<img src='full/equity_curves.png' alt='equity curves, full window' style='max-width:100%'>"
-    paths["html"].write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Alpha Arena Season 1"
-                             f"</title></head><body><p>{links}</p>{image}<pre>{body}</pre></body></html>",
-                             encoding="utf-8")
+    write_season_report(out, result, paths["html"])
     return paths
