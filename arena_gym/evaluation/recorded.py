@@ -27,8 +27,10 @@ same coin waits for the next step (counted in ``deferred``; as traded it keeps i
 price). What the env did with every recorded position is in :meth:`RecordedPolicy.outcomes`,
 never silently dropped: ``closed`` at its recorded exit, ``scaled`` / ``refused`` by the margin
 check (with the reason), ``closed_by_exchange`` (liquidation, stop or target before the recorded
-exit), ``open_at_end`` (its exit falls after the episode), ``before_window`` / ``after_window``
-(entered before the episode's first fill / at or after its end: not played).
+exit), ``open_at_end`` (its exit falls after the episode), ``not_reached`` (entered inside the
+window, but the episode ended before its turn: deferred behind another event on its coin at the
+last step, or an episode cut short), ``before_window`` / ``after_window`` (entered before the
+episode's first fill / at or after its end: not played).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ AS_TRADED, ON_BARS = "as traded", "on bars"
 EXECUTIONS = (AS_TRADED, ON_BARS)
 
 #: Outcome of each recorded position after an episode (see the module docstring).
-STATUSES = ("closed", "scaled", "refused", "closed_by_exchange", "open_at_end", "before_window", "after_window")
+STATUSES = ("closed", "scaled", "refused", "closed_by_exchange", "open_at_end", "not_reached", "before_window",
+            "after_window")
 
 #: Env fields a recorded policy needs: the contest's decision action without its house rule
 #: against adding to a position (the contest's log adds to positions). The observation is not
@@ -358,8 +361,8 @@ class RecordedPolicy:
             status = p.status
             if status == "opened":
                 status = "open_at_end"
-            elif status == "pending":
-                status = "after_window" if p.entry_time >= getattr(self, "_end", p.entry_time) else "open_at_end"
+            elif status == "pending":                 # never issued
+                status = "after_window" if p.entry_time >= getattr(self, "_end", p.entry_time) else "not_reached"
             scaled = bool(p.short_of_size and status != "refused")
             rows.append({"policy": self.name, "model": self.model, "execution": self.execution,
                          **{k: v for k, v in p.__dict__.items() if k not in ("status", "short_of_size", "entries_done",

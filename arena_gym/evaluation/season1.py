@@ -19,7 +19,8 @@ plot, report), ``daily/`` (one episode per whole UTC day: the Bradley-Terry rank
 bootstrap intervals over paired days, report), ``season1_table.csv``, ``recorded_vs_contest.csv``
 (each recorded LLM's net PnL as traded and on bars beside the contest's),
 ``recorded_discrepancies.csv`` (positions the simulator scaled, refused or closed where the
-contest did not, with the cause), ``recorded_outcomes.csv`` (what the env did with every
+contest did not, with the cause), ``recorded_difference_causes.csv`` (each difference split into its
+causes), ``recorded_outcomes.csv`` (what the env did with every
 recorded position, with its leverage and where it came from), ``season1.md`` (all of it as text)
 and ``report.html`` (:mod:`.season1_report`). Rerunning resumes (the PPO model and finished episodes are
 reused).
@@ -236,8 +237,8 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
 def _recorded_against_contest(recorded, trade_log, market, config, window, data, log) -> dict[str, Any]:
     """Both executions of every recorded model against the contest's log (:mod:`.season1_recorded`)."""
     from .recorded import ON_BARS
-    from .season1_recorded import (contest_curves, discrepancies, finer_on_bars, leverage_sources, outcome_summary,
-                                   play_recorded, versus_contest)
+    from .season1_recorded import (contest_curves, difference_causes, discrepancies, finer_on_bars, leverage_sources,
+                                   outcome_summary, play_recorded, versus_contest)
     from .windows import pinned_plan
 
     plan = pinned_plan(market, config, [window])
@@ -247,6 +248,7 @@ def _recorded_against_contest(recorded, trade_log, market, config, window, data,
         if data is not None else None
     shown = trade_log[trade_log["model"].isin({p.model for p in recorded})]
     return {"versus_contest": versus_contest(shown, played, disc, finer), "discrepancies": disc,
+            "difference_causes": difference_causes(shown, played, disc),
             "outcomes": outcome_summary(played["outcomes"]), "position_outcomes": played["outcomes"],
             "leverage_sources": leverage_sources(played["outcomes"]),
             "pnl_curves": pd.concat([contest_curves(shown), played["curves"]], ignore_index=True)}
@@ -322,7 +324,13 @@ def recorded_text(result: dict[str, Any]) -> list[str]:
         parts.append(_fmt_table(shown.rename(columns={"size": "size (coins)", "leverage": "leverage x",
                                                       "contest_net_usd": "contest net $",
                                                       "simulated_net_usd": "simulated net $"})))
-    parts += ["## Leverage of the recorded positions, by source", _fmt_table(result["leverage_sources"], "{:,.0f}"),
+    causes = result["difference_causes"].reset_index().set_index("model")
+    parts += ["## Where each difference comes from ($)",
+              "Simulated minus contest net PnL, split into: the log's own net PnL against its gross PnL less its "
+              "fees; fill prices of the positions played without discrepancy; their fees; the discrepancies; positions "
+              "not played; positions whose exit fell after the episode; what is left (residual).",
+              _fmt_table(causes),
+              "## Leverage of the recorded positions, by source", _fmt_table(result["leverage_sources"], "{:,.0f}"),
               "## What the env did with each recorded position", _fmt_table(result["outcomes"], "{:,.0f}")]
     return parts
 
@@ -340,11 +348,13 @@ def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:
     from .season1_report import write_season_report
 
     paths = {"table": out / "season1_table.csv", "versus": out / "recorded_vs_contest.csv",
-             "discrepancies": out / "recorded_discrepancies.csv", "outcomes": out / "recorded_outcomes.csv",
+             "discrepancies": out / "recorded_discrepancies.csv", "causes": out / "recorded_difference_causes.csv",
+             "outcomes": out / "recorded_outcomes.csv",
              "markdown": out / "season1.md", "html": out / "report.html"}
     result["table"].to_csv(paths["table"])
     result["versus_contest"].to_csv(paths["versus"])
     result["discrepancies"].to_csv(paths["discrepancies"], index=False)
+    result["difference_causes"].to_csv(paths["causes"])
     result["position_outcomes"].to_csv(paths["outcomes"], index=False)
     paths["markdown"].write_text(result["text"], encoding="utf-8")
     write_season_report(out, result, paths["html"])

@@ -245,7 +245,7 @@ def difference_causes(log: pd.DataFrame, played: dict[str, pd.DataFrame], disc: 
       maker/taker flag as traded, taker at the next open on bars);
     * ``discrepancies_usd``: simulated minus contest net PnL of the discrepancies;
     * ``not_played_usd``: minus the logged net PnL of positions the episode did not play
-      (entered before its first fill or at or after its end);
+      (entered before its first fill, at or after its end, or not reached before it);
     * ``open_at_end_usd``: positions whose exit fell after the episode (valued at the last mark).
     """
     rows = []
@@ -257,7 +257,7 @@ def difference_causes(log: pd.DataFrame, played: dict[str, pd.DataFrame], disc: 
         is_disc = comp.set_index(["model", "execution", "position"]).index.isin(keyed)
         clean = comp[~is_disc & (comp["status"] == "closed")]
         open_end = comp[~is_disc & (comp["status"] == "open_at_end")]
-        unplayed = comp[comp["status"].isin(("before_window", "after_window"))]
+        unplayed = comp[comp["status"].isin(("before_window", "after_window", "not_reached"))]
         total = float(played["totals"].set_index(["model", "execution"]).loc[(model, execution), "net_usd"])
         row = {"model": model, "execution": execution,
                "difference_usd": total - float(log.loc[log["model"] == model, "net_pnl"].sum()),

@@ -139,7 +139,10 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
         sections.append(html_table(shown))
     else:
         sections.append("<p>None: every played position opened at full size and closed at its recorded exit.</p>")
-    sections += ["<h2>Leverage of the recorded positions, by source</h2>",
+    sections += ["<h2>Where each difference comes from ($)</h2>",
+                 "<p>Simulated minus contest net PnL split into its causes (columns add up to the difference).</p>",
+                 html_table(result["difference_causes"], index=True),
+                 "<h2>Leverage of the recorded positions, by source</h2>",
                  html_table(result["leverage_sources"], index=True),
                  "<h2>What the env did with each recorded position (counts)</h2>",
                  html_table(result["outcomes"], index=True)]
