@@ -218,6 +218,82 @@ def test_the_fill_tape_takes_no_later_price_and_no_fill_twice():
         env.step(RecordedFills({"BTC": RecordedOrder((0,), 0.2, 10.0)}))
 
 
+# ---------------------------------------------------------------------- the real contest
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def contest_played():
+    """Every model of the contest's log played both ways on Binance 1h bars under the contest
+    preset, with leverage from the contest's records."""
+    from arena_gym.evaluation.season1 import contest_log, load_season_market, recorded_contestants, season_config
+    from arena_gym.evaluation.season1_recorded import difference_causes, discrepancies, play_recorded, versus_contest
+
+    records = SHARED / "alpha-arena-s1"
+    data = SHARED / "binance-usdm"
+    if not (records / "trades_api_union_2025-10-17_to_10-28.csv").exists() or not data.is_dir():
+        pytest.skip(f"real contest data ({records}, {data}) is absent")
+    log = contest_log(records / "trades_api_union_2025-10-17_to_10-28.csv")
+    market = load_season_market(data)
+    window = "2025-10-17T00:00..2025-10-28T08:00"
+    policies = recorded_contestants(log, records, None, market, season_config(), window)
+    plan = pinned_plan(market, season_config(), [window])
+    played = play_recorded(policies, market, plan.config, plan)
+    disc = discrepancies(played["compared"], market)
+    return {"log": log, "played": played, "disc": disc, "versus": versus_contest(log, played, disc),
+            "causes": difference_causes(log, played, disc)}
+
+
+@pytest.mark.shareddata
+def test_as_traded_each_model_is_within_2_percent_of_the_contest(contest_played):
+    """Net PnL over the whole log (gross - fees, before funding, as the log reports it), per model."""
+    versus = contest_played["versus"]
+    assert len(versus) == 6
+    assert (versus["as_traded_error_pct"].abs() < 2.0).all(), versus["as_traded_error_pct"].to_dict()
+    contest = contest_played["log"].groupby("model")["net_pnl"].sum()
+    pd.testing.assert_series_equal(versus["contest_net_usd"], contest, check_names=False)
+
+
+@pytest.mark.shareddata
+def test_as_traded_every_recorded_position_is_played_at_full_size_or_listed_with_its_cause(contest_played):
+    disc = contest_played["disc"]
+    as_traded = disc[disc["execution"] == AS_TRADED]
+    # one: qwen3-max's 2-DOGE position (about $0.40), below the $10 minimum order value the env keeps
+    assert len(as_traded) == 1
+    row = as_traded.iloc[0]
+    assert row["model"] == "qwen3-max" and row["size"] == 2.0 and "below_min_notional" in row["cause"]
+    outcomes = contest_played["played"]["outcomes"]
+    mine = outcomes[outcomes["execution"] == AS_TRADED]
+    assert set(mine["status"]) == {"closed", "refused"} and not mine["scaled"].any()
+    # gemini's two positions entered at 05:01 and 06:01 on 10-28 are played and closed at their exits
+    late = mine[(mine["model"] == "gemini-2.5-pro") & (mine["entry_time"] >= pd.Timestamp("2025-10-28 05:00Z"))]
+    assert len(late) == 2 and (late["status"] == "closed").all()
+    assert disc["cause"].str.len().gt(0).all()
+
+
+@pytest.mark.shareddata
+def test_every_difference_is_split_into_measured_causes(contest_played):
+    causes = contest_played["causes"]
+    assert causes["residual_usd"].abs().max() < 2.0, causes["residual_usd"].to_dict()
+    as_traded = causes.xs(AS_TRADED, level="execution")
+    assert as_traded["fill_prices_usd"].abs().max() < 0.01        # as traded: the recorded prices themselves
+    # what is left as traded is the log's own net PnL against its gross less its fees, and fees
+    assert (as_traded["difference_usd"] - as_traded["log_net_vs_gross_minus_fees_usd"]
+            - as_traded["fees_usd"] - as_traded["discrepancies_usd"]).abs().max() < 0.01
+
+
+@pytest.mark.shareddata
+def test_leverage_never_comes_from_a_prompt_dated_after_the_position_closed(contest_played):
+    outcomes = contest_played["played"]["outcomes"]
+    sources = outcomes["leverage_source"]
+    assert not sources.str.startswith("default").any()
+    prompted = outcomes[sources.str.startswith("prompt")]
+    assert len(prompted) >= 1
+    for _, row in prompted.iterrows():
+        when = pd.Timestamp(row["leverage_source"].split(";")[0][len("prompt "):], tz="UTC")
+        assert row["entry_time"] - pd.Timedelta(minutes=1) <= when <= row["exit_time"]
+
+
 def test_a_recorded_account_is_a_policy_spec(tmp_path: Path):
     from arena_gym.evaluation.policies import policy_from_spec
 
