@@ -53,7 +53,9 @@ def tiny_log(path: Path, market_folder: Path) -> Path:
         fees = 0.00045 * abs(qty) * (entry + exit_)
         rows.append({"model_id": model, "symbol": coin, "quantity": qty, "entry_time": t_in, "exit_time": t_out,
                      "entry_price": entry, "exit_price": exit_, "leverage": 1,
-                     "realized_net_pnl": qty * (exit_ - entry) - fees})
+                     "entry_commission_dollars": 0.00045 * abs(qty) * entry,
+                     "exit_commission_dollars": 0.00045 * abs(qty) * exit_,
+                     "realized_gross_pnl": qty * (exit_ - entry), "realized_net_pnl": qty * (exit_ - entry) - fees})
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -66,24 +68,71 @@ def test_season1_runs_offline_and_resumes(tmp_path: Path, capsys):
     result = run_season1(data, out, trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
                          baselines=("hold_cash", "buy_and_hold"), log=lambda line: None)
     table = result["table"]
-    assert set(table.index) == {"model-a", "model-b", "ppo", "hold_cash", "buy_and_hold"}
+    recorded = {f"{m} ({e})" for m in ("model-a", "model-b") for e in ("as traded", "on bars")}
+    assert set(table.index) == recorded | {"ppo", "hold_cash", "buy_and_hold"}
     assert table.loc["hold_cash", "return %"] == 0.0
-    assert list(table.columns[:3]) == ["kind", "return %", "Sharpe (annualized)"]
-    versus = result["versus_contest"]
-    # model-a's two positions close at their recorded exits; model-b's SOL long at 10x is
-    # liquidated by the synthetic market's drop before its recorded exit, and reported as such
-    assert list(versus.index) == ["model-a"] and versus.loc["model-a", "positions_compared"] == 2
-    assert versus["within_bars_budget"].all()
-    assert result["outcomes"].loc["model-b", "closed_by_exchange"] == 1
-    assert result["leaderboard"] is not None and len(result["leaderboard"]) == 5
+    assert list(table.columns[:4]) == ["kind", "execution", "return %", "Sharpe (annualized)"]
+    assert table.loc["model-a (as traded)", "execution"] == "as traded" and table.loc["ppo", "execution"] == ""
+    versus = pd.read_csv(out / "recorded_vs_contest.csv", index_col="model")
+    for column in ("contest_net_usd", "as_traded_net_usd", "on_bars_net_usd", "positions", "discrepancies",
+                   "leverage_source"):
+        assert column in versus.columns, column
+    assert list(versus.index) == ["model-a", "model-b"] and versus.loc["model-a", "positions"] == 2
+    # the log's prices are the bars' closes and its fees the taker rate: as traded is exact
+    assert versus.loc["model-a", "as_traded_net_usd"] == pytest.approx(versus.loc["model-a", "contest_net_usd"])
+    # no contest records beside this log: every position plays at the fallback leverage, and says so
+    outcomes = pd.read_csv(out / "recorded_outcomes.csv")
+    assert (outcomes["leverage_source"] == "no contest record: 10x").all()
+    assert (outcomes.loc[outcomes["execution"] == "as traded", "status"] == "closed").all()
+    # on bars, model-b's SOL long is liquidated during the bar of its recorded exit (which fills at
+    # the next open): a discrepancy, listed with its cause and both PnLs
+    disc = pd.read_csv(out / "recorded_discrepancies.csv")
+    assert len(disc) == 1 and disc.loc[0, "execution"] == "on bars" and disc.loc[0, "symbol"] == "SOL"
+    assert disc.loc[0, "cause"].startswith("liquidation at 10x")
+    assert disc.loc[0, "contest_net_usd"] != disc.loc[0, "simulated_net_usd"]
+    assert result["difference_causes"]["residual_usd"].abs().max() < 0.01
+    assert result["leaderboard"] is not None and len(result["leaderboard"]) == 7
     assert result["facts"]["daily_windows"] == 11
-    for name in ("season1_table.csv", "recorded_vs_contest.csv", "season1.md", "report.html",
-                 "full/report.html", "full/equity_curves.png", "daily/report.html", "ppo/best_model.zip"):
+    for name in ("season1_table.csv", "recorded_vs_contest.csv", "recorded_discrepancies.csv",
+                 "recorded_difference_causes.csv", "season1.md", "report.html", "full/report.html",
+                 "full/equity_curves.png", "daily/report.html", "ppo/best_model.zip"):
         assert (out / name).is_file(), name
+    check_season_page(out / "report.html")
     # rerun: everything is reused, the tables are the same
     again = run_season1(data, out, trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
                         baselines=("hold_cash", "buy_and_hold"), log=lambda line: None)
     pd.testing.assert_frame_equal(again["table"], table)
+
+
+def check_season_page(path: Path) -> None:
+    """The page is HTML with rendered tables (units in their headers) and embedded plots."""
+    from html.parser import HTMLParser
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.headers, self.images, self._in_th = [], [], [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self._in_th = tag == "th"
+            if tag == "img":
+                self.images.append(dict(attrs))
+
+        def handle_data(self, data):
+            if self._in_th:
+                self.headers.append(data)
+
+        def handle_endtag(self, tag):
+            self._in_th = False if tag == "th" else self._in_th
+
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    assert "pre" not in page.tags[:page.tags.index("table")]           # a rendered table comes first
+    assert page.tags.count("table") >= 5
+    assert len(page.images) >= 2 and all(i["src"].startswith("data:image/png;base64,") for i in page.images)
+    for header in ("return %", "contest net $", "as traded $", "on bars $", "execution"):
+        assert header in page.headers, header
 
 
 def test_season1_says_which_files_it_needs(tmp_path: Path, capsys):
@@ -108,7 +157,10 @@ def test_season1_on_the_real_contest_data(tmp_path: Path):
         pytest.skip(f"real data {data} or the contest records are absent")
     assert cli.main(["season1", "--data", str(data), "--out", str(tmp_path), "--no-progress"]) == 0
     table = pd.read_csv(tmp_path / "season1_table.csv", index_col=0)
-    assert len(table) == 12 and (pd.read_csv(tmp_path / "recorded_vs_contest.csv")["within_bars_budget"]).all()
+    assert len(table) == 18 and set(table["execution"].fillna("")) == {"as traded", "on bars", ""}
+    versus = pd.read_csv(tmp_path / "recorded_vs_contest.csv", index_col="model")
+    assert (versus["as_traded_error_pct"].abs() < 2.0).all()
+    check_season_page(tmp_path / "report.html")
 
 
 @pytest.mark.shareddata
@@ -119,5 +171,6 @@ def test_season1_on_the_real_contest_data_fast_subset(tmp_path: Path):
     result = run_season1(data, tmp_path, ppo_preset=TINY_PPO, progress=False, n_boot=20, models=["grok-4"],
                          baselines=("hold_cash",), log=lambda line: None)
     versus = result["versus_contest"].loc["grok-4"]
-    assert versus["positions_compared"] == 20 and versus["within_bars_budget"]
-    assert abs(versus["contest_net_pnl"] - (-2262.05)) < 0.01
+    assert versus["positions"] == 20 and versus["discrepancies"] == 0
+    assert abs(versus["contest_net_usd"] - (-2262.05)) < 0.01
+    assert abs(versus["as_traded_error_pct"]) < 2.0

@@ -225,7 +225,7 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
     from .windows import pinned_plan
 
     plan = pinned_plan(market, config, [window])
-    leverage = carry_every_entry(trade_log, position_leverage(trade_log, records, market), market,
+    leverage = carry_every_entry(trade_log, position_leverage(trade_log, records, market, FALLBACK_LEVERAGE), market,
                                  replace(plan.config, **RECORDED_ENV), plan, models)
     notes = dict(LOG_NOTES)
     return [policy for execution in (AS_TRADED, ON_BARS)

@@ -61,12 +61,14 @@ def surviving_leverage(rows: pd.DataFrame, market) -> int:
     return int(min(spec.max_leverage, max(1, np.ceil(1.0 / need) - 1)))
 
 
-def position_leverage(log: pd.DataFrame, records: Path, market=None) -> dict[int, tuple[float, str, float]]:
+def position_leverage(log: pd.DataFrame, records: Path, market=None,
+                      fallback: float = 10.0) -> dict[int, tuple[float, str, float]]:
     """``{position id: (leverage x, source, highest leverage it survives x)}`` for every position
     of a loaded contest log, from the contest's records in the folder ``records`` (module
     docstring). With ``market``, a leverage at which the position would be liquidated on its
     bars before its recorded exit, which the contest did not do, is lowered to the highest it
-    survives (:func:`surviving_leverage`), and the source says so."""
+    survives (:func:`surviving_leverage`), and the source says so. A position no record covers
+    (no records in the folder) gets ``fallback``."""
     prompts = pd.read_csv(records / PROMPTS_NAME) if (records / PROMPTS_NAME).is_file() else pd.DataFrame()
     analytics = pd.read_csv(records / ANALYTICS_NAME) if (records / ANALYTICS_NAME).is_file() else pd.DataFrame()
     if len(prompts):
@@ -95,7 +97,7 @@ def position_leverage(log: pd.DataFrame, records: Path, market=None) -> dict[int
             found = (float(max(1, np.floor(value))),
                      f"analytics {snap['ts']:%Y-%m-%d %H:%M} median {value:g}x")
         if found is None:
-            continue
+            found = (float(fallback), f"no contest record: {fallback:g}x")
         cap = float(surviving_leverage(rows, market)) if market is not None else float("inf")
         if found[0] > cap:
             found = (cap, f"{found[1]}; lowered from {found[0]:g}x to {cap:g}x, the highest leverage at which it "
@@ -144,14 +146,17 @@ def carry_every_entry(log: pd.DataFrame, leverage: dict[int, tuple[float, str, f
 
 def leverage_sources(outcomes: pd.DataFrame) -> pd.DataFrame:
     """Per model and execution: how many positions took their leverage from a prompt, from the
-    analytics, and how many were raised to carry the recorded size."""
+    analytics, how many were lowered to survive to their recorded exit or raised to carry the
+    recorded size, and the median and highest leverage played."""
     o = outcomes.assign(prompt=outcomes["leverage_source"].str.startswith("prompt"),
                         analytics=outcomes["leverage_source"].str.startswith("analytics"),
+                        lowered=outcomes["leverage_source"].str.contains("lowered"),
                         raised=outcomes["leverage_source"].str.contains("raised"))
     g = o.groupby(["model", "execution"])
-    return pd.DataFrame({"positions": g.size(), "from prompt": g["prompt"].sum(), "from analytics": g["analytics"].sum(),
-                         "raised to carry the size": g["raised"].sum(),
-                         "median leverage x": g["leverage"].median()})
+    return pd.DataFrame({"positions": g.size(), "from a prompt": g["prompt"].sum(),
+                         "from the analytics": g["analytics"].sum(), "lowered to survive": g["lowered"].sum(),
+                         "raised to carry": g["raised"].sum(), "median leverage x": g["leverage"].median(),
+                         "max leverage x": g["leverage"].max()})
 
 
 def discrepancies(compared: pd.DataFrame, market) -> pd.DataFrame:
@@ -247,11 +252,13 @@ def difference_causes(log: pd.DataFrame, played: dict[str, pd.DataFrame], disc: 
     * ``not_played_usd``: minus the logged net PnL of positions the episode did not play
       (entered before its first fill, at or after its end, or not reached before it);
     * ``open_at_end_usd``: positions whose exit fell after the episode (valued at the last mark).
+
+    A log without gross PnL or fees leaves the split, and the residual, NaN.
     """
     rows = []
     lognet = log.groupby("model").apply(
-        lambda g: float(g["net_pnl"].sum() - (g["gross_pnl"] - g["entry_fee"] - g["exit_fee"]).sum()),
-        include_groups=False)
+        lambda g: float(g["net_pnl"].sum(skipna=False)
+                        - (g["gross_pnl"] - g["entry_fee"] - g["exit_fee"]).sum(skipna=False)), include_groups=False)
     keyed = disc.set_index(["model", "execution", "position"]).index
     for (model, execution), comp in played["compared"].groupby(["model", "execution"]):
         is_disc = comp.set_index(["model", "execution", "position"]).index.isin(keyed)
@@ -262,8 +269,8 @@ def difference_causes(log: pd.DataFrame, played: dict[str, pd.DataFrame], disc: 
         row = {"model": model, "execution": execution,
                "difference_usd": total - float(log.loc[log["model"] == model, "net_pnl"].sum()),
                "log_net_vs_gross_minus_fees_usd": -float(lognet.get(model, 0.0)),
-               "fill_prices_usd": float((clean["sim_gross"] - clean["rec_gross"]).sum()),
-               "fees_usd": float((clean["rec_fees"] - clean["sim_fees"]).sum()),
+               "fill_prices_usd": float((clean["sim_gross"] - clean["rec_gross"]).sum(skipna=False)),
+               "fees_usd": float((clean["rec_fees"] - clean["sim_fees"]).sum(skipna=False)),
                "discrepancies_usd": float(disc.loc[(disc["model"] == model) & (disc["execution"] == execution),
                                                    "difference_usd"].sum()),
                "not_played_usd": -float(unplayed["rec_net"].sum()),
@@ -275,10 +282,15 @@ def difference_causes(log: pd.DataFrame, played: dict[str, pd.DataFrame], disc: 
 
 
 def _source_summary(sources: pd.Series) -> str:
-    kinds = sources.str.split(";").str[0].str.split(" ").str[0]
-    parts = [f"{n} {k}" for k, n in kinds.value_counts().items()]
-    raised = int(sources.str.contains("raised").sum())
-    return ", ".join(parts) + (f" ({raised} raised to carry the recorded size)" if raised else "")
+    """E.g. ``115 analytics, 1 prompt (3 lowered to survive, 1 raised to carry)``."""
+    first = sources.str.split(";").str[0]
+    kinds = np.where(first.str.startswith("prompt"), "prompt",
+                     np.where(first.str.startswith("analytics"), "analytics", "no record"))
+    parts = [f"{n} {k}" for k, n in pd.Series(kinds).value_counts().items()]
+    changed = [f"{int(sources.str.contains(word).sum())} {word} to {why}"
+               for word, why in (("lowered", "survive"), ("raised", "carry"))
+               if sources.str.contains(word).any()]
+    return ", ".join(parts) + (f" ({', '.join(changed)})" if changed else "")
 
 
 def finer_on_bars(policies: Sequence[Any], data: Path, window: str, config, log: pd.DataFrame,
