@@ -18,11 +18,13 @@ import os
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "season1", help="the recorded Season 1 LLMs against walk-forward PPO and baselines on the contest window",
-        description="Play the contest's trade log (six LLMs) as recorded policies, PPO trained only on bars before "
-                    "the contest, and the five baselines on the contest window (2025-10-17 .. 2025-10-28 UTC) under "
-                    "one env (contest rules and fees, isolated margin, $10,000, 1-hour bars); print and write the "
-                    "full-window table, the Bradley-Terry ranking over daily windows, each recorded LLM beside the "
-                    "contest's own net PnL, equity curves and HTML reports. Resumable.")
+        description="Play the contest's trade log (six LLMs) as recorded policies, each as traded (at its recorded "
+                    "prices) and on bars (filled at the next open), PPO trained only on bars before the contest, and "
+                    "the five baselines on the contest window (2025-10-17 .. 2025-10-28 UTC) under one env (contest "
+                    "rules and fees, isolated margin, $10,000, 1-hour bars); print and write the full-window table, "
+                    "the Bradley-Terry ranking over daily windows, each recorded LLM beside the contest's own net "
+                    "PnL with every discrepancy and the causes of every difference, equity curves and HTML reports. "
+                    "Resumable.")
     p.add_argument("--data", metavar="DIR",
                    help="freqtrade folder with <COIN>_USDT_USDT-1h-futures.feather and -8h-funding_rate.feather for "
                         "BTC ETH SOL BNB XRP DOGE from 2024-01 (or a long-format parquet file); default: the "

@@ -324,13 +324,14 @@ def recorded_text(result: dict[str, Any]) -> list[str]:
         parts.append(_fmt_table(shown.rename(columns={"size": "size (coins)", "leverage": "leverage x",
                                                       "contest_net_usd": "contest net $",
                                                       "simulated_net_usd": "simulated net $"})))
-    causes = result["difference_causes"].reset_index().set_index("model")
+    causes = result["difference_causes"].reset_index().set_index("model").rename(columns=CAUSE_HEADERS)
     parts += ["## Where each difference comes from ($)",
               "Simulated minus contest net PnL, split into: the log's own net PnL against its gross PnL less its "
               "fees; fill prices of the positions played without discrepancy; their fees; the discrepancies; positions "
               "not played; positions whose exit fell after the episode; what is left (residual).",
               _fmt_table(causes),
-              "## Leverage of the recorded positions, by source", _fmt_table(result["leverage_sources"], "{:,.0f}"),
+              "## Leverage of the recorded positions, by source",
+              _fmt_table(result["leverage_sources"].reset_index().set_index("model"), "{:,.0f}"),
               "## What the env did with each recorded position", _fmt_table(result["outcomes"], "{:,.0f}")]
     return parts
 
@@ -340,8 +341,16 @@ VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", 
                   "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
                   "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
                   "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
+                  "as_traded_discrepancies": "as traded discrepancies", "on_bars_discrepancies": "on bars discrepancies",
+                  "on_bars_funding_usd": "on bars funding $",
                   "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
                   "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}
+
+
+#: difference_causes columns and their headers in the printout and the page.
+CAUSE_HEADERS = {"difference_usd": "difference $", "log_net_vs_gross_minus_fees_usd": "log net vs gross - fees $",
+                 "fill_prices_usd": "fill prices $", "fees_usd": "fees $", "discrepancies_usd": "discrepancies $",
+                 "not_played_usd": "not played $", "open_at_end_usd": "open at end $", "residual_usd": "residual $"}
 
 
 def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:

@@ -198,7 +198,7 @@ def play_recorded(policies: Sequence[Any], market, config, plan) -> dict[str, pd
         totals.append({"policy": policy.name, "model": policy.model, "execution": policy.execution,
                        "net_usd": float((trades["gross_pnl"] - trades["fees"]).sum()),
                        "funding_usd": float(trades["funding"].sum())})
-        closed = trades.assign(t=pd.to_datetime(trades["exit_time"], utc=True)).sort_values("t")
+        closed = trades.assign(t=pd.to_datetime(trades["exit_time"], utc=True)).sort_values("t", kind="stable")
         curves.append(pd.DataFrame({"model": policy.model, "execution": policy.execution, "time": closed["t"],
                                     "cum_net_usd": (closed["gross_pnl"] - closed["fees"]).cumsum()}))
     return {"outcomes": pd.concat(outcomes, ignore_index=True), "compared": pd.concat(compared, ignore_index=True),
@@ -207,7 +207,7 @@ def play_recorded(policies: Sequence[Any], market, config, plan) -> dict[str, pd
 
 def contest_curves(log: pd.DataFrame) -> pd.DataFrame:
     """Per model: the contest's cumulative net PnL ($, before funding) at each recorded exit."""
-    rows = log.sort_values("exit_time")
+    rows = log.sort_values("exit_time", kind="stable")
     return pd.DataFrame({"model": rows["model"], "execution": "contest", "time": rows["exit_time"],
                          "cum_net_usd": rows.groupby("model")["net_pnl"].cumsum()})
 

@@ -26,22 +26,40 @@ DAILY_TABLE = Path("daily") / "daily_returns.csv"
 
 
 def contestant_styles(names: list[str], executions: dict[str, str]) -> dict[str, tuple[Any, str]]:
-    """(colour, line style) per contestant, all distinct: a recorded model's two executions
-    share a colour (solid as traded, dashed on bars); every other contestant gets its own
-    colour of matplotlib's 20-colour table."""
+    """(colour, line style) per contestant, all distinct: a recorded model's two executions share
+    one of matplotlib's ten colours (solid as traded, dashed on bars); PPO is black; the baselines
+    take the remaining colours, dotted."""
     import matplotlib
 
-    palette = matplotlib.colormaps["tab20"].colors
+    palette = list(matplotlib.colormaps["tab10"].colors) + ["darkgoldenrod", "navy", "lime", "maroon"]
     out: dict[str, tuple[Any, str]] = {}
-    base_of = {n: n.rsplit(" (", 1)[0] if executions.get(n) else n for n in names}
-    colour_of: dict[str, int] = {}
+    models = list(dict.fromkeys(n.rsplit(" (", 1)[0] for n in names if executions.get(n)))
+    others = [n for n in names if not executions.get(n) and n != "ppo"]
     for name in names:
-        base = base_of[name]
-        colour_of.setdefault(base, len(colour_of))
-        index = colour_of[base]
-        style = "--" if executions.get(name) == "on bars" else LINE_STYLES[(index // len(palette)) % len(LINE_STYLES)]
-        out[name] = (palette[(2 * index) % len(palette) + (index // (len(palette) // 2)) % 2], style)
+        if executions.get(name):
+            index = models.index(name.rsplit(" (", 1)[0])
+            out[name] = (palette[index % len(palette)], "--" if executions[name] == "on bars" else "-")
+        elif name == "ppo":
+            out[name] = ("black", "-")
+        else:
+            index = len(models) + others.index(name)
+            out[name] = (palette[index % len(palette)], LINE_STYLES[2 + (index // len(palette)) % 2])
     return out
+
+
+def shown(frame: pd.DataFrame, index: bool = False) -> str:
+    """``frame`` as an HTML table with money-like floats to two decimals (thousands separated),
+    whole-number floats as integers, and times to the second."""
+    out = frame.reset_index() if index else frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif pd.api.types.is_float_dtype(values):
+            whole = values.dropna().eq(values.dropna().round()).all() and values.abs().max() < 1e6
+            out[column] = ["n/a" if pd.isna(v) else f"{0.0 if abs(v) < 0.005 else v:,.{0 if whole else 2}f}"
+                           for v in values]
+    return f"<div style='overflow-x:auto'>{html_table(out)}</div>"
 
 
 def plot_equity_lines(equity: pd.DataFrame, styles: dict[str, tuple[Any, str]], path: Path, title: str,
@@ -84,7 +102,8 @@ def plot_pnl_versus_contest(curves: pd.DataFrame, path: Path) -> Path:
     looks = {"contest": ("black", "-", 2.4), "as traded": ("tab:orange", "-", 1.4), "on bars": ("tab:blue", "--", 1.4)}
     for ax, model in zip(axes.flat, models):
         for execution, (colour, style, width) in looks.items():
-            part = curves[(curves["model"] == model) & (curves["execution"] == execution)].sort_values("time")
+            part = curves[(curves["model"] == model) & (curves["execution"] == execution)]
+            part = part.sort_values("time", kind="stable")
             if len(part):
                 ax.step(pd.to_datetime(part["time"]).dt.tz_localize(None), part["cum_net_usd"], where="post",
                         color=colour, linestyle=style, linewidth=width, label=execution)
@@ -103,7 +122,7 @@ def plot_pnl_versus_contest(curves: pd.DataFrame, path: Path) -> Path:
 
 def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     """Write the page (module docstring) to ``path``; the plots go beside it as PNG too."""
-    from .season1 import VERSUS_HEADERS
+    from .season1 import CAUSE_HEADERS, VERSUS_HEADERS
 
     f = result["facts"]
     table = result["table"]
@@ -111,7 +130,7 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     sections = [f"<p>{html.escape(f['env'])} PPO trained and validated only on bars before "
                 f"{html.escape(str(f['training_cut']))} UTC. Links: <a href='full/report.html'>full-window "
                 "evaluation report</a> | <a href='daily/report.html'>daily evaluation report</a>.</p>",
-                "<h2>Full window</h2>", html_table(table, index=True)]
+                "<h2>Full window</h2>", shown(table, index=True)]
     sections += [f"<p class='note'>{html.escape(n)}</p>" for n in f.get("metric_notes", [])]
     equity_path = out / "full" / "equity.parquet"
     if equity_path.is_file():
@@ -129,26 +148,28 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     versus = result["versus_contest"].rename(columns=VERSUS_HEADERS)
     sections += ["<h2>Recorded LLMs against the contest</h2>",
                  "<p>Net PnL over the whole log ($, before funding). Replay error: the difference without the "
-                 "discrepancies' share.</p>", html_table(versus, index=True)]
+                 "discrepancies' share. The leverage of every position and its source are in "
+                 "recorded_outcomes.csv.</p>", shown(versus, index=True)]
     disc = result["discrepancies"]
     sections.append(f"<h2>Discrepancies ({len(disc)})</h2>")
     if len(disc):
-        shown = disc.rename(columns={"size": "size (coins)", "size_sim": "simulated size (coins)",
-                                     "leverage": "leverage x", "contest_net_usd": "contest net $",
-                                     "simulated_net_usd": "simulated net $", "difference_usd": "difference $"})
-        sections.append(html_table(shown))
+        sections.append(shown(disc.drop(columns=["position", "leverage_source"]).rename(columns={
+            "size": "size (coins)", "size_sim": "simulated size (coins)", "side": "side (+1 long)",
+            "entry_time": "first entry (UTC)", "exit_time": "exit (UTC)", "leverage": "leverage x",
+            "contest_net_usd": "contest net $", "simulated_net_usd": "simulated net $",
+            "difference_usd": "difference $"})))
     else:
         sections.append("<p>None: every played position opened at full size and closed at its recorded exit.</p>")
     sections += ["<h2>Where each difference comes from ($)</h2>",
                  "<p>Simulated minus contest net PnL split into its causes (columns add up to the difference).</p>",
-                 html_table(result["difference_causes"], index=True),
+                 shown(result["difference_causes"].rename(columns=CAUSE_HEADERS), index=True),
                  "<h2>Leverage of the recorded positions, by source</h2>",
-                 html_table(result["leverage_sources"], index=True),
+                 shown(result["leverage_sources"], index=True),
                  "<h2>What the env did with each recorded position (counts)</h2>",
-                 html_table(result["outcomes"], index=True)]
+                 shown(result["outcomes"], index=True)]
     daily_path = out / DAILY_TABLE
     if daily_path.is_file():
-        sections += ["<h2>Daily returns</h2>", html_table(pd.read_csv(daily_path))]
+        sections += ["<h2>Daily returns</h2>", shown(pd.read_csv(daily_path))]
     if result.get("leaderboard") is not None:
         sections += [f"<h2>Bradley-Terry ranking over {f['daily_windows']} daily windows</h2>",
                      f"<pre>{html.escape(format_leaderboard(result['leaderboard']))}</pre>"]
