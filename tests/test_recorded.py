@@ -51,7 +51,8 @@ def play(log, leverage=10.0, window=("2025-03-01T00:00..2025-03-02T00:00",), cap
     plan = pinned_plan(market, replace(config(), initial_capital=capital), list(window))
     out = []
     for policy in recorded_policies(log, leverage=leverage, execution=execution):
-        metrics, steps, trades = play_episode(policy, market, plan.config, EpisodeKey(policy.name, 0, plan.starts[0], 0))
+        key = EpisodeKey(policy.name, 0, plan.starts[0], 0)
+        metrics, steps, trades = play_episode(policy, market, plan.config, key)
         out.append((policy, metrics, trades))
     return out
 

@@ -174,3 +174,28 @@ def test_season1_on_the_real_contest_data_fast_subset(tmp_path: Path):
     assert versus["positions"] == 20 and versus["discrepancies"] == 0
     assert abs(versus["contest_net_usd"] - (-2262.05)) < 0.01
     assert abs(versus["as_traded_error_pct"]) < 2.0
+
+
+@pytest.mark.slow
+def test_the_season_page_renders_in_a_headless_browser(tmp_path: Path):
+    """The page, opened in headless Chromium (scripts/screenshot_report.py), draws tables and plots."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")):
+        pytest.skip("no headless browser (chromium) on this machine")
+    from PIL import Image
+
+    data = write_freqtrade(tmp_path / "binance")
+    trades = tiny_log(tmp_path / "trades.csv", data)
+    run_season1(data, tmp_path / "season", trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
+                baselines=("hold_cash",), log=lambda line: None)
+    png = tmp_path / "page.png"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "season" / "report.html"), str(png)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    pixels = np.asarray(Image.open(png).convert("L"))
+    # white page with dark text, table rules and coloured plots: far from uniform
+    assert pixels.shape[1] == 1280 and pixels.std() > 10 and (pixels < 100).mean() > 0.005

@@ -36,7 +36,7 @@ episode's first fill / at or after its end: not played).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -215,7 +215,8 @@ class RecordedPolicy:
         self._issued = {coin: (legs, held.get(coin, 0.0)) for coin, legs in groups.items()}
         self._carry_recorded_sizes(groups, bar)
         if self.execution == AS_TRADED:
-            return RecordedFills({coin: self._recorded_order(legs, held.get(coin, 0.0)) for coin, legs in groups.items()})
+            return RecordedFills({coin: self._recorded_order(legs, held.get(coin, 0.0))
+                                  for coin, legs in groups.items()})
         return json.dumps({coin: self._decision(legs) for coin, legs in groups.items()})
 
     async def aact(self, observation: Any, info: dict[str, Any]) -> Any:  # pragma: no cover - same as act

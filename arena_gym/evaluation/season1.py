@@ -236,9 +236,9 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
 
 def _recorded_against_contest(recorded, trade_log, market, config, window, data, log) -> dict[str, Any]:
     """Both executions of every recorded model against the contest's log (:mod:`.season1_recorded`)."""
-    from .recorded import ON_BARS
+    from .recorded import ON_BARS, outcome_summary
     from .season1_recorded import (contest_curves, difference_causes, discrepancies, finer_on_bars, leverage_sources,
-                                   outcome_summary, play_recorded, versus_contest)
+                                   play_recorded, versus_contest)
     from .windows import pinned_plan
 
     plan = pinned_plan(market, config, [window])
@@ -341,7 +341,8 @@ VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", 
                   "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
                   "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
                   "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
-                  "as_traded_discrepancies": "as traded discrepancies", "on_bars_discrepancies": "on bars discrepancies",
+                  "as_traded_discrepancies": "as traded discrepancies",
+                  "on_bars_discrepancies": "on bars discrepancies",
                   "on_bars_funding_usd": "on bars funding $",
                   "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
                   "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}

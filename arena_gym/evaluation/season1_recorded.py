@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .recorded import AS_TRADED, EXECUTIONS, ON_BARS, compare_with_log, outcome_summary
+from .recorded import AS_TRADED, ON_BARS, compare_with_log
 
 PROMPTS_NAME = "prompt_open_positions.csv"
 ANALYTICS_NAME = "analytics_flat_2025-10-26_10-28.csv"
@@ -171,7 +171,8 @@ def discrepancies(compared: pd.DataFrame, market) -> pd.DataFrame:
             first = f"scaled to {r['size_sim']:.6g} of {r['size']:.6g} coins ({r['reason']}), then " \
                 if r["scaled"] else ""
             causes.append(f"{first}{r['exit_reason']} at {r['leverage']:g}x on "
-                          f"{market.name} bars at {pd.Timestamp(r['close_time']):%m-%d %H:%M}, before the recorded exit "
+                          f"{market.name} bars at {pd.Timestamp(r['close_time']):%m-%d %H:%M}, "
+                          f"before the recorded exit "
                           f"{pd.Timestamp(r['exit_time']):%m-%d %H:%M}")
         else:
             causes.append(f"scaled to {r['size_sim']:.6g} of {r['size']:.6g} coins: {r['reason']}")
@@ -326,6 +327,3 @@ def finer_on_bars(policies: Sequence[Any], data: Path, window: str, config, log:
     frame.index.name = "model"
     return frame
 
-
-__all__ = ["EXECUTIONS", "carry_every_entry", "contest_curves", "difference_causes", "discrepancies", "finer_on_bars", "leverage_sources", "outcome_summary",
-           "play_recorded", "position_leverage", "versus_contest"]

@@ -176,7 +176,8 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     elif result.get("leaderboard_note"):
         sections.append(f"<p>No daily ranking: {html.escape(str(result['leaderboard_note']))}.</p>")
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Alpha Arena Season 1 on the record</title>"
-            f"<style>{PAGE_STYLE}</style></head><body><h1>Alpha Arena Season 1 on the record: {html.escape(f['window'])} "
+            f"<style>{PAGE_STYLE}</style></head><body><h1>Alpha Arena Season 1 on the record: "
+            f"{html.escape(f['window'])} "
             f"UTC</h1>{''.join(sections)}</body></html>")
     path.write_text(page, encoding="utf-8")
     return path
