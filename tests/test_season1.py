@@ -199,3 +199,17 @@ def test_the_season_page_renders_in_a_headless_browser(tmp_path: Path):
     pixels = np.asarray(Image.open(png).convert("L"))
     # white page with dark text, table rules and coloured plots: far from uniform
     assert pixels.shape[1] == 1280 and pixels.std() > 10 and (pixels < 100).mean() > 0.005
+
+
+def test_every_contestant_gets_its_own_colour_and_line_style():
+    from arena_gym.evaluation.season1_report import contestant_styles
+
+    models = ("claude-sonnet-4-5", "deepseek-chat-v3.1", "gemini-2.5-pro", "gpt-5", "grok-4", "qwen3-max")
+    executions = {f"{m} ({e})": e for m in models for e in ("as traded", "on bars")}
+    names = [*executions, "ppo", "hold_cash", "buy_and_hold", "random", "ema_momentum", "funding_carry"]
+    styles = contestant_styles(names, executions)
+    assert len(set(styles.values())) == len(names)
+    assert styles["gpt-5 (as traded)"][0] == styles["gpt-5 (on bars)"][0]              # one colour per model
+    assert {styles[f"gpt-5 ({e})"][1] for e in ("as traded", "on bars")} == {"-", "--"}
+    colours = [styles[n][0] for n in names if not n.endswith("(on bars)")]
+    assert len(set(map(str, colours))) == len(colours)                                  # no two models share one

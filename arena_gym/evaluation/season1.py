@@ -29,7 +29,6 @@ reused).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -220,13 +219,13 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
                          market: MarketData, config: EnvConfig, window: str) -> list:
     """Each model of the log twice, as traded and on bars, each position at the leverage of the
     nearest contest record that covers it (:mod:`.season1_recorded`)."""
-    from .recorded import AS_TRADED, ON_BARS, RECORDED_ENV, recorded_policies
+    from .recorded import AS_TRADED, ON_BARS, recorded_policies
     from .season1_recorded import carry_every_entry, position_leverage
     from .windows import pinned_plan
 
     plan = pinned_plan(market, config, [window])
     leverage = carry_every_entry(trade_log, position_leverage(trade_log, records, market, FALLBACK_LEVERAGE), market,
-                                 replace(plan.config, **RECORDED_ENV), plan, models)
+                                 plan.config, plan, models)
     notes = dict(LOG_NOTES)
     return [policy for execution in (AS_TRADED, ON_BARS)
             for policy in recorded_policies(trade_log, leverage=FALLBACK_LEVERAGE, notes=notes, models=models,
