@@ -269,6 +269,13 @@ def test_as_traded_every_recorded_position_is_played_at_full_size_or_listed_with
     # gemini's two positions entered at 05:01 and 06:01 on 10-28 are played and closed at their exits
     late = mine[(mine["model"] == "gemini-2.5-pro") & (mine["entry_time"] >= pd.Timestamp("2025-10-28 05:00Z"))]
     assert len(late) == 2 and (late["status"] == "closed").all()
+    # on bars they are played too, opened at the last fill (07:00; the DOGE entry waited behind an
+    # earlier event on its coin), so their exits (06:36) would fill after the episode: open at its end
+    on_bars = outcomes[(outcomes["execution"] == ON_BARS) & (outcomes["model"] == "gemini-2.5-pro")
+                       & (outcomes["entry_time"] >= pd.Timestamp("2025-10-28 05:00Z"))]
+    assert list(on_bars["status"]) == ["open_at_end", "open_at_end"]
+    assert (pd.to_datetime(on_bars["fill_bar"], utc=True) == pd.Timestamp("2025-10-28 07:00Z")).all()
+    assert not outcomes["status"].isin(("after_window", "not_reached")).any()
     assert disc["cause"].str.len().gt(0).all()
 
 
