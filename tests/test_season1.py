@@ -64,9 +64,9 @@ def test_season1_runs_offline_and_resumes(tmp_path: Path, capsys):
     trades = tiny_log(tmp_path / "trades.csv", data)
     out = tmp_path / "season"
     result = run_season1(data, out, trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
-                         baselines=("hold_cash", "buy_and_hold"), log=lambda line: None)
+                         baselines=("hold_cash", "buy_and_hold"), ppo_seeds=(0, 1), log=lambda line: None)
     table = result["table"]
-    assert set(table.index) == {"model-a", "model-b", "ppo", "hold_cash", "buy_and_hold"}
+    assert set(table.index) == {"model-a", "model-b", "ppo-s0", "ppo-s1", "hold_cash", "buy_and_hold"}
     assert table.loc["hold_cash", "return %"] == 0.0
     assert list(table.columns[:3]) == ["kind", "return %", "Sharpe (annualized)"]
     versus = result["versus_contest"]
@@ -75,14 +75,30 @@ def test_season1_runs_offline_and_resumes(tmp_path: Path, capsys):
     assert list(versus.index) == ["model-a"] and versus.loc["model-a", "positions_compared"] == 2
     assert versus["within_bars_budget"].all()
     assert result["outcomes"].loc["model-b", "closed_by_exchange"] == 1
-    assert result["leaderboard"] is not None and len(result["leaderboard"]) == 5
-    assert result["facts"]["daily_windows"] == 11
-    for name in ("season1_table.csv", "recorded_vs_contest.csv", "season1.md", "report.html",
-                 "full/report.html", "full/equity_curves.png", "daily/report.html", "ppo/best_model.zip"):
+    assert result["leaderboard"] is not None and len(result["leaderboard"]) == 6
+    # the days of the continuous runs: 11 whole days and 2025-10-28 00:00..08:00, compounding to the window
+    assert result["facts"]["daily_windows"] == 12
+    daily = pd.read_csv(out / "daily" / "daily_returns.csv")
+    assert len(daily) == 6 * 12 and sorted(daily["hours"].unique()) == [8.0, 24.0]
+    assert result["facts"]["daily_compounding"]["max_abs_difference_pp"] < 1e-9
+    assert result["facts"]["daily_compounding"]["contestants"] == 6
+    # exposure columns: hold_cash has none; buy_and_hold holds the index at about 1x
+    assert table.loc["hold_cash", "peak exposure x equity"] == 0.0
+    assert table.loc["buy_and_hold", "beta to EW index"] == pytest.approx(1.0, abs=0.1)
+    assert table.loc["buy_and_hold", "avg exposure x equity"] == pytest.approx(1.0, abs=0.1)
+    check = result["facts"]["buy_and_hold_check"]
+    assert abs(check["difference_pp"]) < 0.05
+    seeds = result["ppo_seeds"]
+    assert list(seeds.index) == ["ppo-s0", "ppo-s1", "mean of seeds", "95 % t-interval low", "95 % t-interval high"]
+    assert seeds.loc["mean of seeds", "return %"] == pytest.approx(table.loc[["ppo-s0", "ppo-s1"], "return %"].mean())
+    assert seeds.loc["95 % t-interval low", "return %"] <= seeds.loc["mean of seeds", "return %"]
+    for name in ("season1_table.csv", "ppo_seeds.csv", "recorded_vs_contest.csv", "season1.md", "report.html",
+                 "full/report.html", "full/equity_curves.png", "daily/report.html", "daily/daily_returns.csv",
+                 "ppo/seed-0/best_model.zip", "ppo/seed-1/best_model.zip"):
         assert (out / name).is_file(), name
     # rerun: everything is reused, the tables are the same
     again = run_season1(data, out, trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
-                        baselines=("hold_cash", "buy_and_hold"), log=lambda line: None)
+                        baselines=("hold_cash", "buy_and_hold"), ppo_seeds=(0, 1), log=lambda line: None)
     pd.testing.assert_frame_equal(again["table"], table)
 
 
@@ -117,7 +133,12 @@ def test_season1_on_the_real_contest_data_fast_subset(tmp_path: Path):
     if not (data.is_dir() and (SHARED / "alpha-arena-s1").is_dir()):
         pytest.skip(f"real data {data} or the contest records are absent")
     result = run_season1(data, tmp_path, ppo_preset=TINY_PPO, progress=False, n_boot=20, models=["grok-4"],
-                         baselines=("hold_cash",), log=lambda line: None)
+                         baselines=("hold_cash", "buy_and_hold"), ppo_seeds=(0,), log=lambda line: None)
     versus = result["versus_contest"].loc["grok-4"]
     assert versus["positions_compared"] == 20 and versus["within_bars_budget"]
     assert abs(versus["contest_net_pnl"] - (-2262.05)) < 0.01
+    # buy_and_hold on the contest window: the equal-weight price return less its fees and funding
+    # (within 0.05 pp: fill slippage and the opening fee's room in the margin), never liquidated
+    check = result["facts"]["buy_and_hold_check"]
+    assert abs(check["difference_pp"]) < 0.05 and result["full"]["metrics"].loc["buy_and_hold", "n_liquidations"] == 0
+    assert result["facts"]["daily_compounding"]["max_abs_difference_pp"] < 1e-9
