@@ -86,3 +86,9 @@ def test_eval_daily_states_the_partial_day_and_flat_days_are_their_own_option(tm
     assert len(json.loads((tmp_path / "f" / "config.json").read_text())["windows"]) == 1
     assert cli.main([*argv, "--daily", "--flat-days", "--out", str(tmp_path / "x")]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_steps_that_cross_midnight_cannot_be_cut_into_days(market, tmp_path: Path):
+    plan = ArenaPlan(seeds=(0,), date_windows=("2025-01-10T00:00..2025-01-12T02:00",), daily=True)
+    with pytest.raises(ValueError, match="cross midnight"):
+        run_arena(market, EnvConfig(bars_per_decision=5), [HoldCash()], tmp_path, plan, progress=False, n_boot=10)

@@ -195,6 +195,12 @@ def run_arena(
         windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
         facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
                  "moved_fields": moved, **(extra or {})}
+    if plan.daily:   # steps that cross midnight fail here, before any episode is played
+        from .days import day_bounds
+
+        step = pd.Timedelta(seconds=market.bar_seconds * eval_config.bars_per_decision)
+        for window in dated:
+            day_bounds(window, step)
     played = Path(out_dir) / CONTINUOUS_DIR if plan.daily else out_dir
     evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts, progress=progress,
              concurrency=concurrency, retry_errors=retry_errors, executor=executor)

@@ -30,7 +30,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,11 +55,18 @@ class DaySegments:
     notes: tuple[str, ...]
 
 
-def _day_bounds(first_fill: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """``[begin, end)`` of every UTC day (or part of one) in ``[first_fill, end)``."""
-    out, t = [], first_fill
-    while t < end:
-        nxt = min(t.floor("D") + DAY, end)
+def day_bounds(window: DateWindow, step: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """``[begin, end)`` of every UTC day (or part of one) in ``window``, whose decision steps last ``step``.
+
+    Raises:
+        ValueError: a decision step crosses midnight.
+    """
+    out, t = [], window.start
+    while t < window.end:
+        nxt = min(t.floor("D") + DAY, window.end)
+        if (t - window.start) % step or (nxt - window.start) % step:
+            raise ValueError(f"decision steps of {step} cross midnight in window {window.label}: they cannot be cut "
+                             "into UTC days; use a step that divides a day and a window that starts on a step boundary")
         out.append((t, nxt))
         t = nxt
     return out
@@ -115,32 +122,27 @@ def cut_into_days(source_dir: str | Path, out_dir: str | Path, notes: Sequence[s
     bar = pd.Timedelta(seconds=int(market["bar_seconds"]))
     per_step = int(env.get("bars_per_decision", 1))
     step = bar * per_step
-    n_steps = int(env["episode_length"])
     capital = float(env["initial_capital"])
     symbols = list(env.get("assets") or market["symbols"])
     results = load_results(source_dir)
     if not plan.get("date_windows"):
         raise ValueError(f"{source_dir} is not an evaluation over date windows (no date_windows in {CONFIG_NAME}); "
                          "only runs over dated windows can be cut into UTC days")
-    first_fills = [DateWindow.parse(label).start for label in plan["date_windows"]]
+    windows = [DateWindow.parse(label) for label in plan["date_windows"]]
+    bounds_of = [day_bounds(w, step) for w in windows]
     day_index: dict[tuple[int, pd.Timestamp], int] = {}
     labels, starts = [], []
-    for w, first in enumerate(first_fills):
-        for begin, end in _day_bounds(first, first + n_steps * step):
-            if (begin - first) % step or (end - first) % step:
-                raise ValueError(f"decision steps of {per_step} bar(s) cross midnight in window {w} (first fill "
-                                 f"{first:%Y-%m-%d %H:%M} UTC): they cannot be cut into UTC days; use a step that "
-                                 f"divides a day and a window that starts on a step boundary")
+    for w, (window, bounds) in enumerate(zip(windows, bounds_of)):
+        for begin, end in bounds:
             day_index[(w, begin)] = len(labels)
             labels.append(f"{begin:%Y-%m-%dT%H:%M}..{end:%Y-%m-%dT%H:%M}")
-            starts.append(int(plan["windows"][w]) + int((begin - first) / bar))
+            starts.append(int(plan["windows"][w]) + int((begin - window.start) / bar))
     whole_day_steps = int(DAY / step)
     out_dir.mkdir(parents=True, exist_ok=True)
     records, table = [], []
     for row in results.itertuples(index=False):
         key = EpisodeKey(row.policy, int(row.window), int(row.start), int(row.seed))
-        first = first_fills[key.window]
-        bounds = _day_bounds(first, first + n_steps * step)
+        bounds = bounds_of[key.window]
         if row.status != "ok":
             for begin, _ in bounds:
                 records.append({"policy": key.policy, "window": day_index[(key.window, begin)], "seed": key.seed,
