@@ -226,6 +226,7 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     table = _season_table(full["metrics"], recorded, ppo_models)
     exposure = exposure_table(out / "full", market, plan.starts[0])
     table = table.join(exposure[[header for _, header, _ in EXPOSURE_COLUMNS]])
+    table = table[[c for c in table.columns if c != "note"] + ["note"]]
     ppo_seeds_frame = ppo_seed_table(table, ppo_models)
     window_obj = DateWindow.parse(window)
     facts = {
