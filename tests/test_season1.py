@@ -124,7 +124,7 @@ def test_season1_on_the_real_contest_data(tmp_path: Path):
         pytest.skip(f"real data {data} or the contest records are absent")
     assert cli.main(["season1", "--data", str(data), "--out", str(tmp_path), "--no-progress"]) == 0
     table = pd.read_csv(tmp_path / "season1_table.csv", index_col=0)
-    assert len(table) == 12 and (pd.read_csv(tmp_path / "recorded_vs_contest.csv")["within_bars_budget"]).all()
+    assert len(table) == 16 and len(pd.read_csv(tmp_path / "ppo_seeds.csv")) == 5 + 3 and (pd.read_csv(tmp_path / "recorded_vs_contest.csv")["within_bars_budget"]).all()
 
 
 @pytest.mark.shareddata

@@ -225,13 +225,13 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     summary_counts = outcome_summary(outcomes_frame)
     table = _season_table(full["metrics"], recorded, ppo_models)
     exposure = exposure_table(out / "full", market, plan.starts[0])
-    table = table.join(exposure[[header for _, header, _ in EXPOSURE_COLUMNS]])
+    table = table.join(exposure)
     table = table[[c for c in table.columns if c != "note"] + ["note"]]
     ppo_seeds_frame = ppo_seed_table(table, ppo_models)
     window_obj = DateWindow.parse(window)
     facts = {
         "window": window_obj.label, "daily_windows": len(days.days), "training_cut": cut,
-        "index_return_pct": float(exposure["EW index return %"].iloc[0]),
+        "index_return_pct": window_index_return(market, plan.starts[0], plan.config),
         "buy_and_hold_check": buy_and_hold_check(table, market, plan.starts[0], plan.config),
         "daily_compounding": daily_compounding_check(days.returns, table),
         "daily_notes": list(days.notes),
@@ -270,8 +270,8 @@ def train_ppo_seeds(market: MarketData, config: EnvConfig, cut: str, folder: Pat
 
 def exposure_table(full_dir: Path, market: MarketData, start: int) -> pd.DataFrame:
     """Per contestant of the full-window run in ``full_dir`` (one window, seed 0): the
-    :data:`EXPOSURE_COLUMNS` against the equal-weight index of the market's coins, plus the
-    index's own return (``EW index return %``)."""
+    :data:`EXPOSURE_COLUMNS` against the equal-weight index of the market's coins over the
+    steps it played."""
     import json
 
     from .exposure import exposure_comparison, index_step_returns
@@ -288,7 +288,6 @@ def exposure_table(full_dir: Path, market: MarketData, start: int) -> pd.DataFra
         index = index_step_returns(market.close, np.r_[start, run["bar"].to_numpy()])
         figures = exposure_comparison(equity, gross, index)
         rows[name] = {header: figures[key] * scale for key, header, scale in EXPOSURE_COLUMNS}
-        rows[name]["EW index return %"] = 100.0 * figures["index_return"]
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -318,6 +317,15 @@ def ppo_seed_table(table: pd.DataFrame, ppo_models: dict[str, Path]) -> pd.DataF
     frame.loc["95 % t-interval high"] = mean + half
     frame.index.name = "PPO"
     return frame
+
+
+def window_index_return(market: MarketData, start: int, config: EnvConfig) -> float:
+    """The equal-weight index's return over the window after bar ``start`` (hourly rebalanced,
+    before costs), in %."""
+    from .exposure import index_step_returns
+
+    bars = np.arange(start, start + config.episode_length * config.bars_per_decision + 1)
+    return 100.0 * float(np.prod(1.0 + index_step_returns(market.close, bars)) - 1.0)
 
 
 def buy_and_hold_check(table: pd.DataFrame, market: MarketData, start: int, config: EnvConfig) -> dict[str, float] | None:
