@@ -66,13 +66,13 @@ def test_season1_runs_offline_and_resumes(tmp_path: Path, capsys):
     trades = tiny_log(tmp_path / "trades.csv", data)
     out = tmp_path / "season"
     result = run_season1(data, out, trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
-                         baselines=("hold_cash", "buy_and_hold"), log=lambda line: None)
+                         baselines=("hold_cash", "buy_and_hold"), ppo_seeds=(0, 1), log=lambda line: None)
     table = result["table"]
     recorded = {f"{m} ({e})" for m in ("model-a", "model-b") for e in ("as traded", "on bars")}
-    assert set(table.index) == recorded | {"ppo", "hold_cash", "buy_and_hold"}
+    assert set(table.index) == recorded | {"ppo-s0", "ppo-s1", "hold_cash", "buy_and_hold"}
     assert table.loc["hold_cash", "return %"] == 0.0
     assert list(table.columns[:4]) == ["kind", "execution", "return %", "Sharpe (annualized)"]
-    assert table.loc["model-a (as traded)", "execution"] == "as traded" and table.loc["ppo", "execution"] == ""
+    assert table.loc["model-a (as traded)", "execution"] == "as traded" and table.loc["ppo-s0", "execution"] == ""
     versus = pd.read_csv(out / "recorded_vs_contest.csv", index_col="model")
     for column in ("contest_net_usd", "as_traded_net_usd", "on_bars_net_usd", "positions", "discrepancies",
                    "leverage_source"):
@@ -91,16 +91,32 @@ def test_season1_runs_offline_and_resumes(tmp_path: Path, capsys):
     assert disc.loc[0, "cause"].startswith("liquidation at 10x")
     assert disc.loc[0, "contest_net_usd"] != disc.loc[0, "simulated_net_usd"]
     assert result["difference_causes"]["residual_usd"].abs().max() < 0.01
-    assert result["leaderboard"] is not None and len(result["leaderboard"]) == 7
-    assert result["facts"]["daily_windows"] == 11
-    for name in ("season1_table.csv", "recorded_vs_contest.csv", "recorded_discrepancies.csv",
+    assert result["leaderboard"] is not None and len(result["leaderboard"]) == 8
+    # the days of the continuous runs: 11 whole days and 2025-10-28 00:00..08:00, compounding to the window
+    assert result["facts"]["daily_windows"] == 12
+    daily = pd.read_csv(out / "daily" / "daily_returns.csv")
+    assert len(daily) == 8 * 12 and sorted(daily["hours"].unique()) == [8.0, 24.0]
+    assert result["facts"]["daily_compounding"]["max_abs_difference_pp"] < 1e-9
+    assert result["facts"]["daily_compounding"]["contestants"] == 8
+    # exposure columns: hold_cash has none; buy_and_hold holds the index at about 1x
+    assert table.loc["hold_cash", "peak exposure x equity"] == 0.0
+    assert table.loc["buy_and_hold", "beta to EW index"] == pytest.approx(1.0, abs=0.1)
+    assert table.loc["buy_and_hold", "avg exposure x equity"] == pytest.approx(1.0, abs=0.1)
+    check = result["facts"]["buy_and_hold_check"]
+    assert abs(check["difference_pp"]) < 0.05
+    seeds = result["ppo_seeds"]
+    assert list(seeds.index) == ["ppo-s0", "ppo-s1", "mean of seeds", "95 % t-interval low", "95 % t-interval high"]
+    assert seeds.loc["mean of seeds", "return %"] == pytest.approx(table.loc[["ppo-s0", "ppo-s1"], "return %"].mean())
+    assert seeds.loc["95 % t-interval low", "return %"] <= seeds.loc["mean of seeds", "return %"]
+    for name in ("season1_table.csv", "ppo_seeds.csv", "recorded_vs_contest.csv", "recorded_discrepancies.csv",
                  "recorded_difference_causes.csv", "season1.md", "report.html", "full/report.html",
-                 "full/equity_curves.png", "daily/report.html", "ppo/best_model.zip"):
+                 "full/equity_curves.png", "daily/report.html", "daily/daily_returns.csv",
+                 "ppo/seed-0/best_model.zip", "ppo/seed-1/best_model.zip"):
         assert (out / name).is_file(), name
     check_season_page(out / "report.html")
     # rerun: everything is reused, the tables are the same
     again = run_season1(data, out, trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
-                        baselines=("hold_cash", "buy_and_hold"), log=lambda line: None)
+                        baselines=("hold_cash", "buy_and_hold"), ppo_seeds=(0, 1), log=lambda line: None)
     pd.testing.assert_frame_equal(again["table"], table)
 
 
@@ -157,7 +173,8 @@ def test_season1_on_the_real_contest_data(tmp_path: Path):
         pytest.skip(f"real data {data} or the contest records are absent")
     assert cli.main(["season1", "--data", str(data), "--out", str(tmp_path), "--no-progress"]) == 0
     table = pd.read_csv(tmp_path / "season1_table.csv", index_col=0)
-    assert len(table) == 18 and set(table["execution"].fillna("")) == {"as traded", "on bars", ""}
+    assert len(table) == 22 and set(table["execution"].fillna("")) == {"as traded", "on bars", ""}
+    assert len(pd.read_csv(tmp_path / "ppo_seeds.csv")) == 5 + 3
     versus = pd.read_csv(tmp_path / "recorded_vs_contest.csv", index_col="model")
     assert (versus["as_traded_error_pct"].abs() < 2.0).all()
     check_season_page(tmp_path / "report.html")
@@ -169,11 +186,16 @@ def test_season1_on_the_real_contest_data_fast_subset(tmp_path: Path):
     if not (data.is_dir() and (SHARED / "alpha-arena-s1").is_dir()):
         pytest.skip(f"real data {data} or the contest records are absent")
     result = run_season1(data, tmp_path, ppo_preset=TINY_PPO, progress=False, n_boot=20, models=["grok-4"],
-                         baselines=("hold_cash",), log=lambda line: None)
+                         baselines=("hold_cash", "buy_and_hold"), ppo_seeds=(0,), log=lambda line: None)
     versus = result["versus_contest"].loc["grok-4"]
     assert versus["positions"] == 20 and versus["discrepancies"] == 0
     assert abs(versus["contest_net_usd"] - (-2262.05)) < 0.01
     assert abs(versus["as_traded_error_pct"]) < 2.0
+    # buy_and_hold on the contest window: the equal-weight price return less its fees and funding
+    # (within 0.05 pp: fill slippage and the opening fee's room in the margin), never liquidated
+    check = result["facts"]["buy_and_hold_check"]
+    assert abs(check["difference_pp"]) < 0.05 and result["full"]["metrics"].loc["buy_and_hold", "n_liquidations"] == 0
+    assert result["facts"]["daily_compounding"]["max_abs_difference_pp"] < 1e-9
 
 
 @pytest.mark.slow
@@ -190,7 +212,7 @@ def test_the_season_page_renders_in_a_headless_browser(tmp_path: Path):
     data = write_freqtrade(tmp_path / "binance")
     trades = tiny_log(tmp_path / "trades.csv", data)
     run_season1(data, tmp_path / "season", trades=trades, ppo_preset=TINY_PPO, progress=False, n_boot=20,
-                baselines=("hold_cash",), log=lambda line: None)
+                baselines=("hold_cash",), ppo_seeds=(0,), log=lambda line: None)
     png = tmp_path / "page.png"
     script = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
     done = subprocess.run([sys.executable, str(script), str(tmp_path / "season" / "report.html"), str(png)],

@@ -28,8 +28,13 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", action="append", default=[], metavar="START..END",
                         help="evaluate on this UTC date range instead of random windows of --split, e.g. "
                              "2025-10-17T00:00..2025-10-28T00:00 (END exclusive); repeatable (equal lengths)")
-    parser.add_argument("--daily", action="store_true", help="cut the --window ranges into whole UTC days, one "
-                                                              "episode each")
+    parser.add_argument("--daily", action="store_true",
+                        help="play each --window range as one continuous run and rank its UTC days, the day-by-day "
+                             "segments of that run (positions carried across midnight; a partial first or last day "
+                             "is kept as its own segment and stated); the runs themselves go to OUT/continuous")
+    parser.add_argument("--flat-days", action="store_true",
+                        help="instead play every whole UTC day inside the --window ranges as its own episode, each "
+                             "starting flat with the initial capital (partial days left out, stated)")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--ray", action="store_true",
@@ -91,11 +96,15 @@ def plan_from(args: argparse.Namespace):
 
     from arena_gym.evaluation.windows import DateWindow
 
-    if args.daily and not args.window:
-        raise ValueError("--daily cuts the --window ranges into days; give at least one --window START..END")
+    for flag, given in (("--daily", args.daily), ("--flat-days", args.flat_days)):
+        if given and not args.window:
+            raise ValueError(f"{flag} cuts the --window ranges into days; give at least one --window START..END")
+    if args.daily and args.flat_days:
+        raise ValueError("--daily (the days of one continuous run) and --flat-days (one flat episode per day) exclude "
+                         "each other; choose one")
     dated = tuple(DateWindow.parse(w).label for w in args.window)   # a typo fails here, before any work
     return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
-                     window_seed=args.window_seed, date_windows=dated, daily=args.daily)
+                     window_seed=args.window_seed, date_windows=dated, daily=args.daily, flat_days=args.flat_days)
 
 
 def exit_code(summary: dict[str, Any]) -> int:

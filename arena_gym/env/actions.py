@@ -2,9 +2,25 @@
 
 ``target`` — ``Box(-1, 1, (A,))``: the target exposure of each asset as a fraction of
 ``leverage_cap x equity``. When the absolute weights sum to more than 1 they are scaled down to
-sum to 1, so gross exposure never exceeds ``leverage_cap x equity``. Positions are opened at
-leverage ``max(leverage_cap, default leverage)`` (capped by each asset's maximum), so that the
-exposure cap, not the initial-margin check, is what binds. A change smaller than
+sum to 1, so gross exposure never exceeds ``leverage_cap x equity``. The leverage of each order
+(which sets the margin it puts up) depends on the margin mode:
+
+* **isolated**: margin in proportion to each position's share of the account, as a careful
+  user margins a portfolio. With ``G = leverage_cap x min(sum |w|, 1)`` the target gross
+  exposure (in multiples of equity), every traded position opens at leverage ``ceil(G)``, at
+  least 1x and at most the asset's maximum (leverage is a whole number, as on the exchange).
+  The margins then add up to ``G / ceil(G)`` of equity (all of it when ``G`` is whole), each in
+  proportion to its position's share of the gross exposure, so a position is liquidated only by
+  a move of its price that would wipe out the whole portfolio if every coin made it: a 1x
+  portfolio (``G <= 1``) holds every position at 1x, which only a price near zero liquidates.
+  When ``G`` is whole the opening fees do not fit beside the full margins, so the margin check
+  scales the increases by about ``1 / (1 + taker fee)``; where ``ceil(G)`` exceeds an asset's
+  maximum, that position needs more than its share and may be scaled too.
+* **cross**: leverage ``max(leverage_cap, default leverage)`` (capped by each asset's
+  maximum), so that the exposure cap, not the initial-margin check, is what binds; the account's
+  whole equity backs every position, so the leverage only sets the initial margin.
+
+A change smaller than
 ``deadband x equity`` in notional is not traded (a hold), except a target of exactly 0, which
 closes the position.
 

@@ -80,9 +80,10 @@ def check_actions(actions, mode):
 
 
 @njit(**_INLINE)
-def decode_account(actions, env_par, orders, pos, acc, asset_par, i):
+def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
     """Account ``i``'s action as target orders (:mod:`arena_gym.env.actions`) written into
-    ``orders``; returns how many target weights were outside [-1, 1] (0 in discrete mode)."""
+    ``orders``; returns how many target weights were outside [-1, 1] (0 in discrete mode).
+    ``isolated``: the account is on isolated margin (the leverage rule differs, see there)."""
     A = pos.shape[2]
     discrete = env_par[E_ACTION_MODE] == MODE_DISCRETE
     cap = env_par[E_LEVERAGE_CAP]
@@ -100,6 +101,8 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, i):
         equity += pos[P_UPNL, i, a]
     equity = max(equity, 0.0)
     scale = gross if gross > 1.0 else 1.0
+    # isolated margin: each position's margin is its share of equity, its leverage the target gross exposure
+    account_leverage = max(np.ceil(cap * min(gross, 1.0) - 1e-9), 1.0)
     for a in range(A):
         w = orders[O_SIZE, i, a] / scale
         size, mark = pos[P_SIZE, i, a], pos[P_MARK, i, a]
@@ -107,8 +110,8 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, i):
         trade = abs(target_notional - size * mark) >= env_par[E_DEADBAND] * equity or (w == 0.0 and size != 0.0)
         if trade:
             orders[O_SIZE, i, a] = target_notional / mark
-            orders[O_LEVERAGE, i, a] = min(max(cap, asset_par[AP_DEFAULT_LEVERAGE, a]),
-                                           asset_par[AP_MAX_LEVERAGE, a])
+            lev = account_leverage if isolated else max(cap, asset_par[AP_DEFAULT_LEVERAGE, a])
+            orders[O_LEVERAGE, i, a] = min(lev, asset_par[AP_MAX_LEVERAGE, a])
         else:
             orders[O_SIZE, i, a] = np.nan
             orders[O_LEVERAGE, i, a] = np.nan
@@ -300,7 +303,7 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, t
             hold_account(orders, i)
             clipped[i] = 0
         else:
-            clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, i)
+            clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, scal[S_ISOLATED] != 0.0, i)
     n = kernel.step_accounts(k, True, False, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
                              pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
     finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,

@@ -29,8 +29,10 @@ class EnvConfig:
         exchange: exchange rule preset (name or TOML path); asset specs are taken from it.
         fees: ``"exchange"`` (the preset's), ``"zero"``, or ``(taker, maker)`` fractions.
         slippage: slippage preset name or model (see :mod:`arena_gym.exchange.slippage`).
-        leverage_cap: gross exposure limit of the RL action modes, in multiples of equity; their
-            positions open at ``max(leverage_cap, default leverage)`` (capped per asset).
+        leverage_cap: gross exposure limit of the RL action modes, in multiples of equity; on
+            isolated margin their positions open at the target gross exposure rounded up (at
+            least 1x: margins in proportion to each position's share of equity), on cross margin
+            at ``max(leverage_cap, default leverage)``; capped per asset (see :mod:`.actions`).
         deadband: RL action modes skip trades smaller than this fraction of equity.
         action_mode: ``"target"``, ``"discrete"`` or ``"decision"`` (the contest's JSON).
         observation_mode: ``"numeric"`` (Box), ``"text"`` (the contest prompt) or ``"both"``.

@@ -30,6 +30,8 @@ from .splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_
 #: timing and capital of an episode, the tradable assets, and the settings that limit what a
 #: numeric-action policy may do (its exposure cap and deadband). A policy's other
 #: ``env_overrides`` (action and observation mode, lookback) only choose its interface.
+#: Sub-folder of a ``daily`` evaluation holding the continuous runs its days are cut from.
+CONTINUOUS_DIR = "continuous"
 SHARED_FIELDS = ("bars_per_decision", "episode_length", "initial_capital", "assets", "leverage_cap", "deadband")
 
 
@@ -38,8 +40,11 @@ class ArenaPlan:
     """Where and how to evaluate: split name, number of windows, env seeds and the window seed.
 
     ``date_windows`` (e.g. ``("2025-10-17T00:00..2025-10-28T00:00",)``) replaces the random
-    windows of a split with fixed date ranges; ``daily`` cuts them into whole UTC days (see
-    :mod:`.windows`).
+    windows of a split with fixed date ranges. ``daily`` plays each of them as one continuous
+    run and ranks its UTC days, the day-by-day segments of that run (positions carried across
+    midnight, partial days kept; see :mod:`.days`). ``flat_days`` instead plays every whole UTC
+    day inside them as its own episode starting flat with the initial capital (partial days
+    left out, see :mod:`.windows`).
     """
 
     split: str = "test"
@@ -49,10 +54,16 @@ class ArenaPlan:
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     date_windows: tuple[str, ...] = ()
     daily: bool = False
+    flat_days: bool = False
 
     def __post_init__(self) -> None:
         if self.split not in SPLIT_NAMES:
             raise ValueError(f"unknown split {self.split!r}; available: {', '.join(SPLIT_NAMES)}")
+        if (self.daily or self.flat_days) and not self.date_windows:
+            raise ValueError("daily and flat_days cut date windows into days; give at least one date window")
+        if self.daily and self.flat_days:
+            raise ValueError("choose daily (the days of one continuous run) or flat_days (one flat-started episode "
+                             "per day), not both")
         if not self.seeds:
             raise ValueError("need at least one seed")
 
@@ -169,20 +180,36 @@ def run_arena(
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
-        from .windows import DateWindow, daily_windows, pinned_plan
+        from .windows import DateWindow, daily_windows, left_out_notes, pinned_plan
 
         dated = [DateWindow.parse(w) for w in plan.date_windows]
-        pinned = pinned_plan(market, config, daily_windows(dated) if plan.daily else dated)
+        pinned = pinned_plan(market, config, daily_windows(dated) if plan.flat_days else dated)
         splits, eval_config, windows = None, pinned.config, list(pinned.starts)
         facts = {**pinned.as_dict(), "moved_fields": moved, **(extra or {})}
+        if plan.flat_days:
+            facts["notes"] = ["Flat days: every whole UTC day is its own episode starting flat with the initial "
+                              "capital (positions do not carry across midnight)", *left_out_notes(dated)]
     else:
         splits = splits_for(market, config, plan)
         eval_config = split_config(config, splits, plan.split)
         windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
         facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
                  "moved_fields": moved, **(extra or {})}
-    evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
+    if plan.daily:   # steps that cross midnight fail here, before any episode is played
+        from .days import day_bounds
+
+        step = pd.Timedelta(seconds=market.bar_seconds * eval_config.bars_per_decision)
+        for window in dated:
+            day_bounds(window, step)
+    played = Path(out_dir) / CONTINUOUS_DIR if plan.daily else out_dir
+    evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts, progress=progress,
              concurrency=concurrency, retry_errors=retry_errors, executor=executor)
+    if plan.daily:
+        from .days import cut_into_days
+
+        write_report(played, title=f"{title or 'arena-gym evaluation'} (continuous runs)", n_boot=n_boot)
+        days = cut_into_days(played, out_dir)
+        windows = list(days.starts)
     summary = write_report(out_dir, title=title, n_boot=n_boot)
     summary.update({"splits": splits, "windows": windows, "moved_fields": moved})
     return summary

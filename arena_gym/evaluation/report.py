@@ -123,7 +123,7 @@ def summarize(results: pd.DataFrame, n_boot: int = 1000, plan: dict[str, Any] | 
     errors = results[results["status"] != "ok"] if len(results) else results
     plan = plan or {}
     out: dict[str, Any] = {"ok": ok, "errors": errors, "leaderboard": None, "leaderboard_note": "",
-                           "env_line": env_line(plan), "notes": metric_notes(plan)}
+                           "env_line": env_line(plan), "notes": [*plan.get("notes", []), *metric_notes(plan)]}
     if ok.empty:
         out["metrics_ci"] = pd.DataFrame()
         out["metrics"] = pd.DataFrame()

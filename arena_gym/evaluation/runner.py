@@ -135,7 +135,9 @@ class EpisodeRecorder:
         llm["cost_usd"] = float("nan") if cost is None else llm["cost_usd"] + float(cost)
         llm["latency_s"].append(float(response.latency_s))
         row.update({"invalid_output": invalid, "prompt_tokens": int(response.prompt_tokens),
-                    "completion_tokens": int(response.completion_tokens), "error": getattr(response, "error", None)})
+                    "completion_tokens": int(response.completion_tokens),
+                    "cost_usd": float("nan") if cost is None else float(cost), "latency_s": float(response.latency_s),
+                    "error": getattr(response, "error", None)})
 
     def finish(self, info: dict[str, Any]) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
         """(metrics, steps frame, trades frame) of the finished episode."""

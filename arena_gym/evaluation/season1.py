@@ -11,18 +11,24 @@ which tracks Hyperliquid's prices within about 0.05-0.1 %), offline:
   position at the leverage of the nearest contest record that covers it
   (:mod:`.season1_recorded`; the log itself carries a placeholder leverage of 1);
 * **PPO**, trained and validated only on bars before the window (:mod:`.walk_forward`, preset
-  ``policies/ppo-season1.toml``), under the same env;
+  ``policies/ppo-season1.toml``), under the same env, once per seed of :data:`PPO_SEEDS` (one
+  after another, one thread each): each seed is its own contestant (``ppo-s<seed>``) and the
+  seeds' mean is reported with a t-interval over seeds;
 * the five **baselines**.
 
-Outputs in ``out``: ``full/`` (the whole window: one episode per contestant, equity curves in one
-plot, report), ``daily/`` (one episode per whole UTC day: the Bradley-Terry ranking with
-bootstrap intervals over paired days, report), ``season1_table.csv``, ``recorded_vs_contest.csv``
-(each recorded LLM's net PnL as traded and on bars beside the contest's),
-``recorded_discrepancies.csv`` (positions the simulator scaled, refused or closed where the
-contest did not, with the cause), ``recorded_difference_causes.csv`` (each difference split into its
-causes), ``recorded_outcomes.csv`` (what the env did with every
-recorded position, with its leverage and where it came from), ``season1.md`` (all of it as text)
-and ``report.html`` (:mod:`.season1_report`). Rerunning resumes (the PPO model and finished episodes are
+Beside raw return, every contestant gets its exposure, its beta to the equal-weight index of the
+six coins and the return that beta does not explain (:mod:`.exposure`).
+
+Outputs in ``out``: ``full/`` (the whole window: one continuous episode per contestant, equity
+curves in one plot, report), ``daily/`` (the UTC days of those same runs, positions carried
+across midnight (:mod:`.days`): the Bradley-Terry ranking with bootstrap intervals over paired
+days, ``daily_returns.csv``, report), ``season1_table.csv``, ``ppo_seeds.csv``,
+``recorded_vs_contest.csv`` (each recorded LLM's net PnL as traded and on bars beside the
+contest's), ``recorded_discrepancies.csv`` (positions the simulator scaled, refused or closed
+where the contest did not, with the cause), ``recorded_difference_causes.csv`` (each difference
+split into its causes), ``recorded_outcomes.csv`` (what the env did with every recorded
+position, with its leverage and where it came from), ``season1.md`` (all of it as text) and
+``report.html`` (:mod:`.season1_report`). Rerunning resumes (the PPO models and finished episodes are
 reused).
 """
 
@@ -52,6 +58,13 @@ LOG_NOTES = {"gemini-2.5-pro": "log incomplete: about 58 early trades are missin
 COMMON_LOG_NOTE = ("The log holds closed trades only: positions still open when it was cut (2025-10-28 07:04 UTC) "
                    "are not in it")
 BASELINES = ("hold_cash", "buy_and_hold", "random", "ema_momentum", "funding_carry")
+#: Seeds PPO is trained with, each its own contestant ``ppo-s<seed>``.
+PPO_SEEDS = (0, 1, 2, 3, 4)
+#: Exposure columns of the table (:func:`~.exposure.exposure_comparison`): (key, header, scale).
+EXPOSURE_COLUMNS = (("peak_exposure", "peak exposure x equity", 1.0), ("beta", "beta to EW index", 1.0),
+                    ("alpha", "alpha % (return - beta x EW index)", 100.0),
+                    ("index_at_avg_exposure", "EW index at own avg exposure %", 100.0),
+                    ("excess_over_index_exposure", "return - EW index at own exposure pp", 100.0))
 
 #: Columns of the full-window table: (metric, header with its unit, scale).
 TABLE_COLUMNS = (("total_return", "return %", 100.0), ("sharpe", "Sharpe (annualized)", 1.0),
@@ -153,18 +166,19 @@ def contest_log(path: str | Path) -> pd.DataFrame:
 def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path | None = None,
                 total_timesteps: int | None = None, progress: bool = True, n_boot: int = 1000,
                 models: Sequence[str] | None = None, baselines: Sequence[str] = BASELINES,
-                ppo_preset: str | Path | dict[str, Any] = "ppo-season1",
+                ppo_preset: str | Path | dict[str, Any] = "ppo-season1", ppo_seeds: Sequence[int] = PPO_SEEDS,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Play the season (module docstring) into ``out``; returns the tables and paths.
 
     ``models`` keeps only these accounts of the trade log (default all), ``baselines`` these
-    baselines (default the five); ``ppo_preset`` is the PPO preset (name, path or dict) and
-    ``total_timesteps`` overrides its budget.
+    baselines (default the five); ``ppo_preset`` is the PPO preset (name, path or dict),
+    ``total_timesteps`` overrides its budget and ``ppo_seeds`` are the seeds it is trained with.
     """
     from .arena import ArenaPlan, run_arena, with_fields
+    from .days import cut_into_days
     from .policies import SB3Policy, policy_from_spec
+    from .report import write_report
     from .training import load_policy_preset
-    from .walk_forward import train_walk_forward
     from .windows import DateWindow, pinned_plan
 
     t0 = time.perf_counter()
@@ -182,36 +196,150 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
         f"{pd.Timestamp(market.timestamps[-1]):%Y-%m-%d}; contest log {log_path.name}: {len(trade_log)} trades")
 
     ppo_preset = ppo_preset if isinstance(ppo_preset, dict) else load_policy_preset(ppo_preset)
-    log("[1/4] walk-forward PPO")
-    model = train_walk_forward(market, with_fields(config, ppo_preset.get("env", {})), cut, out / "ppo", ppo_preset,
-                               total_timesteps=total_timesteps, log=lambda line: log(f"      {line}"))
+    log(f"[1/4] walk-forward PPO, {len(ppo_seeds)} seed(s) one after another")
+    ppo_models = train_ppo_seeds(market, with_fields(config, ppo_preset.get("env", {})), cut, out / "ppo", ppo_preset,
+                                 ppo_seeds, total_timesteps=total_timesteps, log=log)
     recorded = recorded_contestants(trade_log, log_path.parent, models, market, config, window)
-    policies = [*recorded, SB3Policy.load(model, name="ppo"), *(policy_from_spec(b) for b in baselines)]
+    ppo_policies = [SB3Policy.load(path, name=name) for name, path in ppo_models.items()]
+    policies = [*recorded, *ppo_policies, *(policy_from_spec(b) for b in baselines)]
     title = f"Alpha Arena Season 1 on the record, {window} UTC"
     log(f"[2/4] full window {window}: {len(policies)} contestants")
     full = run_arena(market, config, policies, out / "full", ArenaPlan(seeds=(0,), date_windows=(window,)),
                      title=title + " (full window)", progress=progress, n_boot=n_boot)
-    log("[3/4] daily windows")
-    daily = run_arena(market, config, policies, out / "daily",
-                      ArenaPlan(seeds=(0,), date_windows=(window,), daily=True),
-                      title=title + " (daily windows)", progress=progress, n_boot=n_boot)
+    log("[3/4] the days of those runs")
+    days = cut_into_days(out / "full", out / "daily")
+    daily = write_report(out / "daily", title=title + " (days of the continuous runs)", n_boot=n_boot)
 
     log("[4/4] recorded LLMs against the contest's own figures")
     recorded_result = _recorded_against_contest(recorded, trade_log, market, config, window, data, log)
-    table = _season_table(full["metrics"], recorded, model)
+    plan = pinned_plan(market, config, [window])
+    table = _season_table(full["metrics"], recorded, ppo_models)
+    exposure = exposure_table(out / "full", market, plan.starts[0])
+    table = table.join(exposure)
+    table = table[[c for c in table.columns if c != "note"] + ["note"]]
+    ppo_seeds_frame = ppo_seed_table(table, ppo_models)
     window_obj = DateWindow.parse(window)
     facts = {
-        "window": window_obj.label, "daily_windows": len(daily["windows"]), "training_cut": cut,
+        "window": window_obj.label, "daily_windows": len(days.days), "training_cut": cut,
+        "index_return_pct": window_index_return(market, plan.starts[0], plan.config),
+        "buy_and_hold_check": buy_and_hold_check(table, market, plan.starts[0], plan.config),
+        "daily_compounding": daily_compounding_check(days.returns, table),
+        "daily_notes": list(days.notes),
         "env": full.get("env_line") or (f"{config.exchange} rules, {config.margin_mode} margin, "
                                          f"${config.initial_capital:,.0f}, {market.bar_seconds // 60}-minute bars"),
         "metric_notes": list(full.get("notes", [])),
-        "market": market.name, "ppo_model": str(model), "seconds": round(time.perf_counter() - t0, 1),
+        "market": market.name, "ppo_models": {k: str(v) for k, v in ppo_models.items()},
+        "seconds": round(time.perf_counter() - t0, 1),
     }
     result = {"table": table, "leaderboard": daily["leaderboard"], "leaderboard_note": daily.get("leaderboard_note"),
-              **recorded_result, "facts": facts, "full": full, "daily": daily}
+              **recorded_result, "facts": facts, "full": full, "daily": daily,
+              "ppo_seeds": ppo_seeds_frame, "daily_returns": days.returns}
     result["text"] = season_text(result)
     result["paths"] = _write(out, result)
     return result
+
+
+def train_ppo_seeds(market: MarketData, config: EnvConfig, cut: str, folder: Path, preset: dict[str, Any],
+                    seeds: Sequence[int], *, total_timesteps: int | None = None,
+                    log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Walk-forward PPO once per seed, one after another, into ``folder/seed-<seed>`` (a finished
+    seed is reused); returns ``{"ppo-s<seed>": best model path}``."""
+    from .walk_forward import train_walk_forward
+
+    if not seeds:
+        raise ValueError("PPO needs at least one seed")
+    models = {}
+    for seed in seeds:
+        seeded = {**preset, "train": {**preset.get("train", {}), "seed": int(seed)}}
+        log(f"      seed {seed}")
+        models[f"ppo-s{seed}"] = train_walk_forward(market, config, cut, folder / f"seed-{seed}", seeded,
+                                                    total_timesteps=total_timesteps,
+                                                    log=lambda line: log(f"        {line}"))
+    return models
+
+
+def exposure_table(full_dir: Path, market: MarketData, start: int) -> pd.DataFrame:
+    """Per contestant of the full-window run in ``full_dir`` (one window, seed 0): the
+    :data:`EXPOSURE_COLUMNS` against the equal-weight index of the market's coins over the
+    steps it played."""
+    import json
+
+    from .exposure import exposure_comparison, index_step_returns
+    from .metrics import exposure_from_positions
+
+    capital = float(json.loads((full_dir / "config.json").read_text())["env"]["initial_capital"])
+    steps = pd.read_parquet(full_dir / "steps.parquet")
+    positions = [f"pos_{s}" for s in market.symbols]
+    rows = {}
+    for name, run in steps[steps["seed"] == steps["seed"].min()].groupby("policy", sort=False):
+        run = run.sort_values("step")
+        equity = np.r_[capital, run["equity"].to_numpy(dtype=np.float64)]
+        gross = exposure_from_positions(run[positions].to_numpy(dtype=np.float64), equity[1:])["gross_leverage"]
+        index = index_step_returns(market.close, np.r_[start, run["bar"].to_numpy()])
+        figures = exposure_comparison(equity, gross, index)
+        rows[name] = {header: figures[key] * scale for key, header, scale in EXPOSURE_COLUMNS}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def ppo_seed_table(table: pd.DataFrame, ppo_models: dict[str, Path]) -> pd.DataFrame:
+    """PPO's seeds, one row each, then their mean and its 95 % t-interval over seeds
+    (``mean +- t(0.975, n - 1) x sd / sqrt(n)``; n/a with one seed)."""
+    import json
+
+    from scipy import stats
+
+    from .policies import model_config_path
+
+    columns = ["return %", "Sharpe (annualized)", "max drawdown %", "avg exposure x equity",
+               "alpha % (return - beta x EW index)", "trades"]
+    rows = {}
+    for name, path in ppo_models.items():
+        meta = json.loads(model_config_path(path).read_text())
+        rows[name] = {**{c: float(table.loc[name, c]) for c in columns},
+                      "validation best return %": 100.0 * float(meta.get("validation_mean_total_return", np.nan)),
+                      "train s": float(meta.get("train_seconds", np.nan))}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    n = len(frame)
+    mean, sd = frame.mean(), frame.std(ddof=1)
+    half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else sd * np.nan
+    frame.loc["mean of seeds"] = mean
+    frame.loc["95 % t-interval low"] = mean - half
+    frame.loc["95 % t-interval high"] = mean + half
+    frame.index.name = "PPO"
+    return frame
+
+
+def window_index_return(market: MarketData, start: int, config: EnvConfig) -> float:
+    """The equal-weight index's return over the window after bar ``start`` (hourly rebalanced,
+    before costs), in %."""
+    from .exposure import index_step_returns
+
+    bars = np.arange(start, start + config.episode_length * config.bars_per_decision + 1)
+    return 100.0 * float(np.prod(1.0 + index_step_returns(market.close, bars)) - 1.0)
+
+
+def buy_and_hold_check(table: pd.DataFrame, market: MarketData, start: int, config: EnvConfig) -> dict[str, float] | None:
+    """buy_and_hold's return beside the equal-weight price return of the coins (first fill at the
+    open after ``start``, last close of the window) less its fees and funding; ``None`` without it."""
+    if "buy_and_hold" not in table.index:
+        return None
+    last = start + config.episode_length * config.bars_per_decision
+    price_return = 100.0 * float(np.mean(market.close[last] / market.open[start + 1] - 1.0))
+    row = table.loc["buy_and_hold"]
+    costs = 100.0 * (float(row["fees $"]) + float(row["funding $"])) / config.initial_capital
+    return {"equal_weight_price_return_pct": price_return, "costs_pct": costs,
+            "expected_pct": price_return - costs, "buy_and_hold_pct": float(row["return %"]),
+            "difference_pp": float(row["return %"]) - (price_return - costs)}
+
+
+def daily_compounding_check(returns: pd.DataFrame, table: pd.DataFrame) -> dict[str, float]:
+    """The largest gap, over contestants, between the compounded daily returns and the
+    full-window return (percentage points)."""
+    from .days import compounded
+
+    days = compounded(returns[returns["seed"] == returns["seed"].min()]).droplevel("seed")
+    gap = (days - table["return %"].reindex(days.index)).abs()
+    return {"contestants": int(gap.notna().sum()), "max_abs_difference_pp": float(gap.max())}
 
 
 # ---------------------------------------------------------------------- recorded LLMs
@@ -253,13 +381,13 @@ def _recorded_against_contest(recorded, trade_log, market, config, window, data,
             "pnl_curves": pd.concat([contest_curves(shown), played["curves"]], ignore_index=True)}
 
 
-def _season_table(metrics: pd.DataFrame, recorded, model: Path) -> pd.DataFrame:
+def _season_table(metrics: pd.DataFrame, recorded, ppo_models: dict[str, Path]) -> pd.DataFrame:
     rows = {}
     kinds = {p.name: "recorded LLM" for p in recorded}
     notes = {p.name: p.note for p in recorded}
     executions = {p.name: p.execution for p in recorded}
     for name, row in metrics.iterrows():
-        rows[name] = {"kind": kinds.get(name, "PPO (walk-forward)" if name == "ppo" else "baseline"),
+        rows[name] = {"kind": kinds.get(name, "PPO (walk-forward)" if name in ppo_models else "baseline"),
                       "execution": executions.get(name, ""),
                       **{header: float(row.get(metric, np.nan)) * scale for metric, header, scale in TABLE_COLUMNS},
                       "note": notes.get(name, "")}
@@ -286,6 +414,40 @@ def _fmt_table(frame: pd.DataFrame, floatfmt: str = "{:,.2f}") -> str:
     return "\n".join(lines)
 
 
+def exposure_text(facts: dict[str, Any]) -> list[str]:
+    """What the exposure columns mean, and buy_and_hold beside the equal-weight price return."""
+    lines = [f"Exposure x equity: gross notional over equity after each hour. Beta and alpha against the equal-weight "
+             f"index of the six coins (rebalanced hourly, before costs; {facts['index_return_pct']:+.2f} % over the "
+             "window): alpha = return - beta x index return. 'EW index at own avg exposure' holds that index long at "
+             "the contestant's own average exposure (before costs): did it beat the market at its own leverage?"]
+    check = facts.get("buy_and_hold_check")
+    if check:
+        lines.append(f"buy_and_hold returned {check['buy_and_hold_pct']:+.2f} %: the equal-weight price return of the "
+                     f"six coins ({check['equal_weight_price_return_pct']:+.2f} %) less its fees and funding "
+                     f"({check['costs_pct']:.2f} % of capital) is {check['expected_pct']:+.2f} %; the "
+                     f"{check['difference_pp']:+.3f} pp left is the fill slippage and the opening fee's room in the "
+                     "margin (it holds 1 / (1 + fee) of equity).")
+    return lines
+
+
+def ppo_seeds_text(frame: pd.DataFrame) -> list[str]:
+    """PPO's seeds and their mean with its t-interval, as Markdown."""
+    n = len(frame) - 3
+    total = frame["train s"].iloc[:n].sum()
+    return [f"## PPO over {n} seed(s)", _fmt_table(frame),
+            f"Each seed trained walk-forward with the same preset, one after another on one thread each "
+            f"({total:,.0f} s of training in all). Mean of seeds with a 95 % t-interval over seeds "
+            "(mean +- t(0.975, n - 1) x sd / sqrt(n)); one seed gives none."]
+
+
+def daily_text(facts: dict[str, Any]) -> list[str]:
+    """What the daily ranking is, and the check that its days compound to the window."""
+    check = facts["daily_compounding"]
+    return [*facts.get("daily_notes", []),
+            f"Check: for all {check['contestants']} contestants the daily returns compound to the full-window "
+            f"return within {check['max_abs_difference_pp']:.1e} pp (daily/daily_returns.csv)."]
+
+
 def season_text(result: dict[str, Any]) -> str:
     """Everything the command prints, as Markdown."""
     from .report import format_leaderboard
@@ -294,13 +456,15 @@ def season_text(result: dict[str, Any]) -> str:
     parts = [f"# Alpha Arena Season 1 on the record: {f['window']} UTC",
              f"{f['env']} PPO trained and validated only on bars before {f['training_cut']} UTC. Recorded LLMs: "
              f"{COMMON_LOG_NOTE}.",
-             "## Full window", _fmt_table(result["table"]), *f["metric_notes"],
-             f"## Bradley-Terry ranking over {f['daily_windows']} paired daily windows (total return; Elo scale, 95 % "
-             "bootstrap intervals)"]
+             "## Full window", _fmt_table(result["table"]), *f["metric_notes"], *exposure_text(f),
+             *ppo_seeds_text(result["ppo_seeds"]),
+             f"## Bradley-Terry ranking over the {f['daily_windows']} UTC days of the continuous runs (total return; "
+             "Elo scale, 95 % bootstrap intervals)"]
     if result["leaderboard"] is not None:
         parts.append("```\n" + format_leaderboard(result["leaderboard"]) + "\n```")
     else:
         parts.append(f"No ranking: {result['leaderboard_note']}.")
+    parts += daily_text(f)
     parts += recorded_text(result)
     parts.append(f"Finished in {f['seconds']:.0f} s.")
     return "\n\n".join(parts) + "\n"
@@ -356,11 +520,13 @@ CAUSE_HEADERS = {"difference_usd": "difference $", "log_net_vs_gross_minus_fees_
 def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:
     from .season1_report import write_season_report
 
-    paths = {"table": out / "season1_table.csv", "versus": out / "recorded_vs_contest.csv",
+    paths = {"table": out / "season1_table.csv", "ppo_seeds": out / "ppo_seeds.csv",
+             "versus": out / "recorded_vs_contest.csv",
              "discrepancies": out / "recorded_discrepancies.csv", "causes": out / "recorded_difference_causes.csv",
              "outcomes": out / "recorded_outcomes.csv",
              "markdown": out / "season1.md", "html": out / "report.html"}
     result["table"].to_csv(paths["table"])
+    result["ppo_seeds"].to_csv(paths["ppo_seeds"])
     result["versus_contest"].to_csv(paths["versus"])
     result["discrepancies"].to_csv(paths["discrepancies"], index=False)
     result["difference_causes"].to_csv(paths["causes"])

@@ -70,6 +70,20 @@ def daily_windows(windows: Sequence[DateWindow]) -> list[DateWindow]:
     return out
 
 
+def left_out_notes(windows: Sequence[DateWindow]) -> list[str]:
+    """One sentence per partial UTC day that :func:`daily_windows` leaves out of ``windows``."""
+    notes = []
+    for w in windows:
+        first, last = w.start.ceil("D"), w.end.floor("D")
+        for begin, end in ((w.start, min(first, w.end)), (max(last, w.start), w.end)):
+            if begin < end and end - begin < pd.Timedelta(days=1):
+                note = (f"partial day {begin:%Y-%m-%dT%H:%M}..{end:%Y-%m-%dT%H:%M} UTC of window {w.label} left out "
+                        "(only whole UTC days are played)")
+                if note not in notes:
+                    notes.append(note)
+    return notes
+
+
 @dataclass(frozen=True)
 class PinnedPlan:
     """Start bars (the bar observed before each window's first fill) and the config to play them."""
