@@ -154,6 +154,7 @@ def run_arena(
     retry_errors: bool = False,
     n_boot: int = 1000,
     executor: Any = None,
+    n_surrogates: int = 1000,
 ) -> dict[str, Any]:
     """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` (or on
     ``plan.date_windows``) and write the report.
@@ -166,6 +167,10 @@ def run_arena(
     ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
     ``moved_fields``. ``executor`` plays the episodes (see :func:`~.runner.evaluate`; default: in
     this process).
+
+    Before the report, :func:`~.significance.evaluation_significance` tests every policy's result
+    against chance (``n_surrogates`` random-entry surrogates per episode; 0 skips it) and the
+    report carries the table.
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
@@ -181,8 +186,14 @@ def run_arena(
         windows = evaluation_windows(market, eval_config, plan.n_windows, seed=plan.window_seed)
         facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
                  "moved_fields": moved, **(extra or {})}
-    evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts, progress=progress,
-             concurrency=concurrency, retry_errors=retry_errors, executor=executor)
+    results = evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts,
+                       progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor)
+    from .significance import evaluation_significance, remove_significance
+
+    if n_surrogates > 0 and (results["status"] == "ok").any():
+        evaluation_significance(out_dir, market, eval_config, n_surrogates=n_surrogates, reps=n_boot)
+    else:
+        remove_significance(out_dir)   # no stale table from an earlier run
     summary = write_report(out_dir, title=title, n_boot=n_boot)
     summary.update({"splits": splits, "windows": windows, "moved_fields": moved})
     return summary

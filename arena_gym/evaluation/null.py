@@ -88,9 +88,10 @@ class TradePlan:
         return self.n_steps - covered.astype(np.int64)
 
     def movable(self) -> bool:
-        """Whether any other placement exists (some coin with trades has free decisions)."""
-        traded = np.bincount(self.asset, minlength=len(self.symbols)) > 0
-        return bool((self.free_steps()[traded] > 0).any())
+        """Whether any other placement exists: some coin with trades has free decisions, or
+        several trades whose order can change."""
+        count = np.bincount(self.asset, minlength=len(self.symbols))
+        return bool(((self.free_steps() > 0) & (count > 0)).any() or (count > 1).any())
 
 
 def trade_plan(trades: pd.DataFrame, equity: np.ndarray, start: int, market: MarketData,
@@ -392,7 +393,7 @@ def _combine(name: str, episodes: Sequence[Episode], plans: dict, curves: dict, 
                 recorded_return=float(recorded.mean()), seconds=seconds)
     if not any((name, i) in curves for i in range(len(episodes))):
         reason = ("no trades: there is nothing to place at random" if n_trades == 0 else
-                  "its trades fill every decision of their coins: there is no other placement to compare with")
+                  "one trade per coin held through the whole episode: there is no other placement to compare with")
         return NullResult(**base, replayed_return=nan, replayed_sharpe=nan, p_return=nan, p_sharpe=nan,
                           return_median=nan, return_low=nan, return_high=nan, sharpe_median=nan, sharpe_low=nan,
                           sharpe_high=nan, reason=reason)
