@@ -228,6 +228,7 @@ def ppo_against_field(
     extra: dict[str, Any] | None = None,
     progress: bool = True,
     concurrency: int = 8,
+    n_surrogates: int = 1000,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train PPO on the train split and evaluate it, labelled ``ppo``, against ``opponents``.
@@ -242,6 +243,7 @@ def ppo_against_field(
             closed at the end.
         preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
+        n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
         log: receives the progress lines.
 
     Returns:
@@ -263,7 +265,7 @@ def ppo_against_field(
             f"{n_seeds} seed{'s' if n_seeds > 1 else ''}")
         summary = run_arena(market, config, policies, out_dir, plan, title=title,
                             extra={"ppo_model": str(model), **(extra or {})}, progress=progress,
-                            concurrency=concurrency)
+                            concurrency=concurrency, n_surrogates=n_surrogates)
     log("[3/3] Report written")
     summary["ppo_model"] = model
     return summary
