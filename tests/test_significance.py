@@ -274,6 +274,15 @@ def test_bootstrap_intervals_cover_the_statistic():
     assert iv.return_low < growth < iv.return_high
     assert iv.sharpe_low < sharpe < iv.sharpe_high
     assert iv.block_length >= 1 and iv.reps == 500
+    # the same replications through arch's own percentile interval
+    from arch.bootstrap import StationaryBootstrap
+
+    def statistics(x):
+        return np.array([np.expm1(np.log1p(x).sum() * 100 / x.size), x.mean() / x.std(ddof=1) * math.sqrt(8760)])
+
+    reference = StationaryBootstrap(iv.block_length, r, seed=0).conf_int(statistics, reps=500, method="percentile")
+    np.testing.assert_allclose([[iv.return_low, iv.sharpe_low], [iv.return_high, iv.sharpe_high]], reference,
+                               rtol=1e-12)
 
 
 # ---------------------------------------------------------------------- the table
@@ -326,3 +335,30 @@ def test_ppo_with_the_projects_config_learns_a_planted_edge():
     result = null_tests({"ppo": episodes}, market, test_config, n_surrogates=1000)["ppo"]
     assert result.recorded_return > 0.0                      # hold_cash makes exactly 0
     assert result.p_return < 0.01 and result.p_sharpe < 0.01
+
+
+def test_report_and_cli_carry_the_significance_table(tmp_path, capsys):
+    import matplotlib.image
+
+    from arena_gym.cli import main
+    from arena_gym.evaluation.baselines import BuyAndHold, HoldCash
+    from arena_gym.evaluation.report import write_report
+    from arena_gym.evaluation.runner import evaluate
+    from arena_gym.evaluation.significance import evaluation_significance, remove_significance
+
+    market = synthetic_market(2000, seed=3)
+    config = EnvConfig(episode_length=60)
+    evaluate([RandomEntries(), BuyAndHold(), HoldCash()], market, config, [700, 1000, 1300], [0], tmp_path,
+             progress=False)
+    result = evaluation_significance(tmp_path, market, config, n_surrogates=100, reps=200)
+    summary = write_report(tmp_path, n_boot=100)
+    page = (tmp_path / "report.html").read_text()
+    assert "Could it be chance?" in page and "null p (return)" in page and "DSR" in page
+    assert "beats (5 %, corrected)" in page and "SPA p-value" in page
+    image = matplotlib.image.imread(summary["paths"]["null_png"])
+    assert image.shape[0] > 100 and image.std() > 0
+    assert list(summary["significance"].index) == list(result.table.index)
+    remove_significance(tmp_path)
+    assert "significance" not in write_report(tmp_path, n_boot=100)
+    assert main(["eval", "--policy", "random", "--surrogates", "-1", "--out", str(tmp_path / "x")]) == 2
+    assert "--surrogates must be >= 0" in capsys.readouterr().err

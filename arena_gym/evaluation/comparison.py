@@ -153,7 +153,10 @@ def bootstrap_intervals(returns: np.ndarray, steps_per_episode: int, steps_per_y
 
     The return statistic is the compound return per ``steps_per_episode`` steps,
     ``prod(1 + r) ** (steps_per_episode / n) - 1`` (for one episode: its total return); the Sharpe
-    ratio is ``mean / std (ddof=1) * sqrt(steps_per_year)``, as in :mod:`.metrics`.
+    ratio is ``mean / std (ddof=1) * sqrt(steps_per_year)``, as in :mod:`.metrics`. The resampled
+    positions come from ``arch``'s :class:`~arch.bootstrap.StationaryBootstrap`; the interval is
+    the percentile one (as its ``conf_int(method="percentile")``), computed on all replications
+    at once.
     """
     from arch.bootstrap import StationaryBootstrap
 
@@ -164,15 +167,12 @@ def bootstrap_intervals(returns: np.ndarray, steps_per_episode: int, steps_per_y
     if (r <= -1).any():
         return Intervals(nan, nan, nan, nan, level, 1, reps, "the account was ruined: compound returns undefined")
     block = block_length(r)
-    scale = math.sqrt(steps_per_year)
-
-    def statistics(x: np.ndarray) -> np.ndarray:
-        growth = np.exp(np.log1p(x).sum() * steps_per_episode / x.size) - 1.0
-        std = x.std(ddof=1)
-        return np.array([growth, x.mean() / std * scale if std > 0 else 0.0])
-
     boot = StationaryBootstrap(block, r, seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ci = boot.conf_int(statistics, reps=reps, method="percentile", size=level)
-    return Intervals(float(ci[0, 0]), float(ci[1, 0]), float(ci[0, 1]), float(ci[1, 1]), level, block, reps)
+    index = np.stack([boot.update_indices() for _ in range(reps)])          # (reps, n) resampled positions
+    x = r[index]
+    growth = np.expm1(np.log1p(x).sum(axis=1) * steps_per_episode / r.size)
+    mean, std = x.mean(axis=1), x.std(axis=1, ddof=1)
+    sharpe = np.divide(mean, std, out=np.zeros_like(mean), where=std > 0) * math.sqrt(steps_per_year)
+    q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
+    (r_low, r_high), (s_low, s_high) = np.percentile(growth, q), np.percentile(sharpe, q)
+    return Intervals(float(r_low), float(r_high), float(s_low), float(s_high), level, block, reps)

@@ -200,7 +200,9 @@ def significance_table(contestants: Mapping[str, Sequence[Episode]], market: Mar
     for name in contestants:
         res, s = null[name], sharpe.loc[name]
         iv = intervals.get(name)
-        reasons = [r for r in (res.reason, s["note"], iv.note if iv else "") if r]
+        reasons = [r for r in (res.reason, s["note"]) if r]
+        if iv is not None and iv.note and not s["note"]:
+            reasons.append(iv.note)
         rows.append({
             "policy": name, "null_p_return": res.p_return, "null_p_sharpe": res.p_sharpe,
             "null_return_median": res.return_median, "null_return_low": res.return_low,
@@ -314,7 +316,7 @@ def read_significance(out_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]
     out_dir = Path(out_dir)
     if not (out_dir / TABLE_NAME).is_file():
         return None
-    table = pd.read_csv(out_dir / TABLE_NAME, index_col="policy", keep_default_na=True)
+    table = pd.read_csv(out_dir / TABLE_NAME, index_col="policy", dtype={"policy": str, "beats": str, "note": str})
     table["beats"] = table["beats"].fillna("")
     table["note"] = table["note"].fillna("")
     facts = json.loads((out_dir / FACTS_NAME).read_text(encoding="utf-8")) if (out_dir / FACTS_NAME).is_file() else {}
