@@ -362,3 +362,32 @@ def test_report_and_cli_carry_the_significance_table(tmp_path, capsys):
     assert "significance" not in write_report(tmp_path, n_boot=100)
     assert main(["eval", "--policy", "random", "--surrogates", "-1", "--out", str(tmp_path / "x")]) == 2
     assert "--surrogates must be >= 0" in capsys.readouterr().err
+
+
+def test_identical_contestants_share_their_place_in_the_confidence_set():
+    returns = fixed_returns().assign(cash=0.0, idle=0.0)
+    mcs = confidence_set(returns, reps=300, seed=0)
+    assert mcs.pvalues["cash"] == mcs.pvalues["idle"]
+    assert ("cash" in mcs.included) == ("idle" in mcs.included)
+    assert "edge" in mcs.included
+
+
+def test_a_rerun_that_played_nothing_new_keeps_the_table(tmp_path):
+    from arena_gym.evaluation.arena import ArenaPlan, run_arena
+    from arena_gym.evaluation.baselines import BuyAndHold
+    from arena_gym.evaluation.significance import FACTS_NAME, significance_is_current
+
+    market = synthetic_market(3000, seed=3)
+    config = EnvConfig(episode_length=48)
+    plan = ArenaPlan(n_windows=2, seeds=(0,))
+    run_arena(market, config, [RandomEntries(), BuyAndHold()], tmp_path, plan, progress=False, n_boot=100,
+              n_surrogates=50)
+    assert significance_is_current(tmp_path, n_surrogates=50, reps=100)
+    assert not significance_is_current(tmp_path, n_surrogates=60, reps=100)
+    stamp = (tmp_path / FACTS_NAME).stat().st_mtime_ns
+    summary = run_arena(market, config, [RandomEntries(), BuyAndHold()], tmp_path, plan, progress=False, n_boot=100,
+                        n_surrogates=50)
+    assert (tmp_path / FACTS_NAME).stat().st_mtime_ns == stamp and summary["significance"] is not None
+    run_arena(market, config, [RandomEntries(), BuyAndHold()], tmp_path, plan, progress=False, n_boot=100,
+              n_surrogates=0)
+    assert not (tmp_path / FACTS_NAME).exists()

@@ -170,7 +170,7 @@ def run_arena(
 
     Before the report, :func:`~.significance.evaluation_significance` tests every policy's result
     against chance (``n_surrogates`` random-entry surrogates per episode; 0 skips it) and the
-    report carries the table.
+    report carries the table (kept as it is when a rerun played nothing new).
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
@@ -188,10 +188,11 @@ def run_arena(
                  "moved_fields": moved, **(extra or {})}
     results = evaluate(policies, market, eval_config, windows, list(plan.seeds), out_dir, extra=facts,
                        progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor)
-    from .significance import evaluation_significance, remove_significance
+    from .significance import evaluation_significance, remove_significance, significance_is_current
 
     if n_surrogates > 0 and (results["status"] == "ok").any():
-        evaluation_significance(out_dir, market, eval_config, n_surrogates=n_surrogates, reps=n_boot)
+        if not significance_is_current(out_dir, n_surrogates=n_surrogates, reps=n_boot):
+            evaluation_significance(out_dir, market, eval_config, n_surrogates=n_surrogates, reps=n_boot)
     else:
         remove_significance(out_dir)   # no stale table from an earlier run
     summary = write_report(out_dir, title=title, n_boot=n_boot)

@@ -11,7 +11,8 @@ contestants)`` frame; several episodes are stacked in the same order for every c
   better than the benchmark with the family-wise error rate held at ``size`` (the correction for
   comparing many).
 * :func:`confidence_set`: the Model Confidence Set, the contestants that cannot be told apart
-  from the best at ``size`` (Hansen, Lunde and Nason).
+  from the best at ``size`` (Hansen, Lunde and Nason); contestants with identical returns are
+  tested as one.
 * :func:`bootstrap_intervals`: percentile intervals for the mean return per episode and the
   annualized Sharpe ratio of one series, from a stationary bootstrap.
 
@@ -120,16 +121,22 @@ def confidence_set(returns: pd.DataFrame, *, size: float = 0.05, reps: int = 100
     from arch.bootstrap import MCS
 
     losses = -returns.astype(np.float64)
-    if losses.shape[1] < 2:
-        names = tuple(str(c) for c in losses.columns)
+    # contestants with identical series (e.g. two that never traded) are one model to the test
+    first: dict[bytes, str] = {}
+    twin = {str(c): first.setdefault(losses[c].to_numpy().tobytes(), str(c)) for c in losses.columns}
+    distinct = losses[list(dict.fromkeys(twin.values()))]
+    if distinct.shape[1] < 2:
+        names = tuple(twin)
         return ConfidenceSet(names, dict.fromkeys(names, 1.0), size, 1, reps)
-    block = block_length(losses.to_numpy() - losses.to_numpy().mean(axis=1, keepdims=True))
-    mcs = MCS(losses, size=size, reps=reps, block_size=block, method="R", bootstrap="stationary", seed=seed)
+    block = block_length(distinct.to_numpy() - distinct.to_numpy().mean(axis=1, keepdims=True))
+    mcs = MCS(distinct, size=size, reps=reps, block_size=block, method="R", bootstrap="stationary", seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mcs.compute()
     pvalues = {str(k): float(v) for k, v in mcs.pvalues["Pvalue"].items()}
-    return ConfidenceSet(tuple(str(m) for m in mcs.included), pvalues, size, block, reps)
+    included = {str(m) for m in mcs.included}
+    return ConfidenceSet(tuple(n for n in twin if twin[n] in included), {n: pvalues[twin[n]] for n in twin}, size,
+                         block, reps)
 
 
 @dataclass(frozen=True)

@@ -79,10 +79,12 @@ class Significance:
     spa: dict[str, dict[str, float]]
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def facts(self) -> dict[str, Any]:
-        """JSON-friendly: SPA p-values, notes and timings."""
-        return {"spa": self.spa, "notes": self.notes, "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+        """JSON-friendly: SPA p-values, notes, timings and the settings it was made with."""
+        return {"spa": self.spa, "notes": self.notes, "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+                "settings": self.settings}
 
 
 def step_returns(equity: np.ndarray) -> np.ndarray:
@@ -284,8 +286,29 @@ def evaluation_significance(out_dir: str | Path, market: MarketData, config: Env
                                 n_surrogates=n_surrogates, n_trials=n_trials, reps=reps, seed=seed)
     if missing:
         result.notes.append(f"{', '.join(missing)} played on the same episodes as a benchmark only")
+    result.settings = _settings(out_dir, n_surrogates, n_trials, reps, seed)
     write_significance(out_dir, result)
     return result
+
+
+def _settings(out_dir: Path, n_surrogates: int, n_trials: int | None, reps: int, seed: int) -> dict[str, Any]:
+    """What a significance table was computed from: its settings and the episode log's size."""
+    from .runner import LOG_NAME
+
+    log = Path(out_dir) / LOG_NAME
+    return {"n_surrogates": n_surrogates, "n_trials": n_trials, "reps": reps, "seed": seed,
+            "log_bytes": log.stat().st_size if log.is_file() else 0}
+
+
+def significance_is_current(out_dir: str | Path, *, n_surrogates: int = 1000, n_trials: int | None = None,
+                            reps: int = 1000, seed: int = 0) -> bool:
+    """Whether ``out_dir`` holds a significance table made with these settings from the episode
+    log as it is now (a rerun that played nothing new need not compute it again)."""
+    path = Path(out_dir) / FACTS_NAME
+    if not (path.is_file() and (Path(out_dir) / TABLE_NAME).is_file()):
+        return False
+    facts = json.loads(path.read_text(encoding="utf-8"))
+    return facts.get("settings") == _settings(Path(out_dir), n_surrogates, n_trials, reps, seed)
 
 
 def write_significance(out_dir: str | Path, result: Significance) -> None:
