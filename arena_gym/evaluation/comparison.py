@@ -31,6 +31,11 @@ import numpy as np
 import pandas as pd
 
 
+#: Fewest returns the block bootstraps run on (Politis-White's block length needs about 8;
+#: blocks of a handful of returns resample next to nothing).
+MIN_BOOTSTRAP_RETURNS = 20
+
+
 def block_length(x: np.ndarray | pd.DataFrame) -> int:
     """Mean block length for a stationary bootstrap of ``x`` (one series or the mean over the
     columns of a frame), rounded up, in ``[1, len(x) // 4]``."""
@@ -40,7 +45,7 @@ def block_length(x: np.ndarray | pd.DataFrame) -> int:
     values = values.reshape(len(values), -1)
     varied = values[:, values.std(axis=0) > 0]
     ceiling = max(1, len(values) // 4)
-    if varied.size == 0:
+    if varied.size == 0 or len(values) < MIN_BOOTSTRAP_RETURNS:
         return 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -169,7 +174,10 @@ def bootstrap_intervals(returns: np.ndarray, steps_per_episode: int, steps_per_y
 
     r = np.asarray(returns, dtype=np.float64)
     nan = float("nan")
-    if r.size < 3 or np.ptp(r) == 0:
+    if r.size < MIN_BOOTSTRAP_RETURNS:
+        return Intervals(nan, nan, nan, nan, level, 1, reps,
+                         f"fewer than {MIN_BOOTSTRAP_RETURNS} returns ({r.size}): too few to resample in blocks")
+    if np.ptp(r) == 0:
         return Intervals(nan, nan, nan, nan, level, 1, reps, "constant returns: nothing to resample")
     if (r <= -1).any():
         return Intervals(nan, nan, nan, nan, level, 1, reps, "the account was ruined: compound returns undefined")

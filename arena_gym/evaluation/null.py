@@ -113,7 +113,6 @@ def trade_plan(trades: pd.DataFrame, equity: np.ndarray, start: int, market: Mar
     equity = np.asarray(equity, dtype=np.float64)
     symbols, timestamps = tuple(market.symbols), market.timestamps
     n_steps = equity.size - 1
-    symbols = tuple(symbols)
     k = int(bars_per_decision)
     if n_steps < 1:
         raise ValueError(f"equity must hold the initial value and at least one step, got {equity.size} points")

@@ -49,7 +49,7 @@ import pandas as pd
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
-from .comparison import benchmark_tests, bootstrap_intervals, confidence_set
+from .comparison import MIN_BOOTSTRAP_RETURNS, benchmark_tests, bootstrap_intervals, confidence_set
 from .metrics import steps_per_year
 from .null import Episode, NullResult, null_tests
 from .sharpe import sharpe_inference
@@ -170,7 +170,7 @@ def significance_table(contestants: Mapping[str, Sequence[Episode]], market: Mar
         if bench not in returns.columns:
             notes.append(f"{bench} did not play: no comparison against it")
             continue
-        if len(returns) < 10:
+        if len(returns) < MIN_BOOTSTRAP_RETURNS:
             notes.append(f"too few returns ({len(returns)}) for SPA and StepM against {bench}")
             continue
         frame = returns[[*[n for n in contestants if n != bench], bench]]
@@ -182,7 +182,8 @@ def significance_table(contestants: Mapping[str, Sequence[Episode]], market: Mar
                      f"{test.spa_pvalues['lower']:.3g}, upper {test.spa_pvalues['upper']:.3g}) that no contestant "
                      f"beats it; StepM at {size:.0%}: {', '.join(test.superior) or 'none'} better; stationary "
                      f"bootstrap, mean block {test.block_length} steps, {test.reps} replications")
-    mcs = confidence_set(contestant_returns, size=size, reps=reps, seed=seed) if len(returns) >= 10 else None
+    mcs = confidence_set(contestant_returns, size=size, reps=reps, seed=seed) \
+        if len(returns) >= MIN_BOOTSTRAP_RETURNS else None
     if mcs is not None:
         notes.append(f"Model Confidence Set at {size:.0%} (range statistic): {', '.join(mcs.included)}; mean block "
                      f"{mcs.block_length} steps, {mcs.reps} replications")
