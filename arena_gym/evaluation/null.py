@@ -31,6 +31,13 @@ makes it valid for a finite ``n``. Returns are simple returns of account equity 
 episodes of one contestant, the statistic is the mean over its episodes and surrogate ``i`` is the
 mean of the ``i``-th surrogate of every episode. Draws are seeded per contestant name, window
 and seed: the same inputs give the same numbers in any order.
+
+What the null keeps is what the contestant chose, including holding times and sides that a rule
+reacting to prices chose along the path. The p-values are exact for traders whose timing ignores
+prices (their placements are then as random as the surrogates'); for a trend follower the
+surrogates inherit its net exposure to the window's drift and, shuffled, merge neighbouring
+same-side trades it paid to close and reopen, so its p-value leans high (conservative), while a
+contrarian's can lean low.
 """
 
 from __future__ import annotations
