@@ -157,7 +157,7 @@ def significance_table(contestants: Mapping[str, Sequence[Episode]], market: Mar
         notes.append("hold_cash did not play: its returns are 0 (never trading, its equity does not move)")
     contestant_returns = returns[list(contestants)]
     sharpe = sharpe_inference({n: contestant_returns[n].to_numpy() for n in contestants}, n_trials=n_trials)
-    steps = config.episode_length or 1
+    steps = len(next(iter(contestants.values()))[0].equity) - 1       # decisions per episode
     per_year = steps_per_year(market.bar_seconds * config.bars_per_decision)
     intervals = {n: bootstrap_intervals(contestant_returns[n].to_numpy(), steps, per_year, reps=reps, seed=seed)
                  for n in contestants} if len(returns) else {}
