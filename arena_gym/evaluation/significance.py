@@ -356,12 +356,12 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=table.index)
     out["null p (return)"] = [num(v, "{:.3f}") for v in table["null_p_return"]]
     out["null p (Sharpe)"] = [num(v, "{:.3f}") for v in table["null_p_sharpe"]]
-    out["null return % median [5, 95]"] = [
+    out["null return %/episode median [5, 95]"] = [
         "n/a" if not np.isfinite(m) else f"{100 * m:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
         for m, lo, hi in zip(table["null_return_median"], table["null_return_low"], table["null_return_high"])]
     out["PSR"] = [num(v, "{:.3f}") for v in table["psr"]]
     out["DSR"] = [num(v, "{:.3f}") for v in table["dsr"]]
-    out["return % 95 % CI"] = [
+    out["return %/episode 95 % CI"] = [
         "n/a" if not np.isfinite(lo) else f"[{100 * lo:+.2f}, {100 * hi:+.2f}]"
         for lo, hi in zip(table["return_ci_low"], table["return_ci_high"])]
     out["beats (5 %, corrected)"] = [b if b else "-" for b in table["beats"]]
