@@ -13,7 +13,8 @@ episodes of 4-hour decisions), the LLMs with the contest's prompt and decision.
     python scripts/benchmark_llm_vs_ppo.py --llm mock --windows 2   # offline check of the LLM path
 
 Results, resumable, go to ``--out`` (default runs/llm-vs-ppo): the episode log, metric
-tables, leaderboard, equity curves and report.html.
+tables, leaderboard, equity curves, the significance table (random-entry null p-values, PSR,
+DSR, the corrected comparison with buy_and_hold and hold_cash) and report.html.
 """
 
 from __future__ import annotations
@@ -58,12 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=8, help="held-out test windows (default 8)")
     parser.add_argument("--seeds", default="0", help="comma-separated env seeds (default 0)")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight (default 8)")
+    parser.add_argument("--surrogates", type=int, default=1000,
+                        help="random-entry surrogates per policy and episode for the null p-values (default 1000)")
     parser.add_argument("--out", type=Path, default=Path("runs/llm-vs-ppo"), help="output folder")
     args = parser.parse_args(argv)
     try:
         plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))
     except ValueError as err:
         parser.error(str(err))
+    if args.surrogates < 0:
+        parser.error(f"--surrogates must be >= 0, got {args.surrogates}")
 
     try:
         return run(args, plan)
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace, plan: ArenaPlan) -> int:
     summary = ppo_against_field(market, config, [*BASELINES, *llms], args.out, plan, preset,
                                 total_timesteps=args.timesteps, title=f"LLMs against PPO on {market.name}",
                                 extra={"data": str(args.data) if args.data else "synthetic"},
-                                concurrency=args.concurrency)
+                                concurrency=args.concurrency, n_surrogates=args.surrogates)
     print_summary(summary)
     llm_names = [p for p in summary["ok"]["policy"].unique() if p.startswith("llm:")]
     if llm_names:

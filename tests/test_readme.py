@@ -46,6 +46,7 @@ SLOW = {
     "arena-gym demo": "trains PPO for 150,000 steps and plays 96 episodes (about a minute)",
     "arena-gym train --timesteps 50000": "trains PPO for 50,000 steps",
     "arena-gym arena --env alpha-arena-s1": "plays 96 contest-length episodes",
+    "arena-gym arena --windows 3 --seeds 0": "plays 15 episodes and 15,000 random-entry surrogates (about 20 s)",
     "scripts/benchmark_llm_vs_ppo.py": "trains PPO and plays the benchmark",
     "model.learn(": "trains PPO for 200,000 steps (about a minute)",
     "arena-gym sweep --timesteps": "trains eight PPO trials on Ray Tune (minutes on two cores); tests/test_ray.py "

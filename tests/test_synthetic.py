@@ -297,3 +297,17 @@ def test_model_and_overrides_combine():
 def test_bad_input_is_named(kwargs, error, message):
     with pytest.raises(error, match=message):
         synthetic_market(**{"n_bars": 10, **kwargs})
+
+
+def test_a_planted_signal_is_off_by_default_and_makes_returns_persist():
+    plain = synthetic_market(3000, seed=4, trend_drift=0.0, range_reversion=0.0)
+    off = synthetic_market(3000, seed=4, trend_drift=0.0, range_reversion=0.0, signal_strength=0.0)
+    planted = synthetic_market(3000, seed=4, trend_drift=0.0, range_reversion=0.0, signal_strength=0.5,
+                               signal_halflife_hours=48.0)
+    np.testing.assert_array_equal(plain.close, off.close)
+
+    def persistence(market):  # correlation of each day's return with the next day's, over coins
+        daily = np.diff(np.log(market.close[::24]), axis=0)
+        return np.mean([np.corrcoef(daily[:-1, a], daily[1:, a])[0, 1] for a in range(daily.shape[1])])
+
+    assert persistence(planted) > 0.3 > persistence(plain)

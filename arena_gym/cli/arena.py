@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/arena-{Path(args.env).stem}")
     with built_policies(specs) as policies:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
-                            concurrency=args.concurrency, executor=executor_from(args, specs, policies))
+                            concurrency=args.concurrency, n_surrogates=args.surrogates,
+                            executor=executor_from(args, specs, policies))
     print_summary(summary)
     return exit_code(summary)

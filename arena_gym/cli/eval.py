@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/eval-{Path(args.env).stem}")
     with built_policies(args.policy) as policies:
         summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
-                            concurrency=args.concurrency, retry_errors=args.retry_errors,
-                            executor=executor_from(args, args.policy, policies))
+                            concurrency=args.concurrency, n_surrogates=args.surrogates,
+                            retry_errors=args.retry_errors, executor=executor_from(args, args.policy, policies))
     print_summary(summary)
     return exit_code(summary)

@@ -35,6 +35,9 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flat-days", action="store_true",
                         help="instead play every whole UTC day inside the --window ranges as its own episode, each "
                              "starting flat with the initial capital (partial days left out, stated)")
+    parser.add_argument("--surrogates", type=int, default=1000, metavar="N",
+                        help="random-entry surrogates per policy and episode for the null p-values (default 1000; "
+                             "0 skips the significance table)")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--ray", action="store_true",
@@ -103,6 +106,8 @@ def plan_from(args: argparse.Namespace):
         raise ValueError("--daily (the days of one continuous run) and --flat-days (one flat episode per day) exclude "
                          "each other; choose one")
     dated = tuple(DateWindow.parse(w).label for w in args.window)   # a typo fails here, before any work
+    if args.surrogates < 0:
+        raise ValueError(f"--surrogates must be >= 0, got {args.surrogates}")
     return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
                      window_seed=args.window_seed, date_windows=dated, daily=args.daily, flat_days=args.flat_days)
 
@@ -133,6 +138,14 @@ def print_summary(summary: dict[str, Any]) -> None:
             print(table.rename(columns=metric_header).to_string(float_format=lambda v: f"{v:.2f}", na_rep="n/a"))
     for note in summary.get("notes", []):
         print(note)
+    if summary.get("significance") is not None:
+        from arena_gym.evaluation.significance import SIGNIFICANCE_LEGEND, format_significance
+
+        print("\nCould it be chance? (random-entry null, probabilistic and deflated Sharpe, corrected comparison):")
+        print(format_significance(summary["significance"]))
+        print(textwrap.fill(SIGNIFICANCE_LEGEND, width=110))
+        for note in summary.get("significance_notes", []):
+            print(textwrap.fill(note, width=110, subsequent_indent="  "))
     errors = summary["errors"]
     if len(errors):
         print(f"\n{len(errors)} episode(s) failed:")

@@ -165,6 +165,7 @@ def run_arena(
     retry_errors: bool = False,
     n_boot: int = 1000,
     executor: Any = None,
+    n_surrogates: int = 1000,
 ) -> dict[str, Any]:
     """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` (or on
     ``plan.date_windows``) and write the report.
@@ -177,6 +178,10 @@ def run_arena(
     ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
     ``moved_fields``. ``executor`` plays the episodes (see :func:`~.runner.evaluate`; default: in
     this process).
+
+    Before the report, :func:`~.significance.evaluation_significance` tests every policy's result
+    against chance (``n_surrogates`` random-entry surrogates per episode; 0 skips it) and the
+    report carries the table (kept as it is when a rerun played nothing new).
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
@@ -202,8 +207,16 @@ def run_arena(
         for window in dated:
             day_bounds(window, step)
     played = Path(out_dir) / CONTINUOUS_DIR if plan.daily else out_dir
-    evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts, progress=progress,
-             concurrency=concurrency, retry_errors=retry_errors, executor=executor)
+    results = evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts,
+                       progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor)
+    from .significance import evaluation_significance, remove_significance, significance_is_current
+
+    # the null plays whole episodes: with --daily, those of the continuous runs (their report carries it)
+    if n_surrogates > 0 and (results["status"] == "ok").any():
+        if not significance_is_current(played, n_surrogates=n_surrogates, reps=n_boot):
+            evaluation_significance(played, market, eval_config, n_surrogates=n_surrogates, reps=n_boot)
+    else:
+        remove_significance(played)   # no stale table from an earlier run
     if plan.daily:
         from .days import cut_into_days
 
@@ -244,6 +257,7 @@ def ppo_against_field(
     extra: dict[str, Any] | None = None,
     progress: bool = True,
     concurrency: int = 8,
+    n_surrogates: int = 1000,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train PPO on the train split and evaluate it, labelled ``ppo``, against ``opponents``.
@@ -258,6 +272,7 @@ def ppo_against_field(
             closed at the end.
         preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
+        n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
         log: receives the progress lines.
 
     Returns:
@@ -279,7 +294,7 @@ def ppo_against_field(
             f"{n_seeds} seed{'s' if n_seeds > 1 else ''}")
         summary = run_arena(market, config, policies, out_dir, plan, title=title,
                             extra={"ppo_model": str(model), **(extra or {})}, progress=progress,
-                            concurrency=concurrency)
+                            concurrency=concurrency, n_surrogates=n_surrogates)
     log("[3/3] Report written")
     summary["ppo_model"] = model
     return summary

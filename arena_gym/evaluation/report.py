@@ -15,7 +15,12 @@ next to it:
 ``equity_curves.png``                    median equity (normalized to 1) per policy with the
                                          25-75 % band across episodes
 ``fingerprints.png``                     behaviour metrics per policy, shaded per column
-``report.html``                          all of the above in one file (PNGs embedded)
+``null_distributions.png``               each policy's random-entry null: a histogram of its
+                                         surrogates' returns with its own marked (when the
+                                         folder holds a significance table, see
+                                         :mod:`.significance`)
+``report.html``                          all of the above in one file (PNGs embedded), with the
+                                         significance table when there is one
 =======================================  ======================================================
 
 Plots use matplotlib's Agg backend (the ``report`` extra).
@@ -35,6 +40,7 @@ import pandas as pd
 from .metrics import aggregate, undefined_reasons
 from .ranking import leaderboard
 from .runner import CONFIG_NAME, EPISODES_DIR, LOG_NAME, load_results, policy_slug
+from .significance import SIGNIFICANCE_LEGEND, display_table, read_significance
 
 #: Metrics shown in the report's main table, in this order.
 HEADLINE_METRICS = ("total_return", "sharpe", "max_drawdown", "annualized_volatility", "n_trades", "trade_win_rate",
@@ -197,6 +203,37 @@ def plot_equity(curves: pd.DataFrame, path: Path, title: str, hours_per_step: fl
     return path
 
 
+def plot_null(null: pd.DataFrame, path: Path) -> Path:
+    """One small histogram per policy of its surrogates' returns (% per episode), its own
+    (replayed) return marked by a red line, the p-value in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(null["policy"].unique())
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), dpi=100, squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, names):
+        frame = null[null["policy"] == name]
+        values = 100.0 * frame["total_return"].to_numpy(dtype=np.float64)
+        observed = 100.0 * float(frame["observed_return"].iloc[0])
+        p = (1 + np.count_nonzero(values >= observed)) / (1 + values.size)
+        ax.hist(values, bins=40, color="#8aa9c9")
+        ax.axvline(observed, color="#c0392b", linewidth=1.8)
+        ax.set_title(f"{name}: p = {p:.3f}", fontsize=8)
+        ax.set_xlabel("return % per episode", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle("Surrogates' returns (own trades at random entries); red: the policy", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_fingerprints(metrics: pd.DataFrame, path: Path, title: str) -> Path:
     """Behaviour metrics per policy (rows) as a table shaded per column from its min to its max."""
     import matplotlib
@@ -334,6 +371,16 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
         sections.append("<h2>Behaviour fingerprints</h2>" + png_tag(paths["fingerprints_png"], "fingerprints"))
         sections.append("<details><summary>All metrics (means; fractions as stored: 0.01 = 1 %)</summary>"
                         + html_table(summary["metrics"].T, index=True) + "</details>")
+    if significance is not None:
+        table, facts, null = significance
+        summary["significance"] = table
+        summary["significance_notes"] = facts.get("notes", [])
+        sections.append("<h2>Could it be chance?</h2>" + html_table(display_table(table), index=True))
+        sections.append(f"<p class='note'>{html.escape(SIGNIFICANCE_LEGEND)}</p>")
+        sections.extend(f"<p class='note'>{html.escape(note)}</p>" for note in summary["significance_notes"])
+        if not null.empty:
+            paths["null_png"] = plot_null(null, out_dir / "null_distributions.png")
+            sections.append("<h3>Random-entry null per policy</h3>" + png_tag(paths["null_png"], "null distributions"))
     if len(summary["errors"]):
         failed = summary["errors"][["policy", "window", "seed", "error"]]
         sections.append("<h2>Failed episodes</h2>" + html_table(failed))

@@ -52,6 +52,12 @@ volatility ``s_a`` and market share ``rho_a``, the log-return of step ``t`` is :
   average of themselves (half-life ``anchor_halflife_hours``): ``d`` is the log distance from
   that average and ``kappa`` the hourly ``range_reversion`` (0 in trends), which makes
   short-horizon returns negatively autocorrelated, so mean-reversion pays.
+* **Planted signal** (off by default, for tests of learnability and of statistical power): with
+  ``signal_strength`` ``c > 0`` every asset drifts by ``c * s_a * x[t, a]`` per hour, ``x`` a
+  unit-variance AR(1) per asset of half-life ``signal_halflife_hours`` drawn from its own
+  stream. The drift persists, so past returns predict future ones: a known, tradable edge that
+  trend followers can learn. At 0 nothing is drawn and the market is bit-identical to one
+  without the option.
 * **Bars**: the close is ``price_a * exp(cumsum(r))``; a bar opens at the previous close times
   ``exp(g)``, ``g ~ N(0, (open_gap * s_a)**2)`` (part of the close-to-close return); high and
   low are the extremes of a Brownian bridge from open to close with the step's diffusive
@@ -190,6 +196,9 @@ class SyntheticParams:
         oi_noise: standard deviation of log open interest noise.
         oi_halflife_hours: half-life of open-interest deviations.
         open_interest: whether to include an open-interest series.
+        signal_strength: drift per hour of the planted signal, in hourly-volatility units per unit
+            of signal (0: no planted signal; see the module docstring).
+        signal_halflife_hours: half-life of the planted signal.
     """
 
     profiles: Mapping[str, AssetProfile] = field(default_factory=lambda: DEFAULT_PROFILES)
@@ -226,6 +235,8 @@ class SyntheticParams:
     oi_noise: float = 0.05
     oi_halflife_hours: float = 168.0
     open_interest: bool = True
+    signal_strength: float = 0.0
+    signal_halflife_hours: float = 24.0
 
     def __post_init__(self) -> None:
         if self.tail_df <= 2:
@@ -235,11 +246,12 @@ class SyntheticParams:
                              f"got {self.garch_alpha} and {self.garch_persistence}")
         for name in ("slow_vol_std", "common_jump_rate", "idio_jump_rate", "jump_size", "trend_drift", "open_gap",
                      "volume_vol_elasticity", "volume_surprise", "volume_noise", "volume_jitter", "premium_trend",
-                     "premium_noise", "funding_clamp", "funding_cap_per_hour", "oi_noise"):
+                     "premium_noise", "funding_clamp", "funding_cap_per_hour", "oi_noise", "signal_strength"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("slow_vol_halflife_hours", "mean_range_hours", "mean_trend_hours", "anchor_halflife_hours",
-                     "volume_halflife_hours", "premium_halflife_hours", "trend_window_hours", "oi_halflife_hours"):
+                     "volume_halflife_hours", "premium_halflife_hours", "trend_window_hours", "oi_halflife_hours",
+                     "signal_halflife_hours"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.range_reversion < 1:
@@ -357,7 +369,7 @@ def _grid(bar: str | pd.Timedelta, start: str | pd.Timestamp) -> tuple[int, int,
 #: makes at most one draw whose size depends on the step count, and that draw comes last, so
 #: the first ``n`` bars do not depend on how many bars are generated.
 _STREAMS = ("regime", "shock", "jump_count", "jump_size", "slow_vol", "gap", "wick", "volume_slow",
-            "volume_jitter", "premium", "open_interest")
+            "volume_jitter", "premium", "open_interest", "signal")
 
 #: Regime episodes drawn per block (a fixed amount of randomness per block keeps prefixes stable).
 _REGIME_BLOCK = 64
@@ -413,6 +425,10 @@ def _simulate(seed: int, step_times: np.ndarray, dt: float, profiles: list[Asset
     # Regimes: drift in trends, reversion towards a moving anchor while ranging.
     direction, strength = _regimes(rng["regime"], n, dt, p)
     drift = (direction * strength)[:, None] * (p.trend_drift * dt) * vol
+    if p.signal_strength > 0:
+        phi, inno, before = _ar1_parts(rng["signal"], p.signal_halflife_hours, 1.0, dt, (n, n_assets))
+        signal = _linear_recursion(np.full(inno.shape, phi), inno, before)
+        drift = drift + p.signal_strength * dt * vol * signal
     kappa = np.where(direction == 0, 1.0 - (1.0 - p.range_reversion) ** dt, 0.0)[:, None]
     keep = 0.5 ** (dt / p.anchor_halflife_hours)
     volume_anomaly = (p.volume_vol_elasticity * np.log(sigma / (vol * math.sqrt(dt)))
