@@ -215,7 +215,7 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     plan = pinned_plan(market, config, [window])
     table = _season_table(full["metrics"], recorded, ppo_models)
     exposure = exposure_table(out / "full", market, plan.starts[0])
-    table = table.join(exposure)
+    table = table.join(exposure).join(significance_columns(full.get("significance")))
     table = table[[c for c in table.columns if c != "note"] + ["note"]]
     ppo_seeds_frame = ppo_seed_table(table, ppo_models)
     window_obj = DateWindow.parse(window)
@@ -397,6 +397,31 @@ def _season_table(metrics: pd.DataFrame, recorded, ppo_models: dict[str, Path]) 
     return table.sort_values("return %", ascending=False)
 
 
+#: significance table column -> season table header (:mod:`.significance`).
+SIGNIFICANCE_COLUMNS = {"null_p_return": "null p (return)", "null_p_sharpe": "null p (Sharpe)", "psr": "PSR",
+                        "dsr": "DSR", "beats": "beats benchmark (5 %, corrected)"}
+
+
+def significance_columns(significance: pd.DataFrame | None) -> pd.DataFrame:
+    """The season table's chance columns from the full window's significance table (empty without one)."""
+    if significance is None or significance.empty:
+        return pd.DataFrame(columns=list(SIGNIFICANCE_COLUMNS.values()))
+    out = significance[list(SIGNIFICANCE_COLUMNS)].rename(columns=SIGNIFICANCE_COLUMNS)
+    out[SIGNIFICANCE_COLUMNS["beats"]] = out[SIGNIFICANCE_COLUMNS["beats"]].fillna("").replace("", "-")
+    return out
+
+
+def significance_text(full: dict[str, Any]) -> list[str]:
+    """The "could it be chance?" section of the printout, with how it was computed."""
+    from .significance import format_significance
+
+    table = full.get("significance")
+    if table is None or table.empty:
+        return ["## Could it be chance?", "No significance table (no surrogates were played)."]
+    return ["## Could it be chance? (full window)", "```\n" + format_significance(table) + "\n```",
+            *full.get("significance_notes", [])]
+
+
 def _fmt_table(frame: pd.DataFrame, floatfmt: str = "{:,.2f}") -> str:
     """A Markdown table (units in the headers)."""
     cols = [frame.index.name or ""] + list(frame.columns)
@@ -457,7 +482,7 @@ def season_text(result: dict[str, Any]) -> str:
              f"{f['env']} PPO trained and validated only on bars before {f['training_cut']} UTC. Recorded LLMs: "
              f"{COMMON_LOG_NOTE}.",
              "## Full window", _fmt_table(result["table"]), *f["metric_notes"], *exposure_text(f),
-             *ppo_seeds_text(result["ppo_seeds"]),
+             *significance_text(result["full"]), *ppo_seeds_text(result["ppo_seeds"]),
              f"## Bradley-Terry ranking over the {f['daily_windows']} UTC days of the continuous runs (total return; "
              "Elo scale, 95 % bootstrap intervals)"]
     if result["leaderboard"] is not None:

@@ -1,7 +1,9 @@
 """Season 1's ``report.html``: one self-contained page (tables rendered with their units, plots
 embedded as PNG) of what :func:`arena_gym.evaluation.season1.run_season1` found.
 
-Sections: the full-window table (recorded LLMs as traded beside on bars), the equity of every
+Sections: the full-window table (recorded LLMs as traded beside on bars), whether each result
+could be chance (the full window's significance table and null histograms, :mod:`.significance`),
+PPO's seeds, the equity of every
 contestant over the window (one colour and line style per contestant: a model's two executions
 share its colour, solid as traded, dashed on bars), each recorded model's cumulative net PnL as
 traded, on bars and in the contest, the recorded-vs-contest table, the discrepancies, the
@@ -132,6 +134,18 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
                 "evaluation report</a> | <a href='daily/report.html'>daily evaluation report</a>.</p>",
                 "<h2>Full window</h2>", shown(table, index=True)]
     sections += [f"<p class='note'>{html.escape(n)}</p>" for n in f.get("metric_notes", [])]
+    significance = result.get("full", {}).get("significance")
+    if significance is not None and not significance.empty:
+        from .significance import SIGNIFICANCE_LEGEND, display_table
+
+        sections += ["<h2>Could it be chance? (full window)</h2>", shown(display_table(significance), index=True),
+                     f"<p class='note'>{html.escape(SIGNIFICANCE_LEGEND)}</p>",
+                     *(f"<p class='note'>{html.escape(n)}</p>" for n in result["full"].get("significance_notes", []))]
+        if (out / "full" / "null_distributions.png").is_file():
+            sections.append(png_tag(out / "full" / "null_distributions.png",
+                                    "random-entry null of every contestant, its own result marked"))
+    if result.get("ppo_seeds") is not None:
+        sections += ["<h2>PPO over its seeds</h2>", shown(result["ppo_seeds"], index=True)]
     equity_path = out / "full" / "equity.parquet"
     if equity_path.is_file():
         equity = pd.read_parquet(equity_path)
