@@ -371,6 +371,7 @@ def write_report(out_dir: str | Path, title: str | None = None, n_boot: int = 10
         sections.append("<h2>Behaviour fingerprints</h2>" + png_tag(paths["fingerprints_png"], "fingerprints"))
         sections.append("<details><summary>All metrics (means; fractions as stored: 0.01 = 1 %)</summary>"
                         + html_table(summary["metrics"].T, index=True) + "</details>")
+    significance = read_significance(out_dir)
     if significance is not None:
         table, facts, null = significance
         summary["significance"] = table
