@@ -55,6 +55,8 @@ class ArenaPlan:
             raise ValueError(f"unknown split {self.split!r}; available: {', '.join(SPLIT_NAMES)}")
         if not self.seeds:
             raise ValueError("need at least one seed")
+        if self.n_windows < 1:
+            raise ValueError(f"need at least one window, got {self.n_windows}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -227,8 +229,8 @@ def ppo_against_field(
     when there (see :func:`trained_ppo`); the evaluation is :func:`run_arena` into ``out_dir``.
 
     Args:
-        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), built after training and
-            closed at the end.
+        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), checked before training (see
+            :func:`~.policies.check_spec`), built after it and closed at the end.
         preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
         log: receives the progress lines.
@@ -236,8 +238,11 @@ def ppo_against_field(
     Returns:
         :func:`run_arena`'s summary plus ``ppo_model``, the path of the model played.
     """
+    from .policies import check_spec
     from .training import load_policy_preset
 
+    for spec in opponents:   # a typo or a missing key fails now, not after training
+        check_spec(spec)
     t0 = time.perf_counter()
     preset = load_policy_preset("ppo") if preset is None else preset
     config = with_fields(config, preset.get("env", {}))

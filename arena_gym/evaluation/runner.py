@@ -167,15 +167,22 @@ def _begin(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):
     return env, observation, info, EpisodeRecorder(env, info)
 
 
-def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):
-    """Play one episode with ``policy.act``; returns (metrics, steps, trades)."""
+def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
+                 on_step: Callable[[dict[str, Any], float], None] | None = None):
+    """Play one episode with ``policy.act``; returns (metrics, steps, trades).
+
+    ``on_step`` (for progress) receives each step's ``info`` and the seconds the decision and
+    the step took."""
     env, observation, info, recorder = _begin(policy, market, config, key)
     done = False
     while not done:
+        started = time.perf_counter()
         action = policy.act(observation, info)
         observation, reward, terminated, truncated, info = env.step(action)
         recorder.record(action, reward, info)
         done = terminated or truncated
+        if on_step is not None:
+            on_step(info, time.perf_counter() - started)
     return recorder.finish(info)
 
 
