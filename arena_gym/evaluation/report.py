@@ -206,7 +206,7 @@ def plot_fingerprints(metrics: pd.DataFrame, path: Path, title: str) -> Path:
 
     columns = [c for c in FINGERPRINT_METRICS if c in metrics.columns]
     values = metrics[columns].to_numpy(dtype=np.float64)
-    low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    low, high = np.fmin.reduce(values, axis=0), np.fmax.reduce(values, axis=0)   # NaN for an all-n/a column
     span = np.where(high > low, high - low, 1.0)
     shade = np.where(np.isfinite(values), (values - low) / span, np.nan)
     fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 2, 0.55 * len(metrics) + 1.6), dpi=110)
