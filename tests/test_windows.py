@@ -12,7 +12,8 @@ from arena_gym import cli
 from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.arena import ArenaPlan, run_arena
 from arena_gym.evaluation.baselines import HoldCash
-from arena_gym.evaluation.windows import DateWindow, WindowError, daily_windows, pinned_plan, window_times
+from arena_gym.evaluation.windows import (DateWindow, WindowError, daily_windows, partial_days, pinned_plan,
+                                         window_times)
 from arena_gym.market.synthetic import synthetic_market
 
 
@@ -31,6 +32,21 @@ def test_parse_and_daily_cut():
             DateWindow.parse(bad)
     with pytest.raises(WindowError, match="after the start"):
         DateWindow.parse("2025-01-08..2025-01-05")
+
+
+def test_the_partial_days_a_daily_cut_leaves_out_are_named():
+    assert partial_days([DateWindow.parse("2025-01-05T12:00..2025-01-08")]) == ["2025-01-05T12:00..2025-01-06T00:00 (12 h)"]
+    assert partial_days([DateWindow.parse("2025-01-05T05:00..2025-01-07T03:00")]) == [
+        "2025-01-05T05:00..2025-01-06T00:00 (19 h)", "2025-01-07T00:00..2025-01-07T03:00 (3 h)"]
+    assert partial_days([DateWindow.parse("2025-01-05..2025-01-07")]) == []
+
+
+def test_eval_daily_says_what_it_trims(tmp_path, capsys):
+    argv = ["eval", "--policy", "hold_cash", "--window", "2025-03-01T05:00..2025-03-03", "--daily", "--seeds", "0",
+            "--out", str(tmp_path / "run"), "--no-progress"]
+    assert cli.main(argv) == 0
+    assert ("note: --daily plays whole UTC days only; left out: 2025-03-01T05:00..2025-03-02T00:00 (19 h)"
+            in capsys.readouterr().out)
 
 
 def test_pinned_plan_starts_one_bar_before_the_first_fill(market):

@@ -93,7 +93,14 @@ def plan_from(args: argparse.Namespace):
 
     if args.daily and not args.window:
         raise ValueError("--daily cuts the --window ranges into days; give at least one --window START..END")
-    dated = tuple(DateWindow.parse(w).label for w in args.window)   # a typo fails here, before any work
+    parsed = [DateWindow.parse(w) for w in args.window]   # a typo fails here, before any work
+    dated = tuple(w.label for w in parsed)
+    if args.daily:
+        from arena_gym.evaluation.windows import partial_days
+
+        left_out = partial_days(parsed)
+        if left_out:
+            print(f"note: --daily plays whole UTC days only; left out: {', '.join(left_out)}")
     return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
                      window_seed=args.window_seed, date_windows=dated, daily=args.daily)
 

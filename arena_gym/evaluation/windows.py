@@ -70,6 +70,21 @@ def daily_windows(windows: Sequence[DateWindow]) -> list[DateWindow]:
     return out
 
 
+def partial_days(windows: Sequence[DateWindow]) -> list[str]:
+    """What :func:`daily_windows` leaves out of ``windows``: one phrase per partial day at either
+    end (e.g. ``"2025-03-01T05:00..2025-03-02T00:00 (19 h)"``), for a notice."""
+    out = []
+    for w in windows:
+        first, last = w.start.ceil("D"), w.end.floor("D")
+        if last < first:   # no whole day: the whole window is left out
+            out.append(f"{w.label} ({(w.end - w.start) / pd.Timedelta(hours=1):g} h)")
+            continue
+        for lo, hi in ((w.start, first), (last, w.end)):
+            if hi > lo:
+                out.append(f"{DateWindow(lo, hi).label} ({(hi - lo) / pd.Timedelta(hours=1):g} h)")
+    return out
+
+
 @dataclass(frozen=True)
 class PinnedPlan:
     """Start bars (the bar observed before each window's first fill) and the config to play them."""
