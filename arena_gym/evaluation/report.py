@@ -85,10 +85,12 @@ def env_line(plan: dict[str, Any]) -> str:
     env, market = plan.get("env", {}), plan.get("market", {})
     if not env:
         return "env configuration unknown (no config.json)"
+    from arena_gym.text_format import count_of
+
     bar_hours = float(market.get("bar_seconds", 3600)) / 3600.0
     per_step = int(env.get("bars_per_decision", 1))
     n = env.get("episode_length")
-    length = f"{n} decisions ({n * per_step * bar_hours / 24:.3g} days)" if n else "episodes to the split's end"
+    length = f"{n} decisions ({count_of(n * per_step * bar_hours / 24, 'day')})" if n else "episodes to the split's end"
     assets = env.get("assets") or market.get("symbols") or []
     text = (f"One env config for every policy: market {market.get('name', '?')} ({', '.join(assets)}); a decision "
             f"every {per_step} bar(s) of {bar_hours:g} h; {length}; capital {float(env.get('initial_capital', 0)):,.0f}; "
