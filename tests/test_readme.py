@@ -55,10 +55,11 @@ SLOW = {
     "arena-gym train --timesteps 50000": "trains PPO for 50,000 steps",
     "arena-gym arena --env alpha-arena-s1": "plays 96 contest-length episodes",
     "scripts/benchmark_llm_vs_ppo.py": "trains PPO and plays the benchmark",
-    "model.learn(": "trains PPO for 200,000 steps",
+    "model.learn(": "trains PPO for 200,000 steps (half a minute to minutes on two cores)",
     "arena-gym sweep --timesteps": "trains eight PPO trials on Ray Tune (minutes on two cores); tests/test_ray.py "
                                    "runs a two-trial sweep",
     "--add-sweep runs/sweep": "plays the sweep's best configuration, which only the slow run trains",
+    "scripts/bench_env.py --only kernel-compile": "compiles the kernel and the env step from an empty cache (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
 }
