@@ -59,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     result = run_sweep(market, config, splits, sweep, out, address=args.ray_address, verbose=1 if args.verbose else 0,
                        progress=not args.no_progress)
     trials = result["trials"].drop(columns=["model"])
-    print(f"\nTrials ({METRIC}: mean total return of the best checkpoint on the validation windows, fraction):")
-    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    trials[METRIC] = 100 * trials[METRIC]
+    trials = trials.rename(columns={METRIC: "validation return %", "train_seconds": "train s"})
+    print(f"\nTrials (validation return %: {METRIC}, the mean total return of the best checkpoint on the validation "
+          f"windows, in %):")
+    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a"))
     best = result["best"]
     if "best_config" not in best:
         print("\nNo trial finished.")

@@ -264,7 +264,7 @@ def _check_plan(out_dir: Path, plan: dict[str, Any]) -> None:
     differ = [k for k in PLAN_KEYS if old.get(k) != fresh.get(k)]
     if differ:
         raise ValueError(f"{out_dir} holds an evaluation with a different {', '.join(differ)}; "
-                         f"resume it with the same settings, or write to another folder")
+                         f"resume it with the same settings, or write to another folder (--out DIR)")
     old_policies = old.get("policies", {})
     if any(name not in old_policies for name in fresh.get("policies", {})):
         old["policies"] = {**old_policies, **fresh.get("policies", {})}
