@@ -102,6 +102,9 @@ PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b|\.\.\.")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT_S = 1800
 
+#: One worker runs the sequence under ``pytest -n ... --dist loadgroup`` (others would replay it from the start).
+pytestmark = pytest.mark.xdist_group("readme-in-order")
+
 
 @dataclass(frozen=True)
 class Block:
