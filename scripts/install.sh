@@ -4,7 +4,11 @@
 # pull a large GPU build. Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "install.sh: creating .venv"
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
+echo "install.sh: installing torch (CPU build)"
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
+echo "install.sh: installing arena-gym with all its extras"
 .venv/bin/python -m pip install --quiet -e ".[all]"
+echo "install.sh: done; enter the environment with: source .venv/bin/activate"

@@ -47,6 +47,9 @@ def test_short_demo_prints_the_leaderboard_writes_the_report_and_resumes(tmp_pat
     (["episode", "--policy", "nope"], "unknown policy 'nope'; baselines: hold_cash, buy_and_hold, random"),
     (["episode", "--env", "alpha-arena-s1"], "takes contest decisions: pass --llm"),
     (["episode", "--env", "alpha-arena-s1", "--llm", "gpt-9"], "no model profile 'gpt-9'; available profiles: .*mock"),
+    (["episode", "--steps", "0"], "--steps must be >= 1, got 0"),
+    (["demo", "--llm", "foo"], "no model profile 'foo'; available profiles: .*mock"),   # before training
+    (["demo", "--windows", "0"], "need at least one window, got 0"),
 ])
 def test_bad_input_names_what_is_wrong_and_what_exists(argv, message, capsys, tmp_path):
     (tmp_path / "broken.zip").write_bytes(b"not a zip archive")
@@ -55,6 +58,32 @@ def test_bad_input_names_what_is_wrong_and_what_exists(argv, message, capsys, tm
         argv = [*argv, "--out", str(tmp_path / "run"), "--no-progress"]
     assert cli.main(argv) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_demo_checks_its_llm_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    t0 = time.perf_counter()
+    assert cli.main(["demo", "--llm", "gpt-5", "--out", str(tmp_path / "demo"), "--no-progress"]) == 2
+    assert "OPENAI_API_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "demo" / "ppo").exists() and time.perf_counter() - t0 < 30   # nothing trained
+
+
+def test_episode_prints_percentages_and_n_a_with_reasons(capsys):
+    assert cli.main(["episode", "--policy", "hold_cash", "--steps", "10"]) == 0
+    lines = dict(line.split("  ", 1) for line in capsys.readouterr().out.splitlines())
+    lines = {k.strip(): v.strip() for k, v in lines.items()}
+    assert lines["total_return (% per episode)"] == "0.00" and lines["max_drawdown (% below peak)"] == "0.00"
+    assert lines["trade_win_rate (% of trades)"] == "n/a (no closed trades)"
+    assert lines["sharpe (annualized)"].startswith("n/a (fewer than 30 returns")
+    assert lines["n_trades (per episode)"] == "0" and lines["n_liquidations"] == "0"
+
+
+def test_an_llm_episode_reports_each_decision_on_stderr(capsys):
+    assert cli.main(["episode", "--env", "alpha-arena-s1", "--llm", "mock", "--steps", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "llm:mock: 2 decisions, each waits for the model's answer" in err
+    assert re.search(r"decision 1/2 \(.* UTC\): [0-9.]+ s, equity 10,000.00", err)
+    assert "decision 2/2" in err
 
 
 def test_parse_seeds_reads_comma_separated_integers():

@@ -124,11 +124,13 @@ def test_backoff_gives_up_and_keeps_what_was_fetched(tmp_path):
     fake = FakeBinanceUsdm(NOW)
     # first klines page succeeds, then the exchange stays unavailable
     fake.script = {i: ccxt.ExchangeNotAvailable("binanceusdm 503 Service Unavailable") for i in range(1, 10)}
-    waits = []
+    waits, lines = [], []
     with pytest.raises(DataError, match=r"gave up after 4 attempts; last error ExchangeNotAvailable"):
         run(fake, "binanceusdm", "BTC", CURRENT_BAR - 2500 * HOUR, cache_dir=tmp_path, kinds="ohlcv",
-            backoff=Backoff(attempts=4, base_delay=1.0, max_delay=3.0, sleep=waits.append))
+            backoff=Backoff(attempts=4, base_delay=1.0, max_delay=3.0, sleep=waits.append, on_retry=lines.append))
     assert waits == [1.0, 2.0, 3.0]
+    assert [line.split(": ExchangeNotAvailable (binanceusdm 503 Service Unavailable); ")[1] for line in lines] == [
+        "retry 1 of 3 in 1 s", "retry 2 of 3 in 2 s", "retry 3 of 3 in 3 s"]   # said before each wait
     series = cached(tmp_path, "binanceusdm", "BTC", "ohlcv")
     assert series.stats.rows == 1000
     assert series.coverage == ((CURRENT_BAR - 2500 * HOUR, CURRENT_BAR - 1500 * HOUR),)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+import pytest
+
 CHECK = """
 import sys
+
+import pytest
 import arena_gym, arena_gym.env, arena_gym.exchange, arena_gym.evaluation
 assert "numba" not in sys.modules, "numba imported by import arena_gym"
 from arena_gym.env import PerpTradingEnv
@@ -35,3 +40,49 @@ def test_a_cached_environment_step_loads_without_the_compile_notice():
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     assert "compiling" not in run.stderr, run.stderr
+
+
+HAS_CACHE = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+from arena_gym.exchange.engine import has_disk_cache
+import tiny
+before = has_disk_cache(tiny.twice)
+tiny.twice(2.0)
+print(before, has_disk_cache(tiny.twice))
+"""
+
+
+def test_the_disk_cache_check_follows_numba(tmp_path):
+    (tmp_path / "tiny.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def check() -> str:
+        run = subprocess.run([sys.executable, "-c", HAS_CACHE, str(tmp_path)], capture_output=True, text=True,
+                             timeout=300, env=env, check=True)
+        return run.stdout.strip()
+
+    assert check() == "False True"          # nothing on disk, then compiled and saved
+    assert check() == "True True"           # loaded from disk: nothing to announce
+    (tmp_path / "tiny.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return x + x\n")
+    assert check() == "False True"          # numba drops an index whose source changed: it compiles again
+
+
+def test_each_env_mode_checks_only_the_compiled_functions_it_runs():
+    from arena_gym.env.config import EnvConfig
+    from arena_gym.env.core import compiled_entry_points
+
+    assert compiled_entry_points(EnvConfig()) == ("info_accounts", "step_env", "observe_accounts")
+    contest = EnvConfig(action_mode="decision", observation_mode="text", house_rules=True)
+    assert compiled_entry_points(contest) == ("info_accounts", "finish_step")   # never step_env
+
+
+@pytest.mark.slow
+def test_a_contest_env_on_a_fresh_cache_announces_compiling_once(tmp_path):
+    code = ("import gymnasium as gym, arena_gym; env = gym.make('arena_gym/AlphaArena-v0', episode_length=2); "
+            "env.reset(seed=0); env.step({})")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1200, env=env, check=True)
+    assert "compiling the environment's step" in first.stderr
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, check=True)
+    assert "compiling" not in again.stderr, again.stderr

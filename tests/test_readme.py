@@ -1,38 +1,46 @@
-"""Every shell command and Python snippet of README.md runs as written.
+"""README.md, followed from top to bottom, runs: every shell command and Python snippet, in order,
+in one folder, each in a fresh bash with a clean environment, as a user pasting it would.
 
 The README is read at collection time, so a new section's commands are tested without
 touching this file:
 
-* fenced ```` ```python ```` blocks are Python snippets, run with the project's interpreter;
+* fenced ```` ```python ```` blocks are Python snippets, run with ``python`` in the shell;
 * fenced ```` ```bash ````/```` ```sh ```` blocks and indented code blocks are shell commands, one per line;
-* inline code spans that start with a command (``arena-gym``, ``python``, ``bash``, ``.venv/bin/``,
-  ``pip``) are shell commands too.
+* inline code spans that start with a command (``arena-gym``, ``python``, ``bash``, ``source``,
+  ``.venv/bin/``, ``pip``) are shell commands too.
 
 A Python snippet with no ``import`` continues the README's previous snippet (as a reader
 would run it in one session): it runs after that one's code. A bare command name in prose
-(``arena-gym replay``) names the command rather than runs it: it is checked with ``--help``
-unless :data:`SLOW` lists it to run as written.
+(``arena-gym replay``) names the command rather than runs it: it is checked with ``--help``.
+A command quoted twice runs once.
 
-Each runs with bash in its own temporary folder holding the checkout's ``envs/``, ``policies/``
-and ``scripts/`` and a ``.venv`` link to the running interpreter's environment (whose ``bin`` is
-first on ``PATH``, so ``python`` and ``arena-gym`` are the project's), with ``runs/`` and the data
-cache empty, offline, and no provider key set. A command that names ``runs/demo`` gets a copy
-of a small demo run (``arena-gym demo`` with few timesteps and windows, made once per session).
+**One folder, in order.** The commands run one after the other in one folder, which holds the
+checkout's ``envs/``, ``policies/`` and ``scripts/`` and a ``.venv`` link to the environment of the
+running interpreter (what ``bash scripts/install.sh`` makes), so one command's output meets the
+next as it does for a user (``runs/demo`` is the demo's own run). **A fresh shell.** Each
+command runs in a new ``bash`` whose environment holds only a system ``PATH`` (no ``.venv`` on
+it), a fresh ``HOME`` (so the data cache is empty), no provider key and no network, and
+``PYTHONPATH`` naming this checkout (so the code under test is the one imported). What a user's
+shell keeps from line to line (``source .venv/bin/activate``, ``cd``, ``export``) is replayed
+before every later command, so a README that never enters the environment fails at its first
+``arena-gym`` with "command not found".
 
-What does not run in the default suite is listed below with its reason: :data:`SLOW` commands
-run under ``-m slow``; :data:`SKIP` ones need what a test machine cannot have. A span with
-placeholders (``DIR``, ``RUN_DIR``, ``...``) is a synopsis, not a command, and is skipped
-saying so. A failure names the README line of the block and shows its output.
+Two runs of the same sequence: the default suite runs it with the slow commands replaced by a
+cheap stand-in (:data:`CHEAP`: fewer timesteps and windows), so every command is proved to run
+and to meet its predecessors' output; ``-m slow`` runs it exactly as written. :data:`SLOW`
+commands without a stand-in run only under ``-m slow``; :data:`SKIP` ones need what a test
+machine cannot have. A span with placeholders (``DIR``, ``RUN_DIR``, ``...``) is a synopsis, not
+a command, and is skipped saying so. A failure names the README line of the block, shows its
+output and names any earlier command of the sequence that failed.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -41,26 +49,37 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 VENV = Path(sys.prefix)
 
-#: Commands or snippets (matched by a substring) that take minutes: run under ``-m slow``.
+#: Commands or snippets (matched by a substring) that take minutes: as written only under ``-m slow``.
 SLOW = {
     "arena-gym demo": "trains PPO for 150,000 steps and plays 96 episodes (about a minute)",
     "arena-gym train --timesteps 50000": "trains PPO for 50,000 steps",
     "arena-gym arena --env alpha-arena-s1": "plays 96 contest-length episodes",
     "arena-gym arena --windows 3 --seeds 0": "plays 15 episodes and 15,000 random-entry surrogates (about 20 s)",
     "scripts/benchmark_llm_vs_ppo.py": "trains PPO and plays the benchmark",
-    "model.learn(": "trains PPO for 200,000 steps (about a minute)",
+    "model.learn(": "trains PPO for 200,000 steps (half a minute to minutes on two cores)",
     "arena-gym sweep --timesteps": "trains eight PPO trials on Ray Tune (minutes on two cores); tests/test_ray.py "
                                    "runs a two-trial sweep",
+    "--add-sweep runs/sweep": "plays the sweep's best configuration, which only the slow run trains",
+    "scripts/bench_env.py --only kernel-compile": "compiles the kernel and the env step from an empty cache (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
 }
 
+#: The default suite's cheap stand-in for a :data:`SLOW` command (matched by a substring): the
+#: same command with (old, new) replaced once, so it still runs and writes what later ones read.
+CHEAP = {
+    "arena-gym demo": ("arena-gym demo", "arena-gym demo --timesteps 2048 --windows 2 --no-progress"),
+    "arena-gym train --timesteps 50000": ("--timesteps 50000", "--timesteps 2048 --no-progress"),
+    "arena-gym arena --env alpha-arena-s1": ("--llm auto", "--llm auto --windows 1 --seeds 0 --set episode_length=12 "
+                                                           "--no-progress"),
+    "scripts/benchmark_llm_vs_ppo.py": ("--windows 2", "--windows 1 --timesteps 2048 --episode-length 12"),
+    "model.learn(": ("model.learn(200_000", "model.learn(8_192"),
+}
+
 #: Commands or snippets (matched by a substring) a test machine cannot run, with the reason.
 SKIP = {
-    "--add-sweep runs/sweep": "reads the folder the README's previous command (arena-gym sweep --out runs/sweep) "
-                              "writes, and each command runs in its own folder; tests/test_ray.py covers --add-sweep",
-    "scripts/install.sh": "installs the environment; CI runs scripts/install.sh before the suite, and the demo and "
-                          "the test suite it chains are run by their own entries",
+    "scripts/install.sh": "installs the environment; CI runs scripts/install.sh before the suite, and the .venv "
+                          "it makes is the one every command here runs in",
     "python -m pytest": "the test suite itself",
     "pip install -e": "installs an extra from a package registry; CI installs the [all] extras",
     "local-smollm2": "needs the local-llm extra (a compiled llama.cpp server and a model file); tested by the "
@@ -73,12 +92,19 @@ SKIP = {
                             "variable, see tests/test_loud_failures.py)",
 }
 
-COMMAND_START = re.compile(r"^(arena-gym|python|bash|\.venv/bin/|pip)\b")
+COMMAND_START = re.compile(r"^(arena-gym|python|bash|source|\.venv/bin/|pip)\b")
+#: A command whose effect a user's shell keeps for the lines after it.
+SHELL_STATE = re.compile(r"^(source|\.|cd|export)\s")
 #: A command named in prose, without arguments.
 NAME_ONLY = re.compile(r"^arena-gym [a-z0-9-]+$")
 #: Placeholders of a synopsis: an all-caps word such as DIR or RUN_DIR, or an ellipsis.
 PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b|\.\.\.")
-DEMO_RUN = "runs/demo"
+#: The PATH of a fresh login without the project's environment.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TIMEOUT_S = 1800
+
+#: One worker runs the sequence under ``pytest -n ... --dist loadgroup`` (others would replay it from the start).
+pytestmark = pytest.mark.xdist_group("readme-in-order")
 
 
 @dataclass(frozen=True)
@@ -154,6 +180,15 @@ def classify(block: Block) -> tuple[str, str]:
     return "run", ""
 
 
+def cheap_form(block: Block) -> str | None:
+    """The default suite's stand-in for a slow block's text (see :data:`CHEAP`), or None."""
+    for needle, (old, new) in CHEAP.items():
+        if needle in block.text:
+            assert old in block.text, f"CHEAP[{needle!r}] replaces {old!r}, which README line {block.line} lacks"
+            return block.text.replace(old, new, 1)
+    return None
+
+
 def with_continuations(blocks: list[Block]) -> list[Block]:
     """Python snippets without an import get the code of the snippets they continue as setup."""
     out, previous = [], None
@@ -166,35 +201,94 @@ def with_continuations(blocks: list[Block]) -> list[Block]:
     return out
 
 
-def _params():
-    params = []
-    seen: set[tuple[str, str]] = set()
+def sequence() -> list[tuple[Block, str, str]]:
+    """The README's blocks in order, each once: (block, what, reason) with ``what`` from :func:`classify`."""
+    out, seen = [], set()
     for block in with_continuations(readme_blocks(README.read_text(encoding="utf-8"))):
-        if (block.kind, block.text) in seen:  # the same command quoted twice runs once
+        if (block.kind, block.text) in seen:   # the same command quoted twice runs once
             continue
         seen.add((block.kind, block.text))
-        what, reason = classify(block)
-        marks = []
-        if what == "slow":
-            marks.append(pytest.mark.slow)
-        elif what == "skip":
-            marks.append(pytest.mark.skip(reason=reason))
-        params.append(pytest.param(block, id=block.ident, marks=marks))
-    return params
+        out.append((block, *classify(block)))
+    return out
+
+
+def script_of(block: Block, text: str, what: str) -> str:
+    """The bash script that runs ``text`` (the block's own text or its stand-in) as a user would."""
+    if block.kind == "python":
+        code = f"{block.setup}\n{text}".strip()
+        return f"python - <<'README_SNIPPET'\n{code}\nREADME_SNIPPET"
+    return f"{text} --help" if what == "help" else text
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+    earlier_failures: list[int] = field(default_factory=list)
+
+
+class ReadmeRun:
+    """The README's commands run in order in one folder (see the module docstring).
+
+    ``cheap``: slow commands run as their :data:`CHEAP` stand-in, and those without one are left
+    out; otherwise every command runs as written. :meth:`outcome` runs the sequence up to the
+    block asked for (once), so each block's test sees what a user sees at that point.
+    """
+
+    def __init__(self, folder: Path, cheap: bool) -> None:
+        self.folder = _workspace(folder)
+        self.steps: list[tuple[Block, str]] = []
+        for block, what, _ in sequence():
+            if what == "skip":
+                continue
+            if what == "slow":
+                text = cheap_form(block) if cheap else block.text
+                if text is None:
+                    continue
+                what = "run"
+            else:
+                text = block.text
+            self.steps.append((block, script_of(block, text, what)))
+        self.outcomes: dict[int, Outcome] = {}
+        self.state: list[str] = []   # the shell-state commands run so far, replayed before each command
+
+    def includes(self, block: Block) -> bool:
+        return any(b == block for b, _ in self.steps)
+
+    def outcome(self, block: Block) -> Outcome:
+        failures: list[int] = []
+        for step, script in self.steps:
+            if step.line not in self.outcomes:
+                prelude = "".join(f"{cmd}\n" for cmd in self.state)
+                done = subprocess.run(["bash", "--noprofile", "--norc", "-c",
+                                       f"{prelude}set -e -o pipefail\n{script}"],
+                                      cwd=self.folder, env=_environment(self.folder / "home"), capture_output=True,
+                                      text=True, timeout=TIMEOUT_S)
+                self.outcomes[step.line] = Outcome(done.returncode, done.stdout, done.stderr, list(failures))
+                if step.kind == "shell" and SHELL_STATE.match(step.text) and done.returncode == 0:
+                    self.state.append(step.text)
+            if self.outcomes[step.line].returncode != 0 and step != block:
+                failures.append(step.line)
+            if step == block:
+                return self.outcomes[step.line]
+        raise AssertionError(f"README line {block.line} is not in this run")
 
 
 def _environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update({
-        "PATH": f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+    """A fresh shell's environment (see the module docstring)."""
+    env = {
         "HOME": str(home),
-        "ARENA_GYM_CACHE": str(home / "cache"),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PATH": SYSTEM_PATH,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(ROOT),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",   # litellm's price table from the package, not the network
         "OMP_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
-    })
-    env.pop("ARENA_GYM_ENVS", None)
-    env.pop("ARENA_GYM_POLICIES", None)
+    }
+    for key in ("TMPDIR", "NUMBA_CACHE_DIR"):   # where this machine keeps temporary files and compiled code
+        if key in os.environ:
+            env[key] = os.environ[key]
     return env
 
 
@@ -207,34 +301,48 @@ def _workspace(path: Path) -> Path:
     return path
 
 
-def _run(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, env=_environment(cwd / "home"), capture_output=True, text=True,
-                          timeout=timeout)
+@pytest.fixture(scope="session")
+def readme_cheap(tmp_path_factory) -> ReadmeRun:
+    return ReadmeRun(tmp_path_factory.mktemp("readme-cheap"), cheap=True)
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> Path:
-    """A small ``arena-gym demo`` run (runs/demo with a trained PPO), made once per session."""
-    ws = _workspace(tmp_path_factory.mktemp("readme-demo"))
-    done = _run(["bash", "-c", "arena-gym demo --timesteps 2048 --windows 2 --llm none --no-progress"], ws, 900)
-    assert done.returncode == 0, f"the small demo run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return ws / DEMO_RUN
+def readme_as_written(tmp_path_factory) -> ReadmeRun:
+    return ReadmeRun(tmp_path_factory.mktemp("readme-as-written"), cheap=False)
 
 
-@pytest.mark.parametrize("block", _params())
-def test_readme_block_runs_as_written(block: Block, tmp_path, request):
-    ws = _workspace(tmp_path / "ws")
-    if DEMO_RUN in block.text:
-        shutil.copytree(request.getfixturevalue("demo_run"), ws / DEMO_RUN)
-    if block.kind == "python":
-        args = [str(VENV / "bin" / "python"), "-c", f"{block.setup}\n{block.text}"]
-    else:
-        command = f"{block.text} --help" if classify(block)[0] == "help" else block.text
-        args = ["bash", "-c", f"set -e -o pipefail\n{command}"]
-    done = _run(args, ws, 1200)
-    assert done.returncode == 0, (f"README line {block.line} ({block.kind}) failed with exit code {done.returncode}:\n"
-                                  f"{block.text}\n--- stdout ---\n{done.stdout[-3000:]}\n"
+def _params(slow: bool):
+    params = []
+    for block, what, reason in sequence():
+        marks = [pytest.mark.slow] if slow else []
+        if what == "skip":
+            marks.append(pytest.mark.skip(reason=reason))
+        params.append(pytest.param(block, id=block.ident, marks=marks))
+    return params
+
+
+def _check(run: ReadmeRun, block: Block) -> None:
+    if not (VENV / "bin" / "activate").is_file():
+        pytest.skip(f"the interpreter's environment {VENV} is not a virtual environment (no bin/activate), "
+                    "so the README's `source .venv/bin/activate` cannot be followed")
+    if not run.includes(block):
+        pytest.skip(f"runs under -m slow only: {classify(block)[1]}")
+    done = run.outcome(block)
+    after = (f" (after README line(s) {', '.join(map(str, done.earlier_failures))} failed)"
+             if done.earlier_failures else "")
+    assert done.returncode == 0, (f"README line {block.line} ({block.kind}) failed with exit code {done.returncode}"
+                                  f"{after}:\n{block.text}\n--- stdout ---\n{done.stdout[-3000:]}\n"
                                   f"--- stderr ---\n{done.stderr[-3000:]}")
+
+
+@pytest.mark.parametrize("block", _params(slow=False))
+def test_readme_in_order_with_cheap_stand_ins(block: Block, readme_cheap: ReadmeRun):
+    _check(readme_cheap, block)
+
+
+@pytest.mark.parametrize("block", _params(slow=True))
+def test_readme_in_order_as_written(block: Block, readme_as_written: ReadmeRun):
+    _check(readme_as_written, block)
 
 
 def test_extraction_finds_every_kind_of_block():
@@ -252,6 +360,7 @@ def test_extraction_finds_every_kind_of_block():
     assert classify(blocks[1]) == ("skip", "a synopsis with placeholders, not a command")
     assert classify(blocks[2])[0] == "slow" and classify(blocks[0]) == ("run", "")
     assert classify(blocks[5])[0] == "help"                      # `arena-gym train` named in prose
+    assert cheap_form(blocks[2]) == "arena-gym demo --timesteps 2048 --windows 2 --no-progress"
 
 
 def test_a_snippet_without_imports_continues_the_previous_one():
@@ -259,3 +368,16 @@ def test_a_snippet_without_imports_continues_the_previous_one():
                                                Block("python", 5, "y = x + 1"), Block("python", 9, "print(y)")])
     assert first.setup == "" and second.setup == "import math\nx = 2"
     assert third.setup == "import math\nx = 2\ny = x + 1"
+
+
+def test_a_fresh_shell_has_no_project_command_until_the_environment_is_entered(tmp_path):
+    folder = _workspace(tmp_path / "ws")
+
+    def run(script: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "--noprofile", "--norc", "-c", script], cwd=folder,
+                              env=_environment(folder / "home"), capture_output=True, text=True, timeout=120)
+
+    if not (VENV / "bin" / "activate").is_file():
+        pytest.skip(f"{VENV} is not a virtual environment (no bin/activate)")
+    assert run("arena-gym --help").returncode == 127            # bash: arena-gym: command not found
+    assert run("source .venv/bin/activate\narena-gym --help").returncode == 0

@@ -105,3 +105,15 @@ def test_printed_leaderboard_states_units_and_shows_llm_costs_only_for_llms():
     assert random_line.split()[-4:] == ["-", "-", "-", "-"]              # no LLM figures for a baseline
     no_llm = leaderboard_table(board, metrics.drop(columns=["n_decisions"]))
     assert "cost USD" not in no_llm.columns
+
+
+def test_hold_cash_alone_reports_without_warnings(tmp_path):
+    import warnings
+
+    rows = [(100.0 + t % 7, 101.0 + t % 7, 99.0 + t % 7, 100.5 + t % 7) for t in range(200)]
+    market = bars_market({"BTC": rows})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # e.g. "All-NaN slice encountered" for its n/a columns
+        evaluate([HoldCash()], market, EnvConfig(episode_length=10), [60, 90], [0], tmp_path / "run", progress=False)
+        summary = write_report(tmp_path / "run")
+    assert summary["metrics"].loc["hold_cash", "n_trades"] == 0

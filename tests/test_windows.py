@@ -12,7 +12,8 @@ from arena_gym import cli
 from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.arena import ArenaPlan, run_arena
 from arena_gym.evaluation.baselines import HoldCash
-from arena_gym.evaluation.windows import DateWindow, WindowError, daily_windows, pinned_plan, window_times
+from arena_gym.evaluation.windows import (DateWindow, WindowError, daily_windows, left_out_notes, pinned_plan,
+                                         window_times)
 from arena_gym.market.synthetic import synthetic_market
 
 
@@ -31,6 +32,24 @@ def test_parse_and_daily_cut():
             DateWindow.parse(bad)
     with pytest.raises(WindowError, match="after the start"):
         DateWindow.parse("2025-01-08..2025-01-05")
+
+
+def test_the_partial_days_flat_days_leave_out_are_named():
+    assert left_out_notes([DateWindow.parse("2025-01-05T12:00..2025-01-08")]) == [
+        "partial day 2025-01-05T12:00..2025-01-06T00:00 UTC of window 2025-01-05T12:00..2025-01-08T00:00 left out "
+        "(only whole UTC days are played)"]
+    assert len(left_out_notes([DateWindow.parse("2025-01-05T05:00..2025-01-07T03:00")])) == 2
+    assert left_out_notes([DateWindow.parse("2025-01-05..2025-01-07")]) == []
+
+
+def test_eval_says_what_it_does_with_a_partial_day(tmp_path, capsys):
+    argv = ["eval", "--policy", "hold_cash", "--window", "2025-03-01T05:00..2025-03-03", "--seeds", "0",
+            "--no-progress", "--surrogates", "0"]
+    assert cli.main([*argv, "--flat-days", "--out", str(tmp_path / "flat")]) == 0
+    assert ("note: --flat-days: partial day 2025-03-01T05:00..2025-03-02T00:00 UTC of window "
+            "2025-03-01T05:00..2025-03-03T00:00 left out" in capsys.readouterr().out)
+    assert cli.main([*argv, "--daily", "--out", str(tmp_path / "daily")]) == 0
+    assert "segment 2025-03-01T05:00..2025-03-02T00:00 UTC is a partial day (19 h), kept" in capsys.readouterr().out
 
 
 def test_pinned_plan_starts_one_bar_before_the_first_fill(market):

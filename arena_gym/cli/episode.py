@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 #: Harness metrics printed after the facts of the episode.
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the window draw and the policy")
     p.add_argument("--start", default=None, help="start bar index or UTC timestamp (default: drawn from --seed)")
     p.add_argument("--steps", type=int, default=None, help="decisions to run (default: the preset's episode length)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (returns, drawdowns and rates as fractions; \"undefined\" gives the reason of each NaN)")
     p.set_defaults(func=run)
 
 
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from ..presets import load_env_preset
 
     market, config = load_env_preset(args.env)
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if args.steps is not None:
         config = replace(config, episode_length=args.steps)
     if args.start is not None:
@@ -50,8 +53,18 @@ def run(args: argparse.Namespace) -> int:
     with built_policies([_policy_spec(args, config.action_mode)], coins=coins) as (policy,):
         env = make_env(market, config, policy)  # the episode's env: its reset with --seed draws the start bar
         _, first = env.reset(seed=args.seed)
+        on_step = None
+        if args.llm:   # each decision waits for the model: say so, and report every one
+            planned = env.config.episode_length
+            print(f"{policy.name}: {planned} decisions, each waits for the model's answer", file=sys.stderr,
+                  flush=True)
+
+            def on_step(info: dict, seconds: float) -> None:
+                print(f"  decision {info['step']}/{planned} ({_time(env.market, int(info['bar']))} UTC): "
+                      f"{seconds:.1f} s, equity {info['equity']:,.2f}", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        metrics, steps, _ = play_episode(policy, market, config, EpisodeKey(policy.name, 0, int(first["bar"]), args.seed))
+        metrics, steps, _ = play_episode(policy, market, config, EpisodeKey(policy.name, 0, int(first["bar"]), args.seed),
+                                         on_step=on_step)
         seconds = time.perf_counter() - started
     last = steps.iloc[-1]
     planned = env.config.episode_length
@@ -70,19 +83,36 @@ def run(args: argparse.Namespace) -> int:
 
     undefined = {k: why for k, why in undefined_reasons(int(last["step"]), env.market.bar_seconds
                                                         * env.config.bars_per_decision).items() if k in result}
+    if result.get("n_trades") == 0 and "trade_win_rate" in result:
+        undefined["trade_win_rate"] = "no closed trades"
     if args.json:
         print(json.dumps({**result, "undefined": undefined}, indent=2, default=float))
     else:
-        width = max(map(len, result))
-        for key, value in result.items():
-            if key in undefined:
-                shown = f"n/a ({undefined[key]})"
-            elif isinstance(value, float):
-                shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}"
-            else:
-                shown = value
-            print(f"{key:<{width}}  {shown}")
+        print_result(result, undefined)
     return 0
+
+
+def print_result(result: dict, undefined: dict[str, str]) -> None:
+    """One line per field; metrics with their unit as in every table (returns and drawdowns in
+    %), n/a with its reason where a metric is undefined."""
+    import math
+
+    from ..evaluation.report import METRIC_UNITS, metric_header
+
+    rows = []
+    for key, value in result.items():
+        label = metric_header(key) if key in METRIC_UNITS else key
+        if key in undefined or (isinstance(value, float) and math.isnan(value)):
+            shown = f"n/a ({undefined[key]})" if key in undefined else "n/a"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            scaled = value * METRIC_UNITS.get(key, ("", 1.0))[1]
+            shown = f"{scaled:,.0f}" if key.startswith("n_") else f"{scaled:,.2f}"
+        else:
+            shown = value
+        rows.append((label, shown))
+    width = max(len(label) for label, _ in rows)
+    for label, shown in rows:
+        print(f"{label:<{width}}  {shown}")
 
 
 def _policy_spec(args: argparse.Namespace, action_mode: str) -> str:

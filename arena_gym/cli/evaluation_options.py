@@ -108,6 +108,11 @@ def plan_from(args: argparse.Namespace):
     dated = tuple(DateWindow.parse(w).label for w in args.window)   # a typo fails here, before any work
     if args.surrogates < 0:
         raise ValueError(f"--surrogates must be >= 0, got {args.surrogates}")
+    if args.flat_days:
+        from arena_gym.evaluation.windows import left_out_notes
+
+        for note in left_out_notes([DateWindow.parse(w) for w in dated]):
+            print(f"note: --flat-days: {note}")
     return ArenaPlan(split=args.split, n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)),
                      window_seed=args.window_seed, date_windows=dated, daily=args.daily, flat_days=args.flat_days)
 

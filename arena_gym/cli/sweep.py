@@ -28,7 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--timesteps", type=int, help="total timesteps per trial (default: the sweep file's)")
     p.add_argument("--ray-address", metavar="ADDR", help="run on the existing Ray cluster at ADDR "
                                                          "(default: a local cluster sized to this machine)")
-    p.add_argument("--no-progress", action="store_true", help="no status table while it runs")
+    p.add_argument("--no-progress", action="store_true", help="no line per trial while it runs")
+    p.add_argument("--verbose", action="store_true", help="Tune's status tables and Ray's info logs while it runs")
     p.add_argument("--out", help="sweep folder (default runs/sweep-<env>)")
     p.set_defaults(func=run)
 
@@ -55,11 +56,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"Sweep {sweep['path']}: {sweep['samples']} configurations x {len(sweep['seeds'])} seeds = {n_trials} "
           f"trials on {market.name} (train bars {splits.train}, selected on validation bars {splits.validation}, "
           f"test bars {splits.test} held out) -> {out}")
-    result = run_sweep(market, config, splits, sweep, out, address=args.ray_address,
-                       verbose=0 if args.no_progress else 1)
+    result = run_sweep(market, config, splits, sweep, out, address=args.ray_address, verbose=1 if args.verbose else 0,
+                       progress=not args.no_progress)
     trials = result["trials"].drop(columns=["model"])
-    print(f"\nTrials ({METRIC}: mean total return of the best checkpoint on the validation windows, fraction):")
-    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    trials[METRIC] = 100 * trials[METRIC]
+    trials = trials.rename(columns={METRIC: "validation return %", "train_seconds": "train s"})
+    print(f"\nTrials (validation return %: {METRIC}, the mean total return of the best checkpoint on the validation "
+          f"windows, in %):")
+    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a"))
     best = result["best"]
     if "best_config" not in best:
         print("\nNo trial finished.")

@@ -43,7 +43,8 @@ class Backoff:
     ``DDoSProtection``, ``RequestTimeout``, ``ExchangeNotAvailable``) are retried up to
     ``attempts`` calls in all, waiting ``base_delay * 2**k`` seconds (at most ``max_delay``)
     before retry ``k + 1``. Other ccxt errors fail at once. ``sleep`` is injectable for tests;
-    ``waits`` records every wait in seconds.
+    ``waits`` records every wait in seconds; ``on_retry`` (if set) is told of every retry before
+    its wait, as one line (what failed, why, which retry, and the wait in seconds).
     """
 
     attempts: int = 6
@@ -51,6 +52,7 @@ class Backoff:
     max_delay: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     waits: list[float] = field(default_factory=list)
+    on_retry: Callable[[str], None] | None = None
 
     def call(self, what: str, fn: Callable, *args, **kwargs):
         ccxt = require_ccxt()
@@ -63,6 +65,10 @@ class Backoff:
                                     f"last error {type(err).__name__}: {err}") from err
                 delay = min(self.max_delay, self.base_delay * 2 ** attempt)
                 self.waits.append(delay)
+                if self.on_retry is not None:
+                    reason = (str(err).strip().splitlines() or [""])[0][:160]
+                    self.on_retry(f"{what}: {type(err).__name__} ({reason}); retry {attempt + 1} of "
+                                  f"{self.attempts - 1} in {delay:g} s")
                 self.sleep(delay)
             except ccxt.BaseError as err:
                 raise DataError(f"{what}: the exchange refused the request: {type(err).__name__}: {err}") from err
@@ -157,7 +163,8 @@ def download(
         client: a ccxt exchange instance to use instead of a new one.
         backoff: retry policy (default :class:`Backoff`).
         progress: show tqdm progress bars.
-        notify: called with each notice as it happens (notices are also in the report).
+        notify: called with each notice as it happens (notices are also in the report), with a line
+            before the first request, and with each retry of a network error (see :class:`Backoff`).
         refresh: ignore what is cached for these series and fetch the whole range again.
         flush_rows: write to the cache at least every this many new rows.
         now: the current time in ms (default: the client's clock).
@@ -176,7 +183,7 @@ def download(
         raise DataError(f"empty or reversed range: since {iso(start)} is not before until {iso(end)}")
     if start >= now:
         raise DataError(f"since {iso(start)} is in the future (now is {iso(now)})")
-    backoff = backoff if backoff is not None else Backoff()
+    backoff = backoff if backoff is not None else Backoff(on_retry=notify)
     report = DownloadReport(waits=backoff.waits)
 
     def tell(message: str) -> None:
@@ -185,6 +192,10 @@ def download(
             if notify is not None:
                 notify(message)
 
+    if notify is not None:
+        notify(f"contacting {v.id}: loading its markets (network errors are retried {backoff.attempts - 1} times, "
+               f"{sum(min(backoff.max_delay, backoff.base_delay * 2 ** k) for k in range(backoff.attempts - 1)):g} s "
+               f"of waits in all)")
     backoff.call(f"{v.id}: loading markets", client.load_markets)
     check_coins(client, v, coin_list)
     cache = Cache(cache_dir)

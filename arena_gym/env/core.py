@@ -33,22 +33,41 @@ from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW
 __all__ = ["INFO_KEYS", "PerpCore", "Position", "prepare_market", "resolve_bar"]
 
 _COMPILED = None
+#: The compiled env functions whose disk cache was checked in this process (see :func:`load_compiled`).
+_CHECKED: set[str] = set()
 # the info values in ``INFO_KEYS`` order, picked from the float rows followed by the int rows
 _INFO_ORDER = itemgetter(*(row if b == 0 else len(FLOAT_INFO) + row for b, row in INFO_ROWS.values()))
 
 
-def load_compiled():
-    """The compiled env step module, imported (and compiled on a fresh machine) on first use."""
-    global _COMPILED
-    if _COMPILED is None:
-        from ..exchange.engine import announce_compiling, load_kernel
+def load_compiled(entry_points: tuple[str, ...] = ()):
+    """The compiled env step module, imported (and compiled on a fresh machine) on first use.
 
+    ``entry_points`` name the functions of :mod:`.compiled` the caller will run (see
+    :func:`compiled_entry_points`); the first time one is named in a process, a missing disk
+    cache is announced on stderr, so the notice comes only when something will compile."""
+    global _COMPILED
+    from ..exchange.engine import announce_compiling, load_kernel
+
+    if _COMPILED is None:
         load_kernel()
         from . import compiled
 
-        announce_compiling(compiled.step_env, "the environment's step")
         _COMPILED = compiled
+    unchecked = [name for name in entry_points if name not in _CHECKED]
+    if unchecked:
+        _CHECKED.update(unchecked)
+        announce_compiling([getattr(_COMPILED, name) for name in unchecked], "the environment's step")
     return _COMPILED
+
+
+def compiled_entry_points(config: EnvConfig) -> tuple[str, ...]:
+    """The functions of :mod:`.compiled` an env of ``config`` runs: numeric actions go through
+    ``step_env``, contest decisions through the exchange and ``finish_step``, and a text-only
+    observation needs no numeric one."""
+    names = ["info_accounts", "finish_step" if config.action_mode == "decision" else "step_env"]
+    if config.observation_mode != "text":
+        names.append("observe_accounts")
+    return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ class PerpCore:
         self._actions = np.zeros((n_accounts, m.n_assets))
         self._no_restart = np.zeros(n_accounts, bool)
         self._all_rows = np.arange(n_accounts)
-        self._compiled = load_compiled()
+        self._compiled = load_compiled(compiled_entry_points(config))
 
     def _bind_features(self) -> None:
         """The market's feature tables (shared through the market's cache), flattened bar-major
@@ -186,7 +205,7 @@ class PerpCore:
         self.__dict__.update(state)
         self.env_par.setflags(write=False)   # unpickled arrays are writable: keep the compiled signature
         self._bind_features()
-        self._compiled = load_compiled()
+        self._compiled = load_compiled(compiled_entry_points(self.config))
 
     def start_bar(self, spec) -> int:
         """The start bar for a bar index, or for a timestamp: the bar containing it."""

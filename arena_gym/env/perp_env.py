@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ..market.data import MarketData
+from ..text_format import utc_minute
 from .actions import action_space
 from .config import EnvConfig
 from .core import PerpCore, Position
@@ -196,7 +197,7 @@ class PerpTradingEnv(gym.Env):
         if self.render_mode != "ansi":
             return None
         info = self._last_info
-        lines = [f"{self.market.timestamps[int(info['bar'])]}  equity {info['equity']:.2f}  "
+        lines = [f"{utc_minute(self.market.timestamps[int(info['bar'])])}  equity {info['equity']:.2f}  "
                  f"fees {info['fees_paid']:.2f}  funding {info['funding_paid']:.2f}"]
         for p in self.positions():
             lines.append(f"  {p.symbol:<5} {p.size:+.6g} @ {p.entry_price:.6g}  mark {p.mark_price:.6g}  "

@@ -26,6 +26,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..market.data import MarketData
+from ..text_format import utc_minute
 from .actions import action_space
 from .config import EnvConfig
 from .core import INFO_KEYS, PerpCore
@@ -107,7 +108,7 @@ class PerpVectorEnv(VectorEnv):
             return None
         s, m = self.core.exchange.state, self.market
         lev = self.core.info_arrays()["gross_leverage"]
-        return "\n".join(f"{i:>4} {m.timestamps[s.bar[i]]}  equity {s.equity[i]:12.2f}  leverage {lev[i]:5.2f}x  "
+        return "\n".join(f"{i:>4} {utc_minute(m.timestamps[s.bar[i]])}  equity {s.equity[i]:12.2f}  leverage {lev[i]:5.2f}x  "
                          f"positions {int(np.count_nonzero(s.size[i]))}" for i in range(self.num_envs))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:

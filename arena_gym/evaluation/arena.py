@@ -66,6 +66,8 @@ class ArenaPlan:
                              "per day), not both")
         if not self.seeds:
             raise ValueError("need at least one seed")
+        if self.n_windows < 1:
+            raise ValueError(f"need at least one window, got {self.n_windows}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -268,8 +270,8 @@ def ppo_against_field(
     when there (see :func:`trained_ppo`); the evaluation is :func:`run_arena` into ``out_dir``.
 
     Args:
-        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), built after training and
-            closed at the end.
+        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), checked before training (see
+            :func:`~.policies.check_spec`), built after it and closed at the end.
         preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
         n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
@@ -278,8 +280,11 @@ def ppo_against_field(
     Returns:
         :func:`run_arena`'s summary plus ``ppo_model``, the path of the model played.
     """
+    from .policies import check_spec
     from .training import load_policy_preset
 
+    for spec in opponents:   # a typo or a missing key fails now, not after training
+        check_spec(spec)
     t0 = time.perf_counter()
     preset = load_policy_preset("ppo") if preset is None else preset
     config = with_fields(config, preset.get("env", {}))

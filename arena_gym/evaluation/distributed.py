@@ -49,18 +49,34 @@ def import_ray():
     return ray
 
 
-def connect(address: str | None = None, num_cpus: int | None = None):
+#: The logger of Ray's note that a new local cluster uses token authentication (its default
+#: since Ray 2.59), printed at every start; quiet unless asked for.
+RAY_AUTH_NOTE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def connect(address: str | None = None, num_cpus: int | None = None, verbose: bool = False):
     """``ray`` connected to a cluster: the one already joined, else ``address`` (an existing
-    cluster), else a new local one with ``num_cpus`` (default: every core)."""
+    cluster), else a new local one with ``num_cpus`` (default: every core).
+
+    Ray logs its warnings and errors; its note on token authentication (left on, as Ray sets
+    it) and its info lines only with ``verbose``."""
+    import logging
+
     ray = import_ray()
     if not ray.is_initialized():
         check_reachable(address)
+        note = logging.getLogger(RAY_AUTH_NOTE_LOGGER)
+        level = note.level
+        if not verbose:
+            note.setLevel(logging.ERROR)
         try:
             ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                     logging_level="WARNING")
+                     logging_level="INFO" if verbose else "WARNING")
         except (ConnectionError, RuntimeError, ValueError) as err:  # a wrong address: say so in one line
             where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
             raise ValueError(f"cannot join {where}: {str(err).strip().splitlines()[0]}") from err
+        finally:
+            note.setLevel(level)
     return ray
 
 

@@ -221,10 +221,12 @@ def max_drawdown(equity: np.ndarray) -> float:
 def undefined_reasons(n_steps: int, bar_seconds_per_step: float) -> dict[str, str]:
     """Which statistics of an episode of ``n_steps`` steps are ``NaN`` by the short-window
     rules (see the module docstring), each with its reason in words."""
+    from arena_gym.text_format import count_of
+
     days = n_steps * float(bar_seconds_per_step) / 86400.0
     reasons = {}
     if days < MIN_ANNUALIZE_DAYS:
-        why = f"not annualized: episodes of {days:.3g} days are shorter than {MIN_ANNUALIZE_DAYS:g} days"
+        why = f"not annualized: episodes of {count_of(days, 'day')} are shorter than {MIN_ANNUALIZE_DAYS:g} days"
         reasons.update(annualized_return=why, calmar=why)
     if n_steps < MIN_RATIO_RETURNS:
         why = f"fewer than {MIN_RATIO_RETURNS} returns per episode ({n_steps})"

@@ -95,9 +95,7 @@ class SB3Policy:
         it the file is loaded as PPO with no env overrides.
         """
         path = Path(path)
-        if not path.is_file():
-            near = sorted(p.name for p in path.parent.glob("*.zip")) if path.parent.is_dir() else []
-            raise FileNotFoundError(f"no model file {path}; model files in {path.parent}: {', '.join(near) or '(none)'}")
+        check_model_file(path)
         meta_path = model_config_path(path)
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         import stable_baselines3
@@ -160,26 +158,43 @@ class LLMTrader:
         before any episode starts. The local preset (also when named by its model string) starts its server on 127.0.0.1
         (stopped by :meth:`close`).
         """
-        from arena_gym.llm.policy import LLMConfigurationError, LLMPolicy, configuration_problem
-        from arena_gym.llm.profiles import load_profile, profile_for_model
+        from arena_gym.llm.policy import LLMPolicy
 
-        is_model_string = "/" in preset and Path(preset).suffix != ".toml" and not Path(preset).is_file()
-        profile = profile_for_model(preset) if is_model_string else load_profile(preset)
-        if profile.name != LOCAL_PRESET and kwargs.get("cache_mode") != "replay":
-            problem = configuration_problem(profile.model, kwargs.get("api_key"),
-                                            kwargs.get("api_base", profile.api_base), profile.params)
-            if problem is not None:
-                raise LLMConfigurationError(f"LLM preset {preset!r}: {problem}")
+        profile = cls.checked_profile(preset, **kwargs)
         server = None
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
             from arena_gym.llm.local_server import LocalModelServer
 
-            server = LocalModelServer().start()
+            server = LocalModelServer(log=_to_stderr).start()
             kwargs.update(server.policy_kwargs())
         trader = cls(lambda system_prompt: LLMPolicy.from_profile(profile, system_prompt=system_prompt, **kwargs),
                     name=name or f"llm:{Path(preset).stem}")
         trader._server = server
         return trader
+
+    @staticmethod
+    def checked_profile(preset: str, **kwargs: Any) -> Any:
+        """The model profile of ``preset`` (as :meth:`from_preset` reads it), checked without
+        calling the model or starting a server: an unknown name raises ``FileNotFoundError``
+        listing the presets; a hosted model whose provider key is not set, or the local model
+        when its extra is not installed, raises :class:`~arena_gym.llm.policy.LLMConfigurationError`."""
+        from arena_gym.llm.policy import LLMConfigurationError, configuration_problem
+        from arena_gym.llm.profiles import load_profile, profile_for_model
+
+        is_model_string = "/" in preset and Path(preset).suffix != ".toml" and not Path(preset).is_file()
+        profile = profile_for_model(preset) if is_model_string else load_profile(preset)
+        if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
+            from arena_gym.llm.local_server import local_model_unavailable_reason
+
+            problem = local_model_unavailable_reason()
+        elif profile.name != LOCAL_PRESET and kwargs.get("cache_mode") != "replay":
+            problem = configuration_problem(profile.model, kwargs.get("api_key"),
+                                            kwargs.get("api_base", profile.api_base), profile.params)
+        else:
+            problem = None
+        if problem is not None:
+            raise LLMConfigurationError(f"LLM preset {preset!r}: {problem}")
+        return profile
 
     def bind(self, env: Any) -> None:
         """Build the model policy from the env's system prompt at the first episode."""
@@ -207,6 +222,48 @@ class LLMTrader:
 #: The forms of a policy spec on the command line.
 SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm or provider/model>",
               "recorded:<trade log>#<model_id>", "<label>=<any of these>")
+
+
+def _to_stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+
+
+def check_model_file(path: str | Path) -> None:
+    """Raise ``FileNotFoundError`` naming the model files beside ``path`` when it is not a file."""
+    path = Path(path)
+    if not path.is_file():
+        near = sorted(p.name for p in path.parent.glob("*.zip")) if path.parent.is_dir() else []
+        raise FileNotFoundError(f"no model file {path}; model files in {path.parent}: {', '.join(near) or '(none)'}")
+
+
+def check_spec(spec: str) -> None:
+    """Raise at once, with the error :func:`policy_from_spec` would raise, when ``spec`` cannot be
+    built, without building it (no model loaded, no server started, no call made): an unknown
+    baseline or form, a missing model file or trade log, an unknown LLM preset, a hosted LLM
+    whose provider key is not set, or the local model without its extra. For checking every
+    option before long work (training) starts."""
+    from .baselines import BASELINES
+
+    body = spec.split("=", 1)[1] if "=" in spec else spec
+    kind, _, rest = body.partition(":")
+    if kind in BASELINES and not rest:
+        return
+    if kind == "ppo" and rest:
+        check_model_file(rest)
+        return
+    if kind == "llm" and rest:
+        LLMTrader.checked_profile(rest)
+        return
+    if kind == "recorded" and rest:
+        path, _, model = rest.rpartition("#")
+        if not path or not model:
+            raise ValueError(f"recorded policy {body!r}: expected recorded:<trade log>#<model_id>")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"recorded policy {body!r}: no trade log {path}")
+        return
+    raise ValueError(f"unknown policy {body!r}; baselines: {', '.join(BASELINES)}; other forms: {', '.join(SPEC_FORMS[1:])}")
 
 
 def baseline_params() -> dict[str, dict[str, Any]]:

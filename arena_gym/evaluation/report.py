@@ -91,10 +91,12 @@ def env_line(plan: dict[str, Any]) -> str:
     env, market = plan.get("env", {}), plan.get("market", {})
     if not env:
         return "env configuration unknown (no config.json)"
+    from arena_gym.text_format import count_of
+
     bar_hours = float(market.get("bar_seconds", 3600)) / 3600.0
     per_step = int(env.get("bars_per_decision", 1))
     n = env.get("episode_length")
-    length = f"{n} decisions ({n * per_step * bar_hours / 24:.3g} days)" if n else "episodes to the split's end"
+    length = f"{n} decisions ({count_of(n * per_step * bar_hours / 24, 'day')})" if n else "episodes to the split's end"
     assets = env.get("assets") or market.get("symbols") or []
     text = (f"One env config for every policy: market {market.get('name', '?')} ({', '.join(assets)}); a decision "
             f"every {per_step} bar(s) of {bar_hours:g} h; {length}; capital {float(env.get('initial_capital', 0)):,.0f}; "
@@ -243,7 +245,7 @@ def plot_fingerprints(metrics: pd.DataFrame, path: Path, title: str) -> Path:
 
     columns = [c for c in FINGERPRINT_METRICS if c in metrics.columns]
     values = metrics[columns].to_numpy(dtype=np.float64)
-    low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    low, high = np.fmin.reduce(values, axis=0), np.fmax.reduce(values, axis=0)   # NaN for an all-n/a column
     span = np.where(high > low, high - low, 1.0)
     shade = np.where(np.isfinite(values), (values - low) / span, np.nan)
     fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 2, 0.55 * len(metrics) + 1.6), dpi=110)

@@ -176,15 +176,22 @@ def _begin(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):
     return env, observation, info, EpisodeRecorder(env, info)
 
 
-def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):
-    """Play one episode with ``policy.act``; returns (metrics, steps, trades)."""
+def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
+                 on_step: Callable[[dict[str, Any], float], None] | None = None):
+    """Play one episode with ``policy.act``; returns (metrics, steps, trades).
+
+    ``on_step`` (for progress) receives each step's ``info`` and the seconds the decision and
+    the step took."""
     env, observation, info, recorder = _begin(policy, market, config, key)
     done = False
     while not done:
+        started = time.perf_counter()
         action = policy.act(observation, info)
         observation, reward, terminated, truncated, info = env.step(action)
         recorder.record(action, reward, info)
         done = terminated or truncated
+        if on_step is not None:
+            on_step(info, time.perf_counter() - started)
     return recorder.finish(info)
 
 
@@ -266,7 +273,7 @@ def _check_plan(out_dir: Path, plan: dict[str, Any]) -> None:
     differ = [k for k in PLAN_KEYS if old.get(k) != fresh.get(k)]
     if differ:
         raise ValueError(f"{out_dir} holds an evaluation with a different {', '.join(differ)}; "
-                         f"resume it with the same settings, or write to another folder")
+                         f"resume it with the same settings, or write to another folder (--out DIR)")
     old_policies = old.get("policies", {})
     if any(name not in old_policies for name in fresh.get("policies", {})):
         old["policies"] = {**old_policies, **fresh.get("policies", {})}

@@ -30,6 +30,7 @@ the same configurations on every machine.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -110,14 +111,18 @@ def _train_trial(params: dict[str, Any], *, market: MarketData, config: EnvConfi
 
 
 def run_sweep(market: MarketData, config: EnvConfig, splits: Splits, sweep: dict[str, Any], out_dir: str | Path,
-              *, address: str | None = None, verbose: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
+              *, address: str | None = None, verbose: int = 0, progress: bool = True,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the sweep into ``out_dir`` and write its tables.
 
     Args:
         market, config, splits: what every trial trains on (``config`` as in ``arena-gym train``).
         sweep: :func:`load_sweep`'s result.
         address: an existing Ray cluster; default: the one joined, else a local one.
-        verbose: Tune's progress display (0 silent, 1 a status table while it runs).
+        verbose: Tune's progress display (0: none, Tune's status tables from 1) and, from 1,
+            Ray's info logs.
+        progress: log one line as each trial starts and finishes.
+        log: receives the progress lines and the note that a sweep resumes.
 
     Returns:
         ``trials`` and ``configs`` frames and ``best`` (the content of ``best.json``).
@@ -131,7 +136,7 @@ def run_sweep(market: MarketData, config: EnvConfig, splits: Splits, sweep: dict
     out_dir.mkdir(parents=True, exist_ok=True)
     configurations = _configurations(out_dir, sweep, splits)
     preset = load_policy_preset(sweep["preset"])
-    connect(address)
+    connect(address, verbose=verbose > 0)
     trainable = tune.with_resources(
         tune.with_parameters(_train_trial, market=market, config=config, splits=splits, preset=preset,
                              configurations=configurations, train=dict(sweep["train"]), out_dir=str(out_dir)),
@@ -139,6 +144,7 @@ def run_sweep(market: MarketData, config: EnvConfig, splits: Splits, sweep: dict
     param_space = {"config_id": tune.grid_search(list(range(len(configurations)))),
                    "seed": tune.grid_search([int(s) for s in sweep["seeds"]])}
     experiment = out_dir / "tune"
+    callbacks = [_trial_lines(log, len(configurations) * len(sweep["seeds"]))] if progress else []
     if tune.Tuner.can_restore(str(experiment)):
         log(f"Resuming the sweep in {out_dir}")
         tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True, param_space=param_space)
@@ -147,10 +153,39 @@ def run_sweep(market: MarketData, config: EnvConfig, splits: Splits, sweep: dict
             trainable, param_space=param_space,
             tune_config=tune.TuneConfig(metric=METRIC, mode="max",
                                         max_concurrent_trials=int(sweep["max_concurrent"]) or None,
-                                        trial_dirname_creator=lambda t: f"c{t.config['config_id']:02d}-s{t.config['seed']}"),
-            run_config=tune.RunConfig(name="tune", storage_path=str(out_dir), verbose=verbose))
+                                        trial_dirname_creator=_trial_name),
+            run_config=tune.RunConfig(name="tune", storage_path=str(out_dir), verbose=verbose, callbacks=callbacks))
+    if verbose == 0:   # Tune's newer console output prints an experiment table even at verbose 0; its classic one is silent
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     grid = tuner.fit()
     return write_tables(out_dir, grid.get_dataframe(), configurations)
+
+
+def _trial_lines(log: Callable[[str], None], n_trials: int) -> Any:
+    """A Tune callback that logs one line as each trial starts and finishes or fails."""
+    from ray import tune
+
+    class TrialLines(tune.Callback):
+        finished = 0
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            log(f"  trial {_trial_name(trial)} started")
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.finished += 1
+            value = (trial.last_result or {}).get(METRIC)
+            shown = f"{METRIC} {value:+.2%}" if value is not None else "no result"
+            log(f"  trial {_trial_name(trial)} done: {shown} ({self.finished} of {n_trials} trials done)")
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self.finished += 1
+            log(f"  trial {_trial_name(trial)} failed ({self.finished} of {n_trials} trials done); see its folder")
+
+    return TrialLines()
+
+
+def _trial_name(trial: Any) -> str:
+    return f"c{trial.config['config_id']:02d}-s{trial.config['seed']}"
 
 
 def _configurations(out_dir: Path, sweep: dict[str, Any], splits: Splits) -> list[dict[str, Any]]:

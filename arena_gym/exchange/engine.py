@@ -9,7 +9,7 @@ stated once, in the docstring of :mod:`arena_gym.exchange.kernel`, next to their
 numba is imported on the first :class:`Exchange` (``import arena_gym`` stays light). Compiled
 code is cached on disk (numba's cache: the package's ``__pycache__`` when writable, else numba's
 user-wide cache directory, or ``NUMBA_CACHE_DIR`` when set); the first run on a machine compiles
-for a few seconds and says so on stderr.
+(for how long: the ``kernel-compile`` row of ``scripts/bench_env.py``) and says so on stderr.
 """
 
 from __future__ import annotations
@@ -38,12 +38,28 @@ if TYPE_CHECKING:
 _KERNEL = None
 
 
-def announce_compiling(dispatcher, what: str) -> None:
-    """Say on stderr, in one line, that ``what`` is about to be compiled when the numba
-    ``dispatcher`` has nothing cached on disk yet (a first run on this machine)."""
+def has_disk_cache(dispatcher) -> bool:
+    """Whether the numba ``dispatcher`` has compiled code on disk that numba will load: its cache
+    index exists and matches the current source file (numba drops an index whose source changed).
+    ``True`` when this cannot be told (caching off, or numba's cache layout changed)."""
     cache = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     index = getattr(cache, "_index_path", None)
-    if index is not None and not os.path.exists(index):
+    if index is None:
+        return True
+    if not os.path.exists(index):
+        return False
+    try:
+        return bool(cache._load_index())
+    except Exception:   # an unreadable index is numba's to handle; do not guess
+        return True
+
+
+def announce_compiling(dispatchers, what: str) -> None:
+    """Say on stderr, in one line, that ``what`` is about to be compiled when one of the numba
+    ``dispatchers`` (one or several) has nothing on disk to load (a first run on this machine, or
+    after its source changed)."""
+    dispatchers = dispatchers if isinstance(dispatchers, (list, tuple)) else (dispatchers,)
+    if not all(has_disk_cache(d) for d in dispatchers):
         print(f"arena-gym: compiling {what} (first run on this machine; cached afterwards)...",
               file=sys.stderr, flush=True)
 

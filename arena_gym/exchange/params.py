@@ -68,6 +68,11 @@ class ExchangeParams:
     fees: np.ndarray
     bars: np.ndarray
 
+    def __repr__(self) -> str:
+        from arena_gym.text_format import arrays_repr
+
+        return arrays_repr(self)
+
     @classmethod
     def build(cls, market: MarketData, rules: ExchangeRules, slippage: SlippageModel, *, isolated: bool,
               default_leverage: np.ndarray, ledger_level: str) -> "ExchangeParams":

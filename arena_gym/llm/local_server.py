@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 #: The Python package that ships the model file.
@@ -80,6 +81,8 @@ class LocalModelServer:
         context_tokens: the server's context window (prompt + completion), in tokens.
         threads: CPU threads for inference; default llama.cpp's choice.
         startup_timeout_s: seconds to wait for the server to answer ``/v1/models``.
+        log: receives one line when the server starts, one every 15 s while it loads the model,
+            and one when it answers (default: silent).
 
     Attributes:
         api_base: ``http://127.0.0.1:<port>/v1`` once started.
@@ -91,12 +94,13 @@ class LocalModelServer:
 
     def __init__(self, model_path: str | Path | None = None, *, port: int | None = None,
                  context_tokens: int = DEFAULT_CONTEXT_TOKENS, threads: int | None = None,
-                 startup_timeout_s: float = 120.0) -> None:
+                 startup_timeout_s: float = 120.0, log: Callable[[str], None] | None = None) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.port = port
         self.context_tokens = context_tokens
         self.threads = threads
         self.startup_timeout_s = startup_timeout_s
+        self.log = log
         self.model = f"openai/{MODEL_ALIAS}"
         self.log_path: Path | None = None
         self._process: subprocess.Popen | None = None
@@ -126,6 +130,9 @@ class LocalModelServer:
                    "--n_ctx", str(self.context_tokens)]
         if self.threads is not None:
             command += ["--n_threads", str(self.threads)]
+        if self.log is not None:
+            self.log(f"starting the local model server ({Path(model_path).name}) on {LOOPBACK}:{self.port}; waiting "
+                     f"up to {self.startup_timeout_s:g} s for it to load the model...")
         log_fd, log_name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
         self.log_path = Path(log_name)
         with os.fdopen(log_fd, "w") as log:
@@ -139,15 +146,22 @@ class LocalModelServer:
         return self
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout_s
+        started = time.monotonic()
+        deadline = started + self.startup_timeout_s
+        next_note = started + 15.0
         url = f"{self.api_base}/models"
         while time.monotonic() < deadline:
+            if self.log is not None and time.monotonic() >= next_note:
+                self.log(f"  still loading the model ({time.monotonic() - started:.0f} s)")
+                next_note += 15.0
             if self._process.poll() is not None:
                 raise RuntimeError(f"the model server exited with code {self._process.returncode}:\n"
                                    f"{self.log_tail()}")
             try:
                 with urllib.request.urlopen(url, timeout=2.0) as reply:
                     if reply.status == 200:
+                        if self.log is not None:
+                            self.log(f"local model server ready after {time.monotonic() - started:.1f} s")
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass

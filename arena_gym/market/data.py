@@ -158,6 +158,18 @@ class MarketData:
                     f"open={o} high={h} low={l} close={c} volume={self.volume[t, a]}"
                 )
 
+    def __repr__(self) -> str:
+        """One line: name, assets, bars and span, and which optional fields it holds (the arrays
+        themselves are no use on screen)."""
+        from arena_gym.text_format import bar_length, utc_minute
+
+        extras = [name for name in ("mark", "open_interest") if getattr(self, name) is not None]
+        if self.filled.any():
+            extras.append(f"{int(self.filled.any(axis=1).sum())} filled bars")
+        return (f"MarketData({self.name!r}: {', '.join(self.symbols)}; {self.n_bars} bars of "
+                f"{bar_length(self.bar_seconds)}, {utc_minute(self.timestamps[0])} .. {utc_minute(self.timestamps[-1])}; "
+                f"funding every {self.funding_interval_hours} h{''.join(f'; {e}' for e in extras)})")
+
     # ------------------------------------------------------------------ shape and lookup
     @property
     def n_bars(self) -> int:
