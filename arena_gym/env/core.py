@@ -110,7 +110,7 @@ class PerpCore:
     """``n_accounts`` episodes over one market (see the module docstring)."""
 
     def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig, min_start: int = 0,
-                 default_ledger: str = "full") -> None:
+                 default_ledger: str = "episode") -> None:
         self.config = config
         self.market, self.rules = prepare_market(market, config)
         m = self.market

@@ -235,9 +235,12 @@ class PerpTradingEnv(gym.Env):
         return self.core.positions(0)
 
     def ledger_frame(self):
-        """Every fill, fee, funding payment, liquidation and forfeit so far, as a DataFrame."""
+        """Every fill, fee, funding payment, liquidation and forfeit so far, as a DataFrame: of
+        the current episode by default (``ledger="episode"``), of every episode with
+        ``ledger="full"`` (see :class:`~arena_gym.env.config.EnvConfig`)."""
         return self.core.exchange.ledger.frame(self.market.timestamps, self.market.symbols)
 
     def trades(self, include_open: bool = True):
-        """Round-trip trades of this env's episodes (open positions valued at the last mark)."""
+        """Round-trip trades of the episodes the ledger holds (the current one by default; open
+        positions valued at the last mark)."""
         return self.core.trades(include_open)
