@@ -5,6 +5,7 @@ for real time and none reaches an exchange."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -229,6 +230,12 @@ def test_an_outage_backs_off_and_catches_up_in_order(tmp_path):
     kinds = [e.kind for e in events]
     assert kinds.count("outage") == 1 and kinds.count("recovered") == 1
     assert kinds.index("outage") < kinds.index("recovered")
+    # every wait of the outage is announced with the time of the next try, and the feed keeps waiting
+    retries = [e for e in events if e.kind == "retry"]
+    assert len(retries) >= 3 and kinds.index("outage") < kinds.index("retry") < kinds.index("recovered")
+    for e in retries:
+        next_try = re.search(r"next try at (\S+) \(in (\d+) s\)", e.detail)
+        assert next_try and to_millis(next_try.group(1)) == (e.at + 1000 * int(next_try.group(2))) // 1000 * 1000
     assert not session.store.filled.any()  # an outage is not a gap in the market
     for a, b in zip(reference.contestants, session.contestants):
         pd.testing.assert_frame_equal(steps_of(tmp_path / "ref", a.name), steps_of(tmp_path / "run", b.name))
@@ -312,6 +319,32 @@ def test_paper_command_runs_contestants_and_report_reads_the_folder(tmp_path, ca
     bad = build_parser().parse_args(["paper", "--coins", "BTC", "--max-bars", "0", "--add", "random"])
     with pytest.raises(ValueError, match="--max-bars must be >= 1"):
         paper_cli.run(bad, client=client, clock=clock)
+
+
+def test_paper_command_gives_up_when_the_exchange_never_answers(tmp_path, capsys):
+    from arena_gym.cli import build_parser
+    from arena_gym.cli import paper as paper_cli
+
+    clock = FakeClock(T0)
+    fake = LiveHyperliquid(clock)
+    fake.down.append((0, 1 << 62))  # no network at all
+    out = tmp_path / "paper"
+    args = build_parser().parse_args(["paper", "--coins", "BTC,ETH,SOL", "--add", "random", "--history-bars", "80",
+                                      "--connect-timeout", "90", "--out", str(out)])
+    assert paper_cli.run(args, client=hyperliquid_client(fake), clock=clock) == 1
+    # bounded: the stated 90 s plus the request in flight (its backoff waits 1 + 2 + 4 + 8 + 16 s)
+    assert 90_000 <= clock.t - T0 <= (90 + 31) * 1000 + 1000
+    captured = capsys.readouterr()
+    assert "gives up if hyperliquid does not answer within 90 s" in captured.out
+    errors = captured.err.strip().splitlines()
+    assert errors[-1] == "arena-gym paper: hyperliquid did not answer in 90 s (3 failed tries); check the network " \
+                         "connection, then rerun the same command"
+    assert sum(line.startswith("[outage]") for line in errors) == 1
+    assert all(line.startswith(("[outage]", "[retry]", "arena-gym paper:")) for line in errors)
+    assert not (out / "bars.npz").exists()
+    bad = build_parser().parse_args(["paper", "--coins", "BTC", "--add", "random", "--connect-timeout", "0"])
+    with pytest.raises(ValueError, match="--connect-timeout must be > 0"):
+        paper_cli.run(bad, client=hyperliquid_client(fake), clock=clock)
 
 
 @pytest.mark.slow  # trains a tiny PPO first (about a minute on two busy cores)
