@@ -96,6 +96,33 @@ def test_the_episode_ledger_drops_only_the_rows_of_accounts_that_restart():
     assert after.reset_index(drop=True).equals(before[before["account"] != 1].reset_index(drop=True))
 
 
+CHECK_ENV_WITHOUT_MATPLOTLIB = """
+import sys
+import warnings
+sys.modules["matplotlib"] = None          # as on a base install: importing it fails
+import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
+import arena_gym
+env = gym.make("arena_gym/Perp-v0")
+warnings.simplefilter("ignore")           # check_env's advice to pass env.unwrapped
+check_env(env)                            # its defaults: the render check of every advertised mode
+check_env(env.unwrapped)
+frame = gym.make("arena_gym/Perp-v0", render_mode="rgb_array")
+frame.reset(seed=0)
+print("ok", frame.render().shape)
+"""
+
+
+def test_check_env_with_its_defaults_passes_without_matplotlib():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CHECK_ENV_WITHOUT_MATPLOTLIB], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ok", "(600,", "800,", "3)"]
+
+
 def test_sb3_make_vec_env_can_turn_the_ledger_off():
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv

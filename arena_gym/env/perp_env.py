@@ -15,7 +15,8 @@ from .config import EnvConfig
 from .core import PerpCore, Position
 from .features import observation_names
 from .snapshot import account_snapshot
-from .viewer import EpisodeTrace, draw_episode, figure_to_rgb, save_figure
+from .frame import draw_frame
+from .viewer import EpisodeTrace, draw_episode, save_figure
 
 #: Characters a text observation may contain (ASCII, whitespace, and the typography of the
 #: shipped prompt templates); an edited template may add more.
@@ -74,7 +75,8 @@ class PerpTradingEnv(gym.Env):
     ## Rendering
     ``render_mode="ansi"``: a text summary of the account. ``"rgb_array"``: an ``(H, W, 3)``
     uint8 picture of the episode so far (prices with entries, exits and liquidations, exposure,
-    equity; needs Matplotlib). :meth:`render_all` draws the episode as a figure in any mode.
+    equity; drawn with NumPy, see :mod:`arena_gym.env.frame`). :meth:`render_all` draws the
+    episode as a labelled Matplotlib figure in any mode (the ``report`` extra).
 
     ## Arguments
     ``market`` (a :class:`~arena_gym.market.MarketData`; default: the embedded synthetic
@@ -162,7 +164,7 @@ class PerpTradingEnv(gym.Env):
     def render(self) -> str | np.ndarray | None:
         """The ``render_mode``'s picture of the current episode (see Rendering above)."""
         if self.render_mode == "rgb_array":
-            return figure_to_rgb(draw_episode(self._trace, self.market))
+            return draw_frame(self._trace, self.market)
         if self.render_mode != "ansi":
             return None
         info = self._last_info
