@@ -225,6 +225,15 @@ class PerpTradingEnv(gym.Env):
 
         return pd.DataFrame(self.records)
 
+    def market_extended(self) -> None:
+        """Take the bars the market gained in place (:meth:`~arena_gym.market.MarketData.append`,
+        called on the market this env was built on): the episode carries on, and can now step
+        onto them. Observations, prompts and fills equal those of an env built on the longer
+        market."""
+        self.core.market_extended()
+        if self._text is not None:
+            self._text.market_extended()
+
     # ------------------------------------------------------------------ accessors
     @property
     def account(self):

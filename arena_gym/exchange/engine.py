@@ -179,6 +179,11 @@ class Exchange:
         self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, closed)
         self._bind()
 
+    def market_extended(self) -> None:
+        """Follow the market after it grew in place (:meth:`~arena_gym.market.MarketData.append`):
+        the parameters are rebuilt over its bars; accounts and ledger carry on as they were."""
+        self._bind()
+
     # ------------------------------------------------------------------ lifecycle
     @property
     def n_accounts(self) -> int:
