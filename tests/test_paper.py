@@ -22,7 +22,7 @@ from arena_gym.data.live import LiveFeed
 from arena_gym.data.symbols import to_millis
 from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.baselines import make_baseline
-from arena_gym.evaluation.paper import STATE_NAME, PaperSession, policies_for
+from arena_gym.evaluation.paper import JOURNAL_NAME, LIVE_BARS_NAME, PaperSession, policies_for, read_lines
 from arena_gym.evaluation.runner import make_env, policy_seed, read_log
 from ccxt_venues import (FakeBinanceUsdm, FakeHyperliquid, binance_client, candle, funding_rate,
                          hyperliquid_client)
@@ -163,8 +163,12 @@ def test_a_restart_resumes_without_losing_or_doubling_a_bar(tmp_path):
     clock = FakeClock(T0)
     fake = LiveHyperliquid(clock)
     first, _ = paper_run(tmp_path / "run", clock, fake, max_bars=12)
-    state = json.loads((tmp_path / "run" / STATE_NAME).read_text())
-    assert {len(c["journal"]) for c in state["contestants"].values()} == {12}
+    journal = read_lines(tmp_path / "run" / JOURNAL_NAME)
+    assert len(journal) == 36 and {r["policy"] for r in journal} == {"random", "ema_momentum", "buy_and_hold"}
+    assert [r["step"] for r in journal if r["policy"] == "random"] == list(range(12))
+    # a kill in the middle of writing a line: the torn line is dropped and that decision taken again
+    with (tmp_path / "run" / JOURNAL_NAME).open("a") as fh:
+        fh.write('{"policy": "random", "step": 12, "bar"')
     clock.t += 9 * BAR  # the session was down for nine bars
     events = []
     second, summary = paper_run(tmp_path / "run", clock, fake, max_bars=30, events=events.append)
@@ -176,9 +180,9 @@ def test_a_restart_resumes_without_losing_or_doubling_a_bar(tmp_path):
     kinds = [json.loads(line)["kind"] for line in events_file.read_text().splitlines()] if events_file.exists() else []
     assert "diverged" not in kinds  # the random baseline's generator was restored by deciding again
     # a third run with nothing new to do changes nothing
-    before = (tmp_path / "run" / STATE_NAME).read_text()
+    before = [(tmp_path / "run" / name).read_text() for name in (JOURNAL_NAME, LIVE_BARS_NAME)]
     paper_run(tmp_path / "run", clock, fake, max_bars=30)
-    assert (tmp_path / "run" / STATE_NAME).read_text() == before
+    assert [(tmp_path / "run" / name).read_text() for name in (JOURNAL_NAME, LIVE_BARS_NAME)] == before
 
 
 def test_late_bar_is_waited_for_and_a_missing_one_gets_the_gap_rule(tmp_path):
