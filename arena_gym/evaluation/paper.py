@@ -232,13 +232,18 @@ class BarStore:
         return store
 
     def market(self, exchange_preset: str, name: str) -> MarketData:
-        """The bars as a MarketData (grow it with :meth:`append_to`)."""
+        """The bars as a MarketData: built on the history, then grown by the live bars, as an
+        uninterrupted session grew it (so its tables are the same, bit for bit)."""
         rules = load_rules(exchange_preset)
-        ohlcv = self.ohlcv
-        return MarketData(timestamps=self.times.astype("datetime64[ms]"), open=ohlcv[:, :, 0], high=ohlcv[:, :, 1],
-                          low=ohlcv[:, :, 2], close=ohlcv[:, :, 3], volume=ohlcv[:, :, 4], funding_rate=self.funding,
-                          assets=asset_specs(self.coins, rules), filled=self.filled, name=name,
-                          funding_interval_hours=rules.funding_interval_hours)
+        n = self.n_history
+        ohlcv = self.ohlcv[:n]
+        market = MarketData(timestamps=self.times[:n].astype("datetime64[ms]"), open=ohlcv[:, :, 0],
+                            high=ohlcv[:, :, 1], low=ohlcv[:, :, 2], close=ohlcv[:, :, 3], volume=ohlcv[:, :, 4],
+                            funding_rate=self.funding[:n], assets=asset_specs(self.coins, rules),
+                            filled=self.filled[:n], name=name, funding_interval_hours=rules.funding_interval_hours)
+        if self.n_bars > n:
+            self.append_to(market, Bars(self.times[n:], self.ohlcv[n:], self.funding[n:], self.filled[n:]))
+        return market
 
     @staticmethod
     def append_to(market: MarketData, bars: Bars) -> None:
@@ -323,6 +328,8 @@ class PaperSession:
         self._journal = AppendLog(self.out_dir / JOURNAL_NAME)
         self._live_bars = AppendLog(self.out_dir / LIVE_BARS_NAME)
         self._outputs_at = -np.inf
+        #: wall seconds each rewrite of the evaluation files took, in order
+        self.output_seconds: list[float] = []
         self._feed_log = feed.log  # the feed's own listener still hears every event
         self.feed.log = self._feed_event
         self.events = 0
@@ -451,6 +458,7 @@ class PaperSession:
 
     # ------------------------------------------------------------------ outputs
     def _write_outputs(self) -> None:
+        t0 = time.perf_counter()
         records = []
         for c in self.contestants:
             if c.recorder is None or not c.steps:
@@ -468,6 +476,7 @@ class PaperSession:
         write_atomically(self.out_dir / LOG_NAME, text.encode())
         self._write_config()
         self._outputs_at = time.monotonic()
+        self.output_seconds.append(time.perf_counter() - t0)
 
     def status_line(self) -> str:
         """Bar time, equity per contestant and when the next decision is due."""

@@ -15,9 +15,11 @@ Values during an indicator's warm-up are defined (never NaN) so that observation
 finite; ``warmup_bars`` tells how many bars a policy should skip before trusting them.
 
 A market that grows in place (:meth:`~arena_gym.market.MarketData.append`) extends its set with
-:meth:`Indicators.extended`: each recursive average continues from its last value (pandas'
-``ewm(adjust=False)`` seeded with it, which is the same recursion bit for bit), so the extended
-set equals the one computed over all the bars at once, at a cost per new bar that does not grow.
+:meth:`Indicators.extended`: each recursive average continues from its last value with the
+recursion pandas' ``ewm(adjust=False)`` runs (``y = ((1 - a) * y_prev + a * x) / ((1 - a) + a)``,
+``y_prev`` kept when ``x`` equals it, ``a`` from the span or alpha as pandas derives it), so the
+extended set equals the one computed over all the bars at once (a test checks it bit for bit),
+at a cost per new bar that does not grow.
 """
 
 from __future__ import annotations
@@ -44,11 +46,21 @@ def wilder(x: np.ndarray, n: int, last: np.ndarray | None = None) -> np.ndarray:
     return _continued(x, last, alpha=1.0 / n)
 
 
-def _continued(x: np.ndarray, last: np.ndarray | None, **weights) -> np.ndarray:
+def _continued(x: np.ndarray, last: np.ndarray | None, span: float | None = None,
+               alpha: float | None = None) -> np.ndarray:
     if last is None:
+        weights = {"span": span} if span is not None else {"alpha": alpha}
         return pd.DataFrame(x).ewm(adjust=False, **weights).mean().to_numpy().reshape(x.shape)
-    seeded = np.concatenate([np.asarray(last, np.float64).reshape(1, *x.shape[1:]), x])
-    return pd.DataFrame(seeded).ewm(adjust=False, **weights).mean().to_numpy()[1:].reshape(x.shape)
+    com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha   # pandas' centre of mass
+    a = 1.0 / (1.0 + com)
+    keep = 1.0 - a
+    out = np.empty(x.shape)
+    prev = np.asarray(last, np.float64)
+    for i in range(len(x)):
+        cur = x[i]
+        prev = np.where(prev != cur, (keep * prev + a * cur) / (keep + a), prev)
+        out[i] = prev
+    return out
 
 
 def macd(close: np.ndarray, fast: int = 12, slow: int = 26) -> np.ndarray:
