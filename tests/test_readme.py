@@ -52,6 +52,8 @@ SLOW = {
                                    "runs a two-trial sweep",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
+    "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about ten minutes)",
+    "scripts/bench_training_memory.py": "trains PPO for 1,000,000 steps (about an hour on two shared cores)",
 }
 
 #: Commands or snippets (matched by a substring) a test machine cannot run, with the reason.

@@ -107,7 +107,7 @@ class Exchange:
         slippage: preset name or :class:`SlippageModel`.
         default_leverage: leverage of new positions whose order gives none (scalar or (A,));
             defaults to each asset's maximum capped at 10.
-        ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
+        ledger: ``"full"``, ``"fills"``, ``"episode"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
     """
 
     def __init__(self, market: MarketData, n_accounts: int = 1, initial_capital: float = 10_000.0, *,
