@@ -541,8 +541,9 @@ class PaperSession:
 
     def run(self, max_bars: int | None = None, max_wait_s: float | None = None) -> dict[str, Any]:
         """Run until ``max_bars`` live bars are in (counting those of earlier runs of this folder),
-        every contestant is done, or no bar arrives within ``max_wait_s``. Returns a summary:
-        ``live_bars``, ``equity`` per contestant, ``events``."""
+        every contestant is done, or no bar arrives within ``max_wait_s``; the evaluation files
+        are written when it ends, however it ends. Returns a summary: ``live_bars``, ``equity``
+        per contestant, ``events``."""
         if self.store is None:
             self.start()
         t0 = time.perf_counter()
@@ -559,10 +560,10 @@ class PaperSession:
                     bars = Bars(bars.times[:max_bars - live], bars.ohlcv[:max_bars - live],
                                 bars.funding[:max_bars - live], bars.filled[:max_bars - live])
                 self.step_bars(bars)
-        finally:
+        finally:  # also on Ctrl-C: the evaluation files show every bar stepped
             self._journal.close()
             self._live_bars.close()
-        self._write_outputs()
+            self._write_outputs()
         return {"live_bars": self.store.n_bars - self.store.n_history, "events": self.events,
                 "equity": {c.name: None if c.info is None else float(c.info["equity"]) for c in self.contestants},
                 "seconds": time.perf_counter() - t0}
