@@ -50,11 +50,80 @@ def test_sb3_make_vec_env_by_id_with_dummy_vec_env():
     assert any("terminal_observation" in info for infos in steps for info in infos)   # 6-step episodes ended
     frame = venv.env_method("render", indices=0)[0]
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
-    assert len(venv.envs[0].unwrapped.core.exchange.ledger) > 0     # the full ledger by default
     venv.close()
 
 
-def test_sb3_make_vec_env_for_long_training_turns_the_ledger_off():
+def test_a_single_env_keeps_the_ledger_of_its_current_episode_only():
+    env = gym.make(PERP, **SMALL, leverage_cap=2.0, deadband=0.0)
+    ledger = env.unwrapped.core.exchange.ledger
+    sizes, capacity = [], []
+    for episode in range(40):
+        env.reset(seed=episode)
+        assert len(ledger) == 0 and len(env.unwrapped.ledger_frame()) == 0
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(np.where(np.arange(2) % 2 == episode % 2, 1.0, -1.0))
+            done = terminated or truncated
+        frame = env.unwrapped.ledger_frame()
+        assert len(frame) > 0 and set(frame["episode"]) == {episode + 1}    # this episode's rows, all of them
+        assert (frame["kind"] == "order").sum() >= 2 and len(env.unwrapped.trades()) >= 2
+        sizes.append(len(frame))
+        capacity.append(ledger.float_block.shape[1])
+    assert max(capacity[10:]) == capacity[10]      # memory stops growing once one episode fits
+    # "full" keeps every episode, as asked
+    full = gym.make(PERP, **SMALL, ledger="full")
+    for episode in range(3):
+        full.reset(seed=episode)
+        for _ in range(6):
+            full.step(np.ones(2))
+    assert set(full.unwrapped.ledger_frame()["episode"]) == {1, 2, 3}
+
+
+def test_the_episode_ledger_drops_only_the_rows_of_accounts_that_restart():
+    from arena_gym.exchange import Exchange, Orders
+    from arena_gym.market.synthetic import synthetic_market
+
+    ex = Exchange(synthetic_market(n_bars=64, seed=0, symbols=("BTC",)), 3, ledger="episode")
+    ex.reset(10)
+    orders = Orders.hold(3, 1)
+    orders.size[:] = 0.01
+    ex.step(orders)
+    before = ex.ledger.frame()
+    assert sorted(before["account"]) == [0, 1, 2]
+    ex.reset(12, rows=np.array([1]))
+    after = ex.ledger.frame()
+    assert sorted(after["account"]) == [0, 2]
+    assert after.reset_index(drop=True).equals(before[before["account"] != 1].reset_index(drop=True))
+
+
+CHECK_ENV_WITHOUT_MATPLOTLIB = """
+import sys
+import warnings
+sys.modules["matplotlib"] = None          # as on a base install: importing it fails
+import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
+import arena_gym
+env = gym.make("arena_gym/Perp-v0")
+warnings.simplefilter("ignore")           # check_env's advice to pass env.unwrapped
+check_env(env)                            # its defaults: the render check of every advertised mode
+check_env(env.unwrapped)
+frame = gym.make("arena_gym/Perp-v0", render_mode="rgb_array")
+frame.reset(seed=0)
+print("ok", frame.render().shape)
+"""
+
+
+def test_check_env_with_its_defaults_passes_without_matplotlib():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CHECK_ENV_WITHOUT_MATPLOTLIB], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ok", "(600,", "800,", "3)"]
+
+
+def test_sb3_make_vec_env_can_turn_the_ledger_off():
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv
 

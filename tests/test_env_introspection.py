@@ -11,6 +11,7 @@ import pytest
 import arena_gym  # noqa: F401  (registers the environments)
 from arena_gym.env import PerpTradingEnv, PerpVectorEnv
 from arena_gym.env.features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, market_features
+from arena_gym.env.frame import PALETTE
 from arena_gym.market import synthetic_market
 
 #: also run against the lowest dependency versions pyproject.toml allows (scripts/check_floors.sh)
@@ -111,6 +112,8 @@ def test_rgb_array_frames_and_the_episode_figure(tmp_path, market):
     assert all(bar == info["bar"] for bar, _ in events["liquidations"])
     last = env.render()
     assert last.shape == frame.shape and (last != frame).any()
+    colours = {tuple(c) for c in last.reshape(-1, 3).tolist()}
+    assert {tuple(PALETTE[0]), tuple(PALETTE[1]), (0, 0, 0), (214, 39, 40)} <= colours  # BTC, ETH, equity, liquidation
     out = env.render_all(tmp_path / "episode.png")
     assert out.axes and (tmp_path / "episode.png").stat().st_size > 10_000
 

@@ -5,6 +5,7 @@ for real time and none reaches an exchange."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from arena_gym.data.live import LiveFeed
 from arena_gym.data.symbols import to_millis
 from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.baselines import make_baseline
-from arena_gym.evaluation.paper import STATE_NAME, PaperSession, policies_for
+from arena_gym.evaluation.paper import JOURNAL_NAME, LIVE_BARS_NAME, PaperSession, policies_for, read_lines
 from arena_gym.evaluation.runner import make_env, policy_seed, read_log
 from ccxt_venues import (FakeBinanceUsdm, FakeHyperliquid, binance_client, candle, funding_rate,
                          hyperliquid_client)
@@ -162,8 +163,12 @@ def test_a_restart_resumes_without_losing_or_doubling_a_bar(tmp_path):
     clock = FakeClock(T0)
     fake = LiveHyperliquid(clock)
     first, _ = paper_run(tmp_path / "run", clock, fake, max_bars=12)
-    state = json.loads((tmp_path / "run" / STATE_NAME).read_text())
-    assert {len(c["journal"]) for c in state["contestants"].values()} == {12}
+    journal = read_lines(tmp_path / "run" / JOURNAL_NAME)
+    assert len(journal) == 36 and {r["policy"] for r in journal} == {"random", "ema_momentum", "buy_and_hold"}
+    assert [r["step"] for r in journal if r["policy"] == "random"] == list(range(12))
+    # a kill in the middle of writing a line: the torn line is dropped and that decision taken again
+    with (tmp_path / "run" / JOURNAL_NAME).open("a") as fh:
+        fh.write('{"policy": "random", "step": 12, "bar"')
     clock.t += 9 * BAR  # the session was down for nine bars
     events = []
     second, summary = paper_run(tmp_path / "run", clock, fake, max_bars=30, events=events.append)
@@ -175,9 +180,9 @@ def test_a_restart_resumes_without_losing_or_doubling_a_bar(tmp_path):
     kinds = [json.loads(line)["kind"] for line in events_file.read_text().splitlines()] if events_file.exists() else []
     assert "diverged" not in kinds  # the random baseline's generator was restored by deciding again
     # a third run with nothing new to do changes nothing
-    before = (tmp_path / "run" / STATE_NAME).read_text()
+    before = [(tmp_path / "run" / name).read_text() for name in (JOURNAL_NAME, LIVE_BARS_NAME)]
     paper_run(tmp_path / "run", clock, fake, max_bars=30)
-    assert (tmp_path / "run" / STATE_NAME).read_text() == before
+    assert [(tmp_path / "run" / name).read_text() for name in (JOURNAL_NAME, LIVE_BARS_NAME)] == before
 
 
 def test_late_bar_is_waited_for_and_a_missing_one_gets_the_gap_rule(tmp_path):
@@ -229,6 +234,12 @@ def test_an_outage_backs_off_and_catches_up_in_order(tmp_path):
     kinds = [e.kind for e in events]
     assert kinds.count("outage") == 1 and kinds.count("recovered") == 1
     assert kinds.index("outage") < kinds.index("recovered")
+    # every wait of the outage is announced with the time of the next try, and the feed keeps waiting
+    retries = [e for e in events if e.kind == "retry"]
+    assert len(retries) >= 3 and kinds.index("outage") < kinds.index("retry") < kinds.index("recovered")
+    for e in retries:
+        next_try = re.search(r"next try at (\S+) \(in (\d+) s\)", e.detail)
+        assert next_try and to_millis(next_try.group(1)) == (e.at + 1000 * int(next_try.group(2))) // 1000 * 1000
     assert not session.store.filled.any()  # an outage is not a gap in the market
     for a, b in zip(reference.contestants, session.contestants):
         pd.testing.assert_frame_equal(steps_of(tmp_path / "ref", a.name), steps_of(tmp_path / "run", b.name))
@@ -312,6 +323,32 @@ def test_paper_command_runs_contestants_and_report_reads_the_folder(tmp_path, ca
     bad = build_parser().parse_args(["paper", "--coins", "BTC", "--max-bars", "0", "--add", "random"])
     with pytest.raises(ValueError, match="--max-bars must be >= 1"):
         paper_cli.run(bad, client=client, clock=clock)
+
+
+def test_paper_command_gives_up_when_the_exchange_never_answers(tmp_path, capsys):
+    from arena_gym.cli import build_parser
+    from arena_gym.cli import paper as paper_cli
+
+    clock = FakeClock(T0)
+    fake = LiveHyperliquid(clock)
+    fake.down.append((0, 1 << 62))  # no network at all
+    out = tmp_path / "paper"
+    args = build_parser().parse_args(["paper", "--coins", "BTC,ETH,SOL", "--add", "random", "--history-bars", "80",
+                                      "--connect-timeout", "90", "--out", str(out)])
+    assert paper_cli.run(args, client=hyperliquid_client(fake), clock=clock) == 1
+    # bounded: the stated 90 s plus the request in flight (its backoff waits 1 + 2 + 4 + 8 + 16 s)
+    assert 90_000 <= clock.t - T0 <= (90 + 31) * 1000 + 1000
+    captured = capsys.readouterr()
+    assert "gives up if hyperliquid does not answer within 90 s" in captured.out
+    errors = captured.err.strip().splitlines()
+    assert errors[-1] == "arena-gym paper: hyperliquid did not answer in 90 s (3 failed tries); check the network " \
+                         "connection, then rerun the same command"
+    assert sum(line.startswith("[outage]") for line in errors) == 1
+    assert all(line.startswith(("[outage]", "[retry]", "arena-gym paper:")) for line in errors)
+    assert not (out / "bars.npz").exists()
+    bad = build_parser().parse_args(["paper", "--coins", "BTC", "--add", "random", "--connect-timeout", "0"])
+    with pytest.raises(ValueError, match="--connect-timeout must be > 0"):
+        paper_cli.run(bad, client=hyperliquid_client(fake), clock=clock)
 
 
 @pytest.mark.slow  # trains a tiny PPO first (about a minute on two busy cores)

@@ -63,6 +63,8 @@ SLOW = {
     "scripts/bench_env.py --only kernel-compile": "compiles the kernel and the env step from an empty cache (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
+    "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about ten minutes)",
+    "scripts/bench_training_memory.py": "trains PPO for 1,000,000 steps (about an hour on two shared cores)",
 }
 
 #: The default suite's cheap stand-in for a :data:`SLOW` command (matched by a substring): the

@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="env and policy seed (default 0)")
     p.add_argument("--grace", type=float, default=5.0, help="seconds after a bar's close before asking for it "
                                                             "(default 5)")
+    p.add_argument("--connect-timeout", type=float, default=120.0,
+                   help="seconds to wait for a first answer from the exchange before giving up with exit status 1 "
+                        "(default 120); once reached, an outage is waited out, with a line at every retry")
     p.add_argument("--late-limit", type=float, help="seconds after a bar's close after which a missing candle is "
                                                     "filled by the gap rule (default: one bar, at least 60)")
     p.set_defaults(func=run)
@@ -49,7 +52,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace, client=None, clock=None) -> int:
     from pathlib import Path
 
-    from arena_gym.data.live import LiveFeed
+    from arena_gym.data.live import LiveFeed, VenueUnreachable
     from arena_gym.evaluation.arena import with_fields
     from arena_gym.evaluation.paper import PaperSession, policies_for
     from arena_gym.presets import env_config, read_env_preset
@@ -72,8 +75,10 @@ def run(args: argparse.Namespace, client=None, clock=None) -> int:
     if not specs:
         raise ValueError("no contestants: add some with --add, --llm or --baselines")
     out = Path(args.out)
+    if not args.connect_timeout > 0:
+        raise ValueError(f"--connect-timeout must be > 0 seconds, got {args.connect_timeout:g}")
     feed = LiveFeed(args.exchange, coins, args.timeframe, client=client, clock=clock, grace_s=args.grace,
-                    late_limit_s=args.late_limit, log=None)
+                    late_limit_s=args.late_limit, connect_timeout_s=args.connect_timeout, log=None)
     tty = sys.stdout.isatty()
 
     def status(line: str) -> None:
@@ -86,12 +91,16 @@ def run(args: argparse.Namespace, client=None, clock=None) -> int:
         session = PaperSession(feed, policies, config, out, history_bars=args.history_bars, seed=args.seed,
                                status=status, log=log)
         print(f"paper session in {out}: {', '.join(p.name for p in policies)} on {feed.venue.id} "
-              f"{','.join(feed.coins)} {args.timeframe} bars (simulated fills; Ctrl-C stops, rerun resumes)")
+              f"{','.join(feed.coins)} {args.timeframe} bars (simulated fills; Ctrl-C stops, rerun resumes; gives up "
+              f"if {feed.venue.id} does not answer within {args.connect_timeout:g} s)", flush=True)
         try:
             summary = session.run(max_bars=args.max_bars)
         except KeyboardInterrupt:
             print("\nstopped; rerun the same command to resume")
             return 130
+        except VenueUnreachable as err:
+            print(f"{chr(10) if tty else ''}arena-gym paper: {err}", file=sys.stderr, flush=True)
+            return 1
     if tty:
         print()
     print(f"{summary['live_bars']} live bars, {summary['events']} feed events; "

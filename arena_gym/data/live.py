@@ -32,11 +32,14 @@ An outage
     Each request is retried with :class:`~arena_gym.data.fetch.Backoff` (ccxt's rate limiter
     spaces requests; rate-limit and network errors back off exponentially). When the backoff
     gives up, the feed logs ``outage`` and keeps trying, waiting ``outage_retry_s`` doubled per
-    failure up to ``outage_max_s``; while the exchange is unreachable no bar is filled by the
-    gap rule (an outage of the connection is not a gap in the market). On recovery it logs
-    ``recovered`` and serves every bar that closed meanwhile, in order (catch-up). An error that
-    cannot heal (the exchange refusing the request, an unknown coin) raises
-    :class:`~arena_gym.data.symbols.DataError` at once.
+    failure up to ``outage_max_s``, and logs ``retry`` before every wait with the time of the
+    next try; while the exchange is unreachable no bar is filled by the gap rule (an outage of
+    the connection is not a gap in the market). On recovery it logs ``recovered`` and serves
+    every bar that closed meanwhile, in order (catch-up). A feed that has not reached the
+    exchange once since it was made gives up instead after ``connect_timeout_s`` (plus the
+    request in flight) and raises :class:`VenueUnreachable`: that is a missing network or a
+    wrong address, not an outage to wait out. An error that cannot heal (the exchange refusing
+    the request, an unknown coin) raises :class:`~arena_gym.data.symbols.DataError` at once.
 
 Every event goes to the ``log`` callback as a :class:`FeedEvent` (the paper session appends
 them to ``events.jsonl``). All waiting goes through the injected clock's ``sleep``, and every
@@ -56,6 +59,10 @@ from .symbols import DataError, check_timeframe, iso, parse_coins, require_ccxt,
 
 #: Candle fields served per coin, in this order.
 CANDLE_FIELDS = ("open", "high", "low", "close", "volume")
+
+
+class VenueUnreachable(DataError):
+    """The exchange never answered within the feed's ``connect_timeout_s``."""
 
 
 class Clock(Protocol):
@@ -79,7 +86,7 @@ class SystemClock:
 @dataclass(frozen=True)
 class FeedEvent:
     """Something about the data worth knowing: ``kind`` (``late``, ``missing``,
-    ``funding_missing``, ``revised``, ``outage``, ``recovered``), when it was seen (``at``, ms),
+    ``funding_missing``, ``revised``, ``outage``, ``retry``, ``recovered``), when it was seen (``at``, ms),
     the bar it concerns (open time, ms; None for outages), the coin, and a sentence."""
 
     kind: str
@@ -140,6 +147,8 @@ class LiveFeed:
             at least 1 s).
         recheck_bars: final bars re-read on every poll to notice revisions.
         outage_retry_s, outage_max_s: first and longest wait between tries during an outage.
+        connect_timeout_s: seconds after the first request after which a feed that never
+            reached the exchange gives up (:class:`VenueUnreachable`).
         funding_interval_hours: hours between settlements (default: the exchange preset's).
         log: receives every :class:`FeedEvent`.
     """
@@ -147,7 +156,7 @@ class LiveFeed:
     def __init__(self, exchange: str, coins: str | Sequence[str], timeframe: str, *, client=None,
                  clock: Clock | None = None, backoff: Backoff | None = None, grace_s: float = 5.0,
                  late_limit_s: float | None = None, poll_s: float | None = None, recheck_bars: int = 3,
-                 outage_retry_s: float = 5.0, outage_max_s: float = 300.0,
+                 outage_retry_s: float = 5.0, outage_max_s: float = 300.0, connect_timeout_s: float = 120.0,
                  funding_interval_hours: int | None = None, log: Callable[[FeedEvent], None] | None = None) -> None:
         self.venue = venue(exchange)
         self.coins = parse_coins(coins)
@@ -166,6 +175,9 @@ class LiveFeed:
         self.recheck_bars = int(recheck_bars)
         self.outage_retry_s = float(outage_retry_s)
         self.outage_max_s = float(outage_max_s)
+        if not connect_timeout_s > 0:
+            raise DataError(f"connect_timeout_s must be > 0, got {connect_timeout_s}")
+        self.connect_timeout_s = float(connect_timeout_s)
         if funding_interval_hours is None:
             from arena_gym.exchange.rules import load_rules
 
@@ -177,6 +189,8 @@ class LiveFeed:
         self._served: dict[int, Bars] = {}  # the last recheck_bars final bars, by open time, one row each
         self._outage_since: int | None = None
         self._outage_failures = 0
+        self._first_request: int | None = None   # clock time of the first request (ms)
+        self._reached = False                    # whether the exchange ever answered
 
     # ------------------------------------------------------------------ public
     def last_closed_bar(self, now: int | None = None) -> int:
@@ -232,9 +246,29 @@ class LiveFeed:
                 if bars is not None:
                     self._remember(bars)
                     return bars
-            if max_wait_s is not None and self.clock.now() - start >= max_wait_s * 1000:
+            now = self.clock.now()
+            if max_wait_s is not None and now - start >= max_wait_s * 1000:
                 return None
-            self.clock.sleep(self._next_wait())
+            wait = self._next_wait()
+            if self._outage_since is not None:
+                wait = self._outage_wait(now, wait)
+            self.clock.sleep(wait)
+
+    def _outage_wait(self, now: int, wait: float) -> float:
+        """During an outage: give up when the exchange was never reached and the connect timeout
+        has passed; else log ``retry`` with the next try's time and return the wait (s)."""
+        down_s = (now - self._outage_since) / 1000
+        if not self._reached:
+            left = self.connect_timeout_s - (now - self._first_request) / 1000
+            if left <= 0:
+                raise VenueUnreachable(
+                    f"{self.venue.id} did not answer in {self.connect_timeout_s:g} s ({self._outage_failures} "
+                    f"failed tries); check the network connection, then rerun the same command")
+            wait = min(wait, left)
+        self._tell(FeedEvent("retry", now, None, None,
+                             f"{self.venue.id} still unreachable after {down_s:.0f} s ({self._outage_failures} failed "
+                             f"tries); next try at {iso((now + int(wait * 1000)) // 1000 * 1000)} (in {wait:.0f} s)"))
+        return wait
 
     def _next_wait(self) -> float:
         if self._outage_since is None:
@@ -244,6 +278,8 @@ class LiveFeed:
     def _poll(self, pending: dict[str, _Pending], first: int, last: int) -> bool:
         """One round of requests for ``[first, last]``; False during an outage."""
         ccxt = require_ccxt()
+        if self._first_request is None:
+            self._first_request = self.clock.now()
         try:
             if not self._markets_loaded:
                 self.backoff.call(f"{self.venue.id}: loading markets", self.client.load_markets)
@@ -262,6 +298,7 @@ class LiveFeed:
                 self._tell(FeedEvent("outage", now, None, None, f"{self.venue.id} unreachable: {err}"))
             self._outage_failures += 1
             return False
+        self._reached = True
         if self._outage_since is not None:
             now = self.clock.now()
             self._tell(FeedEvent("recovered", now, None, None,
@@ -400,7 +437,7 @@ class LiveFeed:
 
     def _tell(self, event: FeedEvent) -> None:
         key = (event.kind, event.bar, event.coin, event.detail if event.kind == "revised" else None)
-        if event.kind in ("outage", "recovered") or key not in self._told:
+        if event.kind in ("outage", "retry", "recovered") or key not in self._told:
             self._told.add(key)
             if self.log is not None:
                 self.log(event)

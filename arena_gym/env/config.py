@@ -39,11 +39,12 @@ class EnvConfig:
         reward: ``"log_return"``, ``"return"``, ``"pnl"`` or a callable (see ``rewards``).
         house_rules: the contest's rules for decisions (one position per coin, no pyramiding).
         default_leverage: leverage for decisions that give none (``None``: min(10, max)).
-        ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`);
-            ``None`` (default): ``"full"`` in :class:`PerpTradingEnv`, where the history is what
-            evaluation reads, and ``"off"`` in the vector envs, which are for training speed.
-            ``"full"`` keeps every row of every episode (about 1 KB per step with six positions
-            held): train single envs for long with ``"off"`` or ``"fills"``.
+        ledger: ``"episode"``, ``"full"``, ``"fills"`` or ``"off"`` (see
+            :mod:`arena_gym.exchange.ledger`); ``None`` (default): ``"episode"`` in
+            :class:`PerpTradingEnv` (every row of the current episode, what evaluation reads;
+            dropped at ``reset``, so memory stays flat over long training) and ``"off"`` in the
+            vector envs, which are for training speed. ``"full"`` keeps every row of every
+            episode (about 1 KB per step with six positions held).
         extra: further options of the text side: ``prompt_template`` and ``system_template``
             (paths of user and system prompt templates replacing ``policies/prompts/``).
     """

@@ -129,7 +129,7 @@ class PerpCore:
     """``n_accounts`` episodes over one market (see the module docstring)."""
 
     def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig, min_start: int = 0,
-                 default_ledger: str = "full") -> None:
+                 default_ledger: str = "episode") -> None:
         self.config = config
         self.market, self.rules = prepare_market(market, config)
         m = self.market
@@ -149,7 +149,7 @@ class PerpCore:
             raise ValueError(f"split {config.split} gives bars [{begin}, {end}) outside [0, {m.n_bars}]")
         self.split_end = end - 1  # last usable bar
         self.first_start = max(begin + config.lookback - 1, WARMUP_BARS, min_start)
-        horizon = (config.episode_length or 1) * self.k
+        horizon = self._horizon = (config.episode_length or 1) * self.k
         self.last_start = self.split_end - horizon
         if self.last_start < self.first_start:
             raise ValueError(
@@ -185,6 +185,8 @@ class PerpCore:
         self._actions = np.zeros((n_accounts, m.n_assets))
         self._no_restart = np.zeros(n_accounts, bool)
         self._all_rows = np.arange(n_accounts)
+        self._grown = False
+        self._bars_known = m.n_bars
         self._compiled = load_compiled(compiled_entry_points(config))
 
     def _bind_features(self) -> None:
@@ -206,6 +208,24 @@ class PerpCore:
         self.env_par.setflags(write=False)   # unpickled arrays are writable: keep the compiled signature
         self._bind_features()
         self._compiled = load_compiled(compiled_entry_points(self.config))
+
+    def market_extended(self) -> None:
+        """Follow the market after it grew in place (:meth:`~arena_gym.market.MarketData.append`):
+        the feature tables and the exchange take its new bars and, without a ``split``, the new
+        bars become usable; every account and episode carries on where it was."""
+        if self.market.n_bars == self._bars_known:
+            return
+        self._bars_known = self.market.n_bars
+        self.exchange.market_extended()
+        self._bind_features()
+        self._grown = True
+        if self.config.split is None:
+            self.split_end = self.market.n_bars - 1
+            self.last_start = self.split_end - self._horizon
+            env_par = self.env_par.copy()
+            env_par[E_SPLIT_END] = self.split_end
+            env_par.setflags(write=False)
+            self.env_par = env_par
 
     def start_bar(self, spec) -> int:
         """The start bar for a bar index, or for a timestamp: the bar containing it."""
@@ -279,6 +299,8 @@ class PerpCore:
         except (TypeError, ValueError) as err:
             raise ValueError(f"{mode} actions must be numbers, got {a!r}") from err
         restarted = self._no_restart if restarted is None else restarted
+        if self._grown and int(self.exchange.state.bar.max()) + self.k >= self.market.n_bars:
+            raise self._step_error(PAST_THE_DATA, a)   # the grown tables have room past the last bar
         prev_equity = self.prev_equity.copy() if self._python_reward else None
         obs = np.empty((self.n, self.obs_dim), np.float32)
         status, rows = self._compiled.step_env(

@@ -24,6 +24,9 @@ Account features, per asset (``ACCOUNT_FEATURES``): signed position notional / e
 unrealized PnL / equity, margin in use / equity, ``log1p(bars held) / 5``. Global features
 (``GLOBAL_FEATURES``): ``log(equity / initial capital)``, total margin in use / equity, the
 fraction of the episode elapsed. Every feature is clipped to ``[-CLIP, CLIP]``.
+
+After a market grew in place (:meth:`~arena_gym.market.MarketData.append`) the tables here are
+extended by the new bars' rows on their next read (each row reads bars up to its own only).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..market.data import MarketData
+from ..market.growth import RowBuffer
 
 MARKET_FEATURES = ("log_return", "range", "close_vs_ema20", "close_vs_ema50", "macd", "rsi14", "rsi7", "atr14",
                    "funding", "volume")
@@ -59,41 +63,64 @@ def observation_names(symbols: tuple[str, ...], lookback: int) -> tuple[str, ...
     return tuple(names) + GLOBAL_FEATURES
 
 
+def _features_of(market: MarketData, start: int) -> np.ndarray:
+    """(T - start, A, F) float32 features of the bars ``start:``."""
+    ind, rows = market.indicators, slice(start, market.n_bars)
+    close = market.close[rows]
+    prev = market.close[max(start - 1, 0):market.n_bars - 1]
+    if start == 0:
+        prev = np.concatenate([market.close[:1], prev])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols = [
+            100.0 * np.log(close / prev),
+            100.0 * (market.high[rows] - market.low[rows]) / close,
+            100.0 * (close / ind.ema20[rows] - 1.0),
+            100.0 * (close / ind.ema50[rows] - 1.0),
+            100.0 * ind.macd[rows] / close,
+            (ind.rsi14[rows] - 50.0) / 50.0,
+            (ind.rsi7[rows] - 50.0) / 50.0,
+            100.0 * ind.atr14[rows] / close,
+            1e4 * market.funding_rate[rows],
+            np.log(np.maximum(market.volume[rows], 1e-12) / np.maximum(ind.volume_avg[rows], 1e-12)),
+        ]
+    feats = np.stack(cols, axis=-1)  # (T, A, F)
+    return np.clip(np.nan_to_num(feats, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP).astype(np.float32)
+
+
+def _grown(market: MarketData, key: str, table: np.ndarray, rows_from) -> np.ndarray:
+    """``table`` with the rows of the bars added since it was made (``rows_from(start)``),
+    appended to the growing buffer kept for it under ``key`` (its write flag kept)."""
+    if len(table) == market.n_bars:
+        return table
+    buffers = market._cache.setdefault("feature_buffers", {})
+    if key not in buffers or buffers[key].n != len(table):
+        buffers[key] = RowBuffer(table, frozen=not table.flags.writeable)
+    return buffers[key].append(rows_from(len(table)))
+
+
 def market_features(market: MarketData) -> np.ndarray:
     """(T, A, F) float32 features, cached on the MarketData (computed once per dataset)."""
     cached = market._cache.get("market_features")
     if cached is not None:
-        return cached
-    ind = market.indicators
-    close, prev = market.close, np.concatenate([market.close[:1], market.close[:-1]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cols = [
-            100.0 * np.log(close / prev),
-            100.0 * (market.high - market.low) / close,
-            100.0 * (close / ind.ema20 - 1.0),
-            100.0 * (close / ind.ema50 - 1.0),
-            100.0 * ind.macd / close,
-            (ind.rsi14 - 50.0) / 50.0,
-            (ind.rsi7 - 50.0) / 50.0,
-            100.0 * ind.atr14 / close,
-            1e4 * market.funding_rate,
-            np.log(np.maximum(market.volume, 1e-12) / np.maximum(ind.volume_avg, 1e-12)),
-        ]
-    feats = np.stack(cols, axis=-1)  # (T, A, F)
-    feats = np.clip(np.nan_to_num(feats, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP).astype(np.float32)
-    feats.setflags(write=False)
+        feats = _grown(market, "market_features", cached, lambda start: _features_of(market, start))
+    else:
+        feats = _features_of(market, 0)
+        feats.setflags(write=False)
     market._cache["market_features"] = feats
     return feats
 
 
 def feature_rows(market: MarketData) -> tuple[np.ndarray, np.ndarray]:
     """``(current, window)`` row tables: (T, A * F) all features and (T, A * W) window features."""
+    pick = [MARKET_FEATURES.index(f) for f in WINDOW_FEATURES]
     cached = market._cache.get("feature_rows")
-    if cached is None:
-        feats = market_features(market)
-        pick = [MARKET_FEATURES.index(f) for f in WINDOW_FEATURES]
-        cached = (np.ascontiguousarray(feats.reshape(market.n_bars, -1)),
-                  np.ascontiguousarray(feats[:, :, pick].reshape(market.n_bars, -1)))
+    feats = market_features(market)
+    if cached is None or len(cached[0]) != market.n_bars:
+        window = None if cached is None else _grown(market, "window_rows", cached[1],
+                                                    lambda start: feats[start:, :, pick].reshape(len(feats) - start, -1))
+        if window is None:
+            window = np.ascontiguousarray(feats[:, :, pick].reshape(market.n_bars, -1))
+        cached = (np.ascontiguousarray(feats.reshape(market.n_bars, -1)), window)
         market._cache["feature_rows"] = cached
     return cached
 
@@ -105,5 +132,9 @@ def holding_feature(market: MarketData) -> np.ndarray:
     if cached is None:
         cached = np.minimum(np.log1p(np.arange(market.n_bars, dtype=np.float64)) / 5.0, CLIP)
         cached.setflags(write=False)
-        market._cache["holding_feature"] = cached
+    else:
+        cached = _grown(market, "holding_feature", cached,
+                        lambda start: np.minimum(np.log1p(np.arange(start, market.n_bars, dtype=np.float64)) / 5.0,
+                                                 CLIP))
+    market._cache["holding_feature"] = cached
     return cached

@@ -83,6 +83,10 @@ class TextObserver:
         self.start_bar = 0
         self.sharpe = _RunningSharpe(m.bars_per_year / core.k)
 
+    def market_extended(self) -> None:
+        """Extend the prompt's tables by the bars the market gained in place."""
+        self.renderer.extend()
+
     def reset(self) -> None:
         self.plans.clear()
         self.invocation = 0

@@ -17,7 +17,8 @@ from .core import PerpCore, Position
 from .features import observation_names
 from .recorded_fills import FillTape, RecordedFills, TapeReader, tape_fee_rates
 from .snapshot import account_snapshot
-from .viewer import EpisodeTrace, draw_episode, figure_to_rgb, save_figure
+from .frame import draw_frame
+from .viewer import EpisodeTrace, draw_episode, save_figure
 
 #: Characters a text observation may contain (ASCII, whitespace, and the typography of the
 #: shipped prompt templates); an edited template may add more.
@@ -76,7 +77,8 @@ class PerpTradingEnv(gym.Env):
     ## Rendering
     ``render_mode="ansi"``: a text summary of the account. ``"rgb_array"``: an ``(H, W, 3)``
     uint8 picture of the episode so far (prices with entries, exits and liquidations, exposure,
-    equity; needs Matplotlib). :meth:`render_all` draws the episode as a figure in any mode.
+    equity; drawn with NumPy, see :mod:`arena_gym.env.frame`). :meth:`render_all` draws the
+    episode as a labelled Matplotlib figure in any mode (the ``report`` extra).
 
     ## Arguments
     ``market`` (a :class:`~arena_gym.market.MarketData`; default: the embedded synthetic
@@ -193,7 +195,7 @@ class PerpTradingEnv(gym.Env):
     def render(self) -> str | np.ndarray | None:
         """The ``render_mode``'s picture of the current episode (see Rendering above)."""
         if self.render_mode == "rgb_array":
-            return figure_to_rgb(draw_episode(self._trace, self.market))
+            return draw_frame(self._trace, self.market)
         if self.render_mode != "ansi":
             return None
         info = self._last_info
@@ -256,6 +258,15 @@ class PerpTradingEnv(gym.Env):
 
         return pd.DataFrame(self.records)
 
+    def market_extended(self) -> None:
+        """Take the bars the market gained in place (:meth:`~arena_gym.market.MarketData.append`,
+        called on the market this env was built on): the episode carries on, and can now step
+        onto them. Observations, prompts and fills equal those of an env built on the longer
+        market."""
+        self.core.market_extended()
+        if self._text is not None:
+            self._text.market_extended()
+
     # ------------------------------------------------------------------ accessors
     @property
     def account(self):
@@ -268,9 +279,12 @@ class PerpTradingEnv(gym.Env):
         return self.core.positions(0)
 
     def ledger_frame(self):
-        """Every fill, fee, funding payment, liquidation and forfeit so far, as a DataFrame."""
+        """Every fill, fee, funding payment, liquidation and forfeit so far, as a DataFrame: of
+        the current episode by default (``ledger="episode"``), of every episode with
+        ``ledger="full"`` (see :class:`~arena_gym.env.config.EnvConfig`)."""
         return self.core.exchange.ledger.frame(self.market.timestamps, self.market.symbols)
 
     def trades(self, include_open: bool = True):
-        """Round-trip trades of this env's episodes (open positions valued at the last mark)."""
+        """Round-trip trades of the episodes the ledger holds (the current one by default; open
+        positions valued at the last mark)."""
         return self.core.trades(include_open)

@@ -31,7 +31,8 @@ from .actions import action_space
 from .config import EnvConfig
 from .core import INFO_KEYS, PerpCore
 from .features import observation_names
-from .viewer import EpisodeTrace, draw_episode, figure_to_rgb
+from .frame import draw_frame
+from .viewer import EpisodeTrace
 from .perp_env import default_market
 
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
@@ -103,7 +104,7 @@ class PerpVectorEnv(VectorEnv):
         """``"ansi"``: one line per account (bar time, equity, gross leverage, open positions);
         ``"rgb_array"``: a tuple of ``(H, W, 3)`` uint8 pictures, one per account."""
         if self._traces is not None:
-            return tuple(figure_to_rgb(draw_episode(trace, self.market)) for trace in self._traces)
+            return tuple(draw_frame(trace, self.market) for trace in self._traces)
         if self.render_mode != "ansi":
             return None
         s, m = self.core.exchange.state, self.market

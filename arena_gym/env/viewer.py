@@ -13,8 +13,8 @@ of three panels sharing the time axis (UTC):
 3. equity in quote currency, with the initial capital dashed.
 
 Drawing needs Matplotlib (the ``report`` extra) and renders offscreen (the Agg canvas), so it
-works without a display. :func:`figure_to_rgb` returns the ``(H, W, 3)`` uint8 frame that
-``render_mode="rgb_array"`` promises.
+works without a display. The ``render_mode="rgb_array"`` frame of the same panels is drawn
+without Matplotlib by :mod:`arena_gym.env.frame`.
 """
 
 from __future__ import annotations
@@ -144,15 +144,6 @@ def draw_episode(trace: EpisodeTrace, market: MarketData, title: str | None = No
     equity_ax.grid(alpha=0.3)
     fig.suptitle(title or f"{market.name}: {len(trace.bars) - 1} decisions, equity {equity[-1]:,.2f}", fontsize=10)
     return fig
-
-
-def figure_to_rgb(fig: "Figure") -> np.ndarray:
-    """Render ``fig`` offscreen (Agg) to an ``(H, W, 3)`` uint8 array."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def save_figure(fig: "Figure", path: str | Path) -> Path:

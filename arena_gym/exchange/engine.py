@@ -123,7 +123,7 @@ class Exchange:
         slippage: preset name or :class:`SlippageModel`.
         default_leverage: leverage of new positions whose order gives none (scalar or (A,));
             defaults to each asset's maximum capped at 10.
-        ledger: ``"full"``, ``"fills"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
+        ledger: ``"full"``, ``"fills"``, ``"episode"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
     """
 
     def __init__(self, market: MarketData, n_accounts: int = 1, initial_capital: float = 10_000.0, *,
@@ -193,6 +193,11 @@ class Exchange:
         closed = state.pop("_closed")
         self.__dict__.update(state)
         self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, closed)
+        self._bind()
+
+    def market_extended(self) -> None:
+        """Follow the market after it grew in place (:meth:`~arena_gym.market.MarketData.append`):
+        the parameters are rebuilt over its bars; accounts and ledger carry on as they were."""
         self._bind()
 
     # ------------------------------------------------------------------ lifecycle

@@ -26,8 +26,10 @@ leverage   leverage of the position the fill belongs to (0 for funding/forfeit)
 ========== =====================================================================
 
 ``level`` selects what is kept: ``"full"`` (everything), ``"fills"`` (no per-settlement
-funding rows; funding still reaches trades through the ``funding`` column of fills) or
-``"off"`` (nothing; totals remain in the account state).
+funding rows; funding still reaches trades through the ``funding`` column of fills),
+``"episode"`` (every row of each account's current episode only: an account's rows are dropped
+when it starts a new episode, so the ledger's memory is bounded by one episode) or ``"off"``
+(nothing; totals remain in the account state).
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ if TYPE_CHECKING:
 
 KINDS = ("order", "stop_loss", "take_profit", "liquidation", "funding", "forfeit")
 ORDER, STOP_LOSS, TAKE_PROFIT, LIQUIDATION, FUNDING, FORFEIT = range(len(KINDS))
-LEVELS = ("full", "fills", "off")
+LEVELS = ("full", "fills", "episode", "off")
 
 FLOAT_COLUMNS = ("quantity", "price", "fee", "realized", "funding", "leverage")
 INT_COLUMNS = (("kind", np.int8), ("account", np.int32), ("episode", np.int64), ("asset", np.int16), ("bar", np.int64),
                ("maker", np.bool_))
+INT_NAMES = tuple(name for name, _ in INT_COLUMNS)
 COLUMN_ORDER = ("kind", "account", "episode", "asset", "bar", "quantity", "price", "fee", "realized", "funding",
                 "maker", "leverage")
 
@@ -56,7 +59,10 @@ class Ledger:
     def __init__(self, n_accounts: int, level: str = "full", capacity: int = 1024) -> None:
         if level not in LEVELS:
             raise ValueError(f"ledger level must be one of {LEVELS}, got {level!r}")
-        self.level = level
+        #: rows kept per event kind (what the kernel writes): ``"full"``, ``"fills"`` or ``"off"``
+        self.level = "full" if level == "episode" else level
+        #: ``"episode"`` when only each account's current episode is kept, else ``"all"``
+        self.scope = "episode" if level == "episode" else "all"
         self.episode = np.zeros(n_accounts, np.int64)
         self._n = 0
         cap = capacity if level != "off" else 0
@@ -71,8 +77,20 @@ class Ledger:
         return self.level == "full"
 
     def new_episode(self, rows: np.ndarray) -> None:
-        """Start a new episode for the selected accounts (bool mask or indices)."""
+        """Start a new episode for the selected accounts (bool mask or indices); with the
+        ``"episode"`` scope, their rows so far are dropped (the other accounts' rows stay, in order)."""
         self.episode[rows] += 1
+        if self.scope != "episode" or not self._n:
+            return
+        selected = np.zeros(len(self.episode), bool)
+        selected[rows] = True
+        if selected.all():
+            self._n = 0
+            return
+        keep = np.flatnonzero(~selected[self.int_block[INT_NAMES.index("account"), : self._n]])
+        self.float_block[:, : len(keep)] = self.float_block[:, keep]
+        self.int_block[:, : len(keep)] = self.int_block[:, keep]
+        self._n = len(keep)
 
     def clear(self) -> None:
         self._n = 0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..market.growth import RowBuffer
 from .rules import ExchangeRules
 from .layout import LEDGER_FILLS, LEDGER_FULL, LEDGER_OFF
 from .slippage import SlippageModel
@@ -35,17 +36,30 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _bar_fields(market: MarketData, use_mark: bool, start: int) -> np.ndarray:
+    """(7, T - start, A) the fields of the bars ``start:``."""
+    rows = slice(start, market.n_bars)
+    prev_volume = market.volume[max(start - 1, 0):market.n_bars - 1]
+    if start == 0:
+        prev_volume = np.concatenate([market.volume[:1], prev_volume])
+    return np.stack([market.open[rows], market.high[rows], market.low[rows], market.close[rows], prev_volume,
+                     market.funding_rate[rows], (market.mark if use_mark else market.open)[rows]]).astype(np.float64)
+
+
 def market_bars(market: MarketData, use_mark: bool) -> np.ndarray:
     """(7, T, A) open, high, low, close, previous bar's volume, funding rate, funding price;
-    shared by every exchange on the same bars."""
+    shared by every exchange on the same bars.
+
+    After the market grew in place (:meth:`~arena_gym.market.MarketData.append`) the table is a
+    buffer of a larger capacity, ``(7, C, A)`` with ``C >= T``: its rows from ``T`` on are zero
+    and no step may reach them (callers check the market's ``n_bars``)."""
     key = ("exchange_bars", use_mark)
     cached = market._cache.get(key)
     if cached is None:
-        prev_volume = np.concatenate([market.volume[:1], market.volume[:-1]])
-        bars = np.stack([market.open, market.high, market.low, market.close, prev_volume, market.funding_rate,
-                         market.mark if use_mark else market.open]).astype(np.float64)
-        cached = market._cache[key] = _frozen(bars)
-    return cached
+        cached = market._cache[key] = RowBuffer(_frozen(_bar_fields(market, use_mark, 0)), axis=1)
+    elif cached.n < market.n_bars:
+        cached.append(_bar_fields(market, use_mark, cached.n))
+    return cached.buffer
 
 
 @dataclass(frozen=True, eq=False)

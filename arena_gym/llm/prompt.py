@@ -26,7 +26,10 @@ named parts by ``<!-- part: NAME -->`` lines; other ``<!-- ... -->`` comment blo
 removed (the shipped files document their placeholders that way). Defaults live in
 ``policies/prompts/`` next to the package, or under ``$ARENA_GYM_POLICIES/prompts/``.
 Everything that does not depend on ``t`` or on the account is computed once, when the
-renderer is built; :meth:`PromptRenderer.render` only slices arrays and formats strings.
+renderer is built; :meth:`PromptRenderer.render` only slices arrays and formats strings. After
+the market grew in place (:meth:`~arena_gym.market.MarketData.append`),
+:meth:`PromptRenderer.extend` computes the new bars' rows only (each row reads bars up to its
+own), so a prompt equals the one of a renderer built on the longer market.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import numpy as np
 
 from arena_gym.exchange.rules import AssetSpec, ExchangeRules
 from arena_gym.market.data import MarketData, MarketDataError
+from arena_gym.market.growth import RowBuffer
 from arena_gym.market.timeframes import timeframe_seconds
 from arena_gym.preset_files import policies_dir
 
@@ -290,71 +294,156 @@ class PromptRenderer:
 
     # -------------------------------------------------------------- precomputation
     def _build_base(self) -> None:
-        m, d = self.market, self.decimals
-        ind = m.indicators
-        self._price_decimals = price_decimals(m.close)
-        self._price = _round_to(m.close, self._price_decimals)
-        self._ema20 = np.round(ind.ema20, d)
-        self._macd = np.round(ind.macd, d)
-        self._rsi7 = np.round(ind.rsi7, d)
-        self._rsi14 = np.round(ind.rsi14, d)
-        self._funding = self._latest_funding()
-        self._close_seconds = (m.timestamps.astype("datetime64[s]").astype(np.int64) + m.bar_seconds)
-        if m.open_interest is None:
-            self._oi_latest = self._oi_average = None
-        else:
-            oi = m.open_interest
-            csum = np.vstack([np.zeros((1, m.n_assets)), np.cumsum(oi, axis=0)])
-            t = np.arange(m.n_bars)
-            lo = np.maximum(0, t - self.series_length + 1)
-            mean = (csum[t + 1] - csum[lo]) / (t + 1 - lo)[:, None]
-            self._oi_latest = np.round(oi, 2)
-            self._oi_average = np.round(mean, 2)
+        self._rows: dict[str, RowBuffer] = {}
+        self._latest = None            # (A,) unrounded latest funding rate at the last bar
+        self._oi_sum = None            # (A,) running sum of open interest up to the last bar
+        self._oi_latest = self._oi_average = None
+        self._store(self._base_rows(0))
 
-    def _latest_funding(self) -> np.ndarray:
-        """(T, A) most recent non-zero settled rate per settlement interval, 6 significant figures."""
+    def _store(self, rows: dict[str, np.ndarray]) -> None:
+        """Append ``rows`` (new bars' rows of each table) and expose each table as ``_<name>``."""
+        for name, value in rows.items():
+            if name not in self._rows:
+                self._rows[name] = RowBuffer(value)
+                table = value
+            else:
+                table = self._rows[name].append(value)
+            setattr(self, f"_{name}", table)
+
+    def _base_rows(self, start: int) -> dict[str, np.ndarray]:
+        """The per-bar tables' rows for the bars ``start:`` of the market."""
+        m, d = self.market, self.decimals
+        ind, rows = m.indicators, slice(start, m.n_bars)
+        close = m.close[rows]
+        digits = price_decimals(close)
+        out = {"price_decimals": digits, "price": _round_to(close, digits), "ema20": np.round(ind.ema20[rows], d),
+               "macd": np.round(ind.macd[rows], d), "rsi7": np.round(ind.rsi7[rows], d),
+               "rsi14": np.round(ind.rsi14[rows], d), "funding": self._latest_funding(start),
+               "close_seconds": m.timestamps[rows].astype("datetime64[s]").astype(np.int64) + m.bar_seconds}
+        if m.open_interest is not None:
+            oi = m.open_interest[rows]
+            before = np.zeros(m.n_assets) if self._oi_sum is None else self._oi_sum
+            csum = np.cumsum(np.vstack([before, oi]), axis=0)      # csum[i]: sum of the bars before start + i
+            t = np.arange(start, m.n_bars)
+            lo = np.maximum(0, t - self.series_length + 1)
+            # the window's sum: running sum at t minus the one before lo (stored rows, or this batch)
+            last = self._oi_running(csum, start, t + 1)
+            first = self._oi_running(csum, start, lo)
+            out["oi_latest"] = np.round(oi, 2)
+            out["oi_average"] = np.round((last - first) / (t + 1 - lo)[:, None], 2)
+            out["oi_sums"] = csum[1:]
+            self._oi_sum = csum[-1]
+        return out
+
+    def _oi_running(self, csum: np.ndarray, start: int, upto: np.ndarray) -> np.ndarray:
+        """Sum of open interest over bars ``< upto`` (rows), from this batch's running sums
+        (``csum``, bars ``start:``) or the stored ones."""
+        out = np.empty((len(upto), self.market.n_assets))
+        here = upto >= start
+        out[here] = csum[upto[here] - start]
+        earlier = upto[~here]
+        if len(earlier):
+            stored = self._rows["oi_sums"].table
+            out[~here] = np.where((earlier > 0)[:, None], stored[np.maximum(earlier - 1, 0)], 0.0)
+        return out
+
+    def _latest_funding(self, start: int) -> np.ndarray:
+        """(T - start, A) most recent non-zero settled rate per settlement interval, 6 significant
+        figures, for the bars ``start:``."""
         m = self.market
         interval = m.funding_interval_hours * 3600
-        opens = m.timestamps.astype("datetime64[s]").astype(np.int64)
+        opens = m.timestamps[start:].astype("datetime64[s]").astype(np.int64)
         settlements = (opens + m.bar_seconds - 1) // interval - (opens - 1) // interval
-        per_settlement = m.funding_rate / np.maximum(settlements, 1)[:, None]
-        rows = np.where(per_settlement != 0.0, np.arange(m.n_bars)[:, None], 0)
+        per_settlement = m.funding_rate[start:] / np.maximum(settlements, 1)[:, None]
+        rows = np.where(per_settlement != 0.0, np.arange(len(opens))[:, None], -1)
         last = np.maximum.accumulate(rows, axis=0)
-        latest = np.take_along_axis(per_settlement, last, axis=0)
+        before = per_settlement[0] if self._latest is None else self._latest
+        latest = np.where(last >= 0, np.take_along_axis(per_settlement, np.maximum(last, 0), axis=0), before)
+        self._latest = latest[-1]
         magnitude = np.floor(np.log10(np.where(latest != 0.0, np.abs(latest), 1.0)))
         return _round_to(latest, 5 - magnitude)
 
     def _build_higher(self, higher_timeframe: str) -> None:
         """Higher-timeframe indicators and, per base bar, the index of the last closed higher bar."""
-        m, d = self.market, self.decimals
+        m = self.market
         seconds = timeframe_seconds(higher_timeframe)
         factor, remainder = divmod(seconds, m.bar_seconds)
         if seconds > m.bar_seconds and remainder:
             raise ValueError(f"higher_timeframe {higher_timeframe!r} is not a whole multiple of the market's "
                              f"{m.bar_seconds}s bar")
-        if factor <= 1:
-            higher = m
-        else:
-            try:
-                higher = m.resample(factor)
-            except MarketDataError:
-                higher = None  # fewer than two complete higher bars: the block shows n/a throughout
-        if higher is None:
-            self.higher_interval = interval_label(factor * m.bar_seconds)
+        self._factor = factor
+        self.higher_interval = interval_label(max(factor, 1) * m.bar_seconds)
+        self._higher = m if factor <= 1 else self._resampled()
+        self._htf_rows: dict[str, RowBuffer] = {}
+        self._htf = None
+        if self._higher is None:
             self._htf_index = np.full(m.n_bars, -1, dtype=np.int64)
-            self._htf = None
+        else:
+            self._store_higher(0, 0)
+
+    def _resampled(self) -> MarketData | None:
+        try:
+            return self.market.resample(self._factor)
+        except MarketDataError:
+            return None  # fewer than two complete higher bars: the block shows n/a until there are
+
+    def _store_higher(self, base_start: int, higher_start: int) -> None:
+        """Append the higher bars ``higher_start:`` to the tables, and the index of the last
+        closed higher bar for the base bars ``base_start:``."""
+        m, h, d = self.market, self._higher, self.decimals
+        ind, rows = h.indicators, slice(higher_start, h.n_bars)
+        new = {"ema20": ind.ema20[rows], "ema50": ind.ema50[rows], "atr3": ind.atr3[rows], "atr14": ind.atr14[rows],
+               "volume": h.volume[rows], "volume_avg": ind.volume_avg[rows], "macd": ind.macd[rows],
+               "rsi14": ind.rsi14[rows]}
+        for name, value in new.items():
+            value = np.round(value, d)
+            buffer = self._htf_rows.get(name)
+            if buffer is None:
+                self._htf_rows[name] = RowBuffer(value)
+            else:
+                buffer.append(value)
+        self._htf = {name: buffer.table for name, buffer in self._htf_rows.items()}
+        self.higher_interval = interval_label(h.bar_seconds)
+        higher_close = h.timestamps.astype(np.int64) + np.int64(h.bar_seconds) * 1_000_000_000
+        base_close = m.timestamps[base_start:].astype(np.int64) + np.int64(m.bar_seconds) * 1_000_000_000
+        index = np.searchsorted(higher_close, base_close, side="right").astype(np.int64) - 1
+        if base_start == 0:
+            self._htf_index_rows = RowBuffer(index)
+            self._htf_index = index
+        else:
+            self._htf_index = self._htf_index_rows.append(index)
+
+    def extend(self) -> None:
+        """Take the bars the market gained in place: compute the new bars' rows of every table
+        (and the higher-timeframe bars they complete)."""
+        m = self.market
+        start = len(self._price)
+        if start == m.n_bars:
             return
-        self.higher_interval = interval_label(higher.bar_seconds)
-        higher_close = higher.timestamps.astype(np.int64) + np.int64(higher.bar_seconds) * 1_000_000_000
-        base_close = m.timestamps.astype(np.int64) + np.int64(m.bar_seconds) * 1_000_000_000
-        self._htf_index = np.searchsorted(higher_close, base_close, side="right").astype(np.int64) - 1
-        ind = higher.indicators
-        self._htf = {
-            "ema20": np.round(ind.ema20, d), "ema50": np.round(ind.ema50, d),
-            "atr3": np.round(ind.atr3, d), "atr14": np.round(ind.atr14, d),
-            "volume": np.round(higher.volume, d), "volume_avg": np.round(ind.volume_avg, d),
-            "macd": np.round(ind.macd, d), "rsi14": np.round(ind.rsi14, d),
-        }
+        self._store(self._base_rows(start))
+        if self._factor <= 1:
+            self._store_higher(start, start)
+            return
+        if self._higher is None:
+            self._higher = self._resampled()
+            if self._higher is None:
+                self._htf_index = np.full(m.n_bars, -1, dtype=np.int64)
+                return
+            self._store_higher(0, 0)
+            return
+        h = self._higher
+        first = int(np.searchsorted(m.timestamps, h.timestamps[0]))
+        complete = (m.n_bars - first) // self._factor
+        known = h.n_bars
+        if complete > known:
+            groups = slice(first + known * self._factor, first + complete * self._factor)
+            g = lambda arr: arr[groups].reshape(complete - known, self._factor, m.n_assets)
+            h.append(m.timestamps[groups][::self._factor],
+                     g(m.open)[:, 0], g(m.high).max(axis=1), g(m.low).min(axis=1), g(m.close)[:, -1],
+                     g(m.volume).sum(axis=1), g(m.funding_rate).sum(axis=1), filled=g(m.filled).all(axis=1),
+                     mark=None if m.mark is None else g(m.mark)[:, 0],
+                     open_interest=None if m.open_interest is None else g(m.open_interest)[:, -1])
+        self._store_higher(start, known)
 
     # -------------------------------------------------------------- rendering
     def _asset(self, symbol: str) -> int:

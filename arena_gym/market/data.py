@@ -20,6 +20,17 @@ flagged in ``filled``. The common grid spans from the latest first bar to the ea
 bar across assets. Anything else that is wrong (NaN or inf, time going backwards, duplicate
 timestamps, inconsistent OHLC, non-positive prices, negative volume, bars off the grid) raises
 :class:`MarketDataError` naming the asset and the timestamp.
+
+Growing in place
+----------------
+:meth:`MarketData.append` adds bars at the end of a market, for a source that serves bars as
+they close (paper trading). The arrays become views of buffers whose capacity doubles (see
+:mod:`arena_gym.market.growth`), the markets derived from it by :meth:`~MarketData.select` and
+:meth:`~MarketData.with_assets` follow, and the tables derived from it (indicators here,
+observation features, the exchange's bar table) are extended by the new rows on their next
+read, each equal to the table computed over all the bars at once. Arrays read before an append
+keep their length: read them again. Append to the market the data was built as, not to one
+derived from it.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..exchange.rules import AssetSpec, ExchangeRules, asset_specs
+from .growth import RowBuffer
 from .indicators import Indicators
 from .registry import MarketRecipe, derive_market, file_fingerprint, rebuild_market, shared_market
 from .timeframes import timeframe_seconds
@@ -194,17 +206,75 @@ class MarketData:
 
     @property
     def indicators(self) -> Indicators:
-        """The indicator set, computed once and shared (see :mod:`arena_gym.market.indicators`)."""
-        if "indicators" not in self._cache:
-            self._cache["indicators"] = Indicators.compute(self.high, self.low, self.close, self.volume)
-        return self._cache["indicators"]
+        """The indicator set, computed once and shared (see :mod:`arena_gym.market.indicators`);
+        extended by the new bars after :meth:`append`."""
+        cached = self._cache.get("indicators")
+        if cached is None:
+            cached = self._cache["indicators"] = Indicators.compute(self.high, self.low, self.close, self.volume)
+        elif cached.n_bars < self.n_bars:
+            cached = self._cache["indicators"] = cached.extended(self.high, self.low, self.close, self.volume)
+        return cached
 
     @property
     def bar_times(self) -> list[str]:
         """Every bar's open time as ISO text (``str`` of its timestamp), computed once."""
-        if "bar_times" not in self._cache:
-            self._cache["bar_times"] = np.datetime_as_string(self.timestamps).tolist()
-        return self._cache["bar_times"]
+        cached = self._cache.get("bar_times")
+        if cached is None:
+            cached = self._cache["bar_times"] = np.datetime_as_string(self.timestamps).tolist()
+        elif len(cached) < self.n_bars:
+            cached.extend(np.datetime_as_string(self.timestamps[len(cached):]).tolist())
+        return cached
+
+    # ------------------------------------------------------------------ growing in place
+    def append(self, timestamps, open, high, low, close, volume, funding_rate, *, filled=None, mark=None,
+               open_interest=None) -> None:
+        """Add ``n`` bars at the end, in place (see "Growing in place" in the module docstring).
+
+        ``timestamps`` (n,) must continue the grid (the first one bar after the last); the fields
+        are (n, A) in this market's asset order, with ``mark`` and ``open_interest`` exactly when
+        the market has them. The new bars are validated as at construction; nothing changes when
+        they are not valid.
+        """
+        ts = np.asarray(timestamps).astype("datetime64[ns]").reshape(-1)
+        n, A = len(ts), self.n_assets
+        if n == 0:
+            return
+        expected = self.timestamps[-1] + np.timedelta64(self.bar_seconds, "s")
+        if ts[0] != expected:
+            raise MarketDataError(f"appended bars start at {_ts(ts[0])}; the next bar of {self.name} opens at "
+                                  f"{_ts(expected)}")
+        for name, given in (("mark", mark), ("open_interest", open_interest)):
+            if (given is None) != (getattr(self, name) is None):
+                raise MarketDataError(f"{name} must be given exactly when the market has it")
+        rows = {"timestamps": ts}
+        for name, value in (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume),
+                            ("funding_rate", funding_rate), ("mark", mark), ("open_interest", open_interest)):
+            if value is not None:
+                rows[name] = np.asarray(value, np.float64).reshape(n, A)
+        rows["filled"] = np.zeros((n, A), bool) if filled is None else np.asarray(filled, bool).reshape(n, A)
+        seam = {k: np.concatenate([getattr(self, k)[-1:], v]) for k, v in rows.items()}
+        MarketData(**seam, assets=self.assets, name=self.name, funding_interval_hours=self.funding_interval_hours)
+        self._grow(rows)
+
+    def _grow(self, rows: dict[str, np.ndarray]) -> None:
+        """Append validated ``rows`` to this market and to the markets derived from it."""
+        buffers = self._cache.setdefault("rows", {})
+        for name, value in rows.items():
+            buffer = buffers.get(name)
+            if buffer is None:
+                buffer = buffers[name] = RowBuffer(getattr(self, name))
+            object.__setattr__(self, name, buffer.append(value))
+        object.__setattr__(self, "recipe", None)   # a recipe rebuilds the bars it knew, not these
+        for key, derived in list(self._cache.items()):
+            if not isinstance(key, tuple) or not isinstance(derived, MarketData):
+                continue
+            if key[0] == "with_assets":            # the same bars under other specs: the same arrays
+                for name in rows:
+                    object.__setattr__(derived, name, getattr(self, name))
+                object.__setattr__(derived, "recipe", None)
+            elif key[0] == "select":
+                idx = [self.symbols.index(s) for s in derived.symbols]
+                derived._grow({k: v if k == "timestamps" else v[:, idx] for k, v in rows.items()})
 
     def index_of(self, when) -> int:
         """Index of the bar that contains ``when`` (a timestamp or ISO string, UTC)."""
