@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..market.data import MarketData
-from ..market.growth import RowBuffer
+from ..row_buffer import RowBuffer
 
 MARKET_FEATURES = ("log_return", "range", "close_vs_ema20", "close_vs_ema50", "macd", "rsi14", "rsi7", "atr14",
                    "funding", "volume")

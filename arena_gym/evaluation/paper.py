@@ -70,7 +70,7 @@ from arena_gym.data.live import Bars, FeedEvent, LiveFeed
 from arena_gym.env.config import EnvConfig
 from arena_gym.exchange.rules import asset_specs, load_rules
 from arena_gym.market.data import MarketData
-from arena_gym.market.growth import RowBuffer
+from arena_gym.row_buffer import RowBuffer
 
 from .runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
                      market_summary, policy_seed)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..market.growth import RowBuffer
+from ..row_buffer import RowBuffer
 from .rules import ExchangeRules
 from .layout import LEDGER_FILLS, LEDGER_FULL, LEDGER_OFF
 from .slippage import SlippageModel

@@ -44,7 +44,7 @@ import numpy as np
 
 from arena_gym.exchange.rules import AssetSpec, ExchangeRules
 from arena_gym.market.data import MarketData, MarketDataError
-from arena_gym.market.growth import RowBuffer
+from arena_gym.row_buffer import RowBuffer
 from arena_gym.market.timeframes import timeframe_seconds
 from arena_gym.preset_files import policies_dir
 

@@ -25,7 +25,7 @@ Growing in place
 ----------------
 :meth:`MarketData.append` adds bars at the end of a market, for a source that serves bars as
 they close (paper trading). The arrays become views of buffers whose capacity doubles (see
-:mod:`arena_gym.market.growth`), the markets derived from it by :meth:`~MarketData.select` and
+:mod:`arena_gym.row_buffer`), the markets derived from it by :meth:`~MarketData.select` and
 :meth:`~MarketData.with_assets` follow, and the tables derived from it (indicators here,
 observation features, the exchange's bar table) are extended by the new rows on their next
 read, each equal to the table computed over all the bars at once. Arrays read before an append
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..exchange.rules import AssetSpec, ExchangeRules, asset_specs
-from .growth import RowBuffer
+from ..row_buffer import RowBuffer
 from .indicators import Indicators
 from .registry import MarketRecipe, derive_market, file_fingerprint, rebuild_market, shared_market
 from .timeframes import timeframe_seconds

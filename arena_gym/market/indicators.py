@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from .growth import RowBuffer
+from ..row_buffer import RowBuffer
 
 #: Bars after which every indicator here is past its warm-up (EMA50 dominates).
 WARMUP_BARS = 50

@@ -5,6 +5,9 @@ A :class:`RowBuffer` keeps a table's rows in a buffer whose capacity doubles whe
 appending ``n`` rows costs ``O(n)`` amortized; :attr:`RowBuffer.table` is the filled part, a
 view (C-contiguous when rows run along axis 0). Callers that compiled code reads keep the same
 array type as before growth: ``frozen`` tables are read-only, as the batch-built ones are.
+
+It depends on NumPy alone, so every layer (the exchange's bar table as well as the market's own
+tables) can use it without importing the layers above it.
 """
 
 from __future__ import annotations
