@@ -38,15 +38,17 @@ from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E
                       II_TAKE_PROFIT_FILLS, MODE_DISCRETE, N_FLAGS, NON_FINITE_ACTION, OK, PAST_THE_DATA)
 from .features import CLIP
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
-_INLINE = dict(_JIT, inline="always")
+# compile options as in the exchange kernel (see the comment there); the per-account writers of
+# the step are forced inline (measured with the kernel's: a vector step passes them a dozen arrays
+# per account)
+_JIT, _RULE, _HOT = kernel.JIT_ENTRY, kernel.JIT_RULE, kernel.JIT_HOT
 
-log_return = njit(**_INLINE)(rewards.log_return)
-simple_return = njit(**_INLINE)(rewards.simple_return)
-pnl = njit(**_INLINE)(rewards.pnl)
+log_return = njit(**_RULE)(rewards.log_return)
+simple_return = njit(**_RULE)(rewards.simple_return)
+pnl = njit(**_RULE)(rewards.pnl)
 
 
-@njit(**_INLINE)
+@njit(**_RULE)
 def reward_of(kind, prev_equity, equity, initial_capital):
     """The built-in reward number ``kind`` (its position in ``rewards.REWARDS``); 0 for a callable."""
     if kind == 0:
@@ -58,13 +60,13 @@ def reward_of(kind, prev_equity, equity, initial_capital):
     return 0.0
 
 
-@njit(**_INLINE)
+@njit(**_RULE)
 def clip(x):
     return min(max(x, -CLIP), CLIP)
 
 
 # ---------------------------------------------------------------------------- actions
-@njit(**_INLINE)
+@njit(**_RULE)
 def check_actions(actions, mode):
     """``OK``, or why the batch of actions cannot be decoded (non-finite target, discrete level
     outside {0, 1, 2})."""
@@ -79,7 +81,7 @@ def check_actions(actions, mode):
     return OK
 
 
-@njit(**_INLINE)
+@njit(**_HOT)
 def decode_account(actions, env_par, orders, pos, acc, asset_par, i):
     """Account ``i``'s action as target orders (:mod:`arena_gym.env.actions`) written into
     ``orders``; returns how many target weights were outside [-1, 1] (0 in discrete mode)."""
@@ -117,7 +119,7 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, i):
     return 0 if discrete else clipped
 
 
-@njit(**_INLINE)
+@njit(**_RULE)
 def hold_account(orders, i):
     for a in range(orders.shape[2]):
         orders[O_SIZE, i, a] = np.nan
@@ -127,7 +129,7 @@ def hold_account(orders, i):
 
 
 # ---------------------------------------------------------------------------- info and observation
-@njit(**_INLINE)
+@njit(**_HOT)
 def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, i):
     """Account ``i``'s ``info`` values (layout: :mod:`arena_gym.env.buffers`); without a report
     (after a reset) the per-step counts are 0 and the margin scale 1."""
@@ -174,7 +176,7 @@ def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, st
                         info_i[II_FIRST_FLAG + j, i] += 1
 
 
-@njit(**_INLINE)
+@njit(**_HOT)
 def write_observation(obs, row, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i):
     """Account ``i``'s numeric observation into ``obs[row]`` (:mod:`arena_gym.env.features`):
     the window features of the last ``lookback`` bars (oldest first), the market features at the
@@ -274,7 +276,7 @@ def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, termina
             terminated[i] = closed[i]
             truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0.0 and steps[i] >= length))
         prev_equity[i] = equity
-        write_info(info_f, info_i, True, pos, acc, iacc, flags, scale, rep, steps, clipped, i)
+        write_info(info_f, info_i, np.bool_(True), pos, acc, iacc, flags, scale, rep, steps, clipped, i)
         write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
 
 
@@ -301,7 +303,7 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, t
             clipped[i] = 0
         else:
             clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, i)
-    n = kernel.step_accounts(k, True, False, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
+    n = kernel.step_accounts(k, np.bool_(True), np.bool_(False), orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
                              pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
     finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
                 windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
