@@ -59,6 +59,26 @@ def load_kernel():
     return _KERNEL
 
 
+class CompiledEntry:
+    """A compiled entry point locked to one signature: its first call compiles it (or loads it
+    from numba's disk cache) for the argument types it is given; from then on an argument of
+    another type, layout or writability raises numba's ``TypeError`` ("No matching definition")
+    instead of compiling a second copy. Call it through :attr:`run` (after the first call, the
+    dispatcher itself: no extra cost). With numba's JIT disabled it is the plain function."""
+
+    __slots__ = ("dispatcher", "run")
+
+    def __init__(self, dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.run = self._first if hasattr(dispatcher, "disable_compile") else dispatcher
+
+    def _first(self, *args):
+        out = self.dispatcher(*args)
+        self.dispatcher.disable_compile()
+        self.run = self.dispatcher
+        return out
+
+
 def compile_seconds() -> float:
     """Seconds taken to load (or compile) and run the kernel once on a tiny market; for benchmarks."""
     from ..market.synthetic import synthetic_market
@@ -160,14 +180,18 @@ class Exchange:
                                            default_leverage=self.default_leverage, ledger_level=self.ledger.level)
         self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, self.state.closed)
         self.funding_accrued = self._pos[P_FUNDING]
-        self._kernel = load_kernel()
+        kernel = load_kernel()
+        self._step_accounts = CompiledEntry(kernel.step_accounts)
+        self._liquidation_prices = CompiledEntry(kernel.liquidation_prices)
+        self._maintenance_margins = CompiledEntry(kernel.maintenance_margins)
         self._arguments = None
 
     def __getstate__(self) -> dict:
         """Pickle the packed arrays once (the state's fields are views into them); the parameters
         and the kernel are rebuilt on load."""
         state = dict(self.__dict__)
-        for key in ("params", "funding_accrued", "_kernel", "_arguments"):
+        for key in ("params", "funding_accrued", "_step_accounts", "_liquidation_prices", "_maintenance_margins",
+                    "_arguments"):
             del state[key]
         state["state"] = None
         state["_closed"] = self.state.closed
@@ -207,7 +231,7 @@ class Exchange:
         s = self.state
         price = s.mark if price is None else _f64(np.broadcast_to(np.asarray(price, float), s.size.shape))
         out = np.empty(s.size.shape)
-        self._kernel.maintenance_margins(self._pos, self.params.tiers, price, out)
+        self._maintenance_margins.run(self._pos, self.params.tiers, price, out)
         return out
 
     def margin_in_use(self) -> np.ndarray:
@@ -254,7 +278,7 @@ class Exchange:
         """(N, A) price at which each position is liquidated, 0 when flat or unreachable (the
         kernel's :func:`~arena_gym.exchange.kernel.liquidation_price`, the rule the steps use)."""
         out = np.empty(self.state.size.shape)
-        self._kernel.liquidation_prices(self._pos, self._acc, self.params.tiers, self.isolated, out)
+        self._liquidation_prices.run(self._pos, self._acc, self.params.tiers, self.isolated, out)
         return out
 
     # ------------------------------------------------------------------ the step
@@ -276,6 +300,19 @@ class Exchange:
                                ledger.episode, self._flags, self._scale, self._rep, self._work, ledger.float_block,
                                ledger.int_block)
         return self._arguments + (len(ledger),)
+
+    def set_orders(self, orders: Orders) -> None:
+        """Write ``orders`` into the order block the next compiled step fills (see
+        :meth:`kernel_arguments`)."""
+        orders.check_shape(*self.state.size.shape)
+        block = self._orders
+        block[O_SIZE], block[O_LEVERAGE] = orders.size, orders.leverage
+        block[O_STOP_LOSS], block[O_TAKE_PROFIT] = orders.stop_loss, orders.take_profit
+
+    def scratch_per_account(self) -> np.ndarray:
+        """A kernel scratch block for every account ((N, rows, A), the layout of one account's
+        ``work``), for steps that run accounts on several threads at once."""
+        return np.zeros((self.n_accounts, *self._work.shape))
 
     def commit_rows(self, rows: int) -> None:
         """Record the ledger row count a compiled step returned (see :meth:`kernel_arguments`)."""
@@ -302,16 +339,13 @@ class Exchange:
         if last + n_bars >= self.market.n_bars:
             raise ValueError(f"stepping {n_bars} bar(s) from bar {last} runs past the data ({self.market.n_bars} bars)")
         if orders is not None:
-            orders.check_shape(*s.size.shape)
-            block = self._orders
-            block[O_SIZE], block[O_LEVERAGE] = orders.size, orders.leverage
-            block[O_STOP_LOSS], block[O_TAKE_PROFIT] = orders.stop_loss, orders.take_profit
+            self.set_orders(orders)
         hooks = fill_price is not None or fee_rate is not None or maker is not None
         if hooks:
             self._hooks[H_FILL_PRICE] = np.nan if fill_price is None else fill_price
             self._hooks[H_FEE_RATE] = np.nan if fee_rate is None else fee_rate
             self._maker[...] = False if maker is None else maker
-        rows = self._kernel.step_accounts(n_bars, orders is not None, hooks, *self.kernel_arguments(n_bars))
+        rows = self._step_accounts.run(n_bars, orders is not None, hooks, *self.kernel_arguments(n_bars))
         self.ledger.commit(rows)
         return self.report()
 

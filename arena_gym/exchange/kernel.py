@@ -771,6 +771,60 @@ def exits_armed(pos, i):
 
 
 # ---------------------------------------------------------------------------- the kernel
+@njit(**_HOT)
+def step_account(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers,
+                 scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n, i):
+    """Run ``n_bars`` bars for account ``i`` (the timeline of the module docstring); the arguments
+    are those of :func:`step_accounts`, ``work`` this account's scratch. Returns the ledger row
+    count."""
+    A = pos.shape[2]
+    scale[i] = 1.0
+    for a in range(A):
+        flags[i, a] = 0
+    for r in range(N_REPORT_FIELDS):
+        rep[r, i] = 0
+    fills_before = iacc[I_FILLS, i]
+    ep = episode[i]
+    for b in range(n_bars):
+        t = iacc[I_BAR, i] + 1
+        tier = fee_tier[t]
+        for a in range(A):
+            work[W_TAKER, a] = fees[0, tier, a]
+            work[W_MAKER, a] = fees[1, tier, a]
+        if holds_any(pos, i):
+            n = settle_funding(pos, acc, bars, scal, i, t, ep, led_f, led_i, n)
+            mark(pos, bars, np.int64(B_OPEN), i, t)
+            n, count = liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, ep,
+                                         led_f, led_i, n)
+            rep[R_LIQUIDATED, i] += count
+        if b == 0 and has_orders:
+            n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
+                                    bars, orders, has_hooks, hooks, h_maker, i, t, ep, led_f, led_i, n)
+            scale[i] = phi
+            mark(pos, bars, np.int64(B_OPEN), i, t)
+        if holds_any(pos, i):
+            armed = exits_armed(pos, i)
+            if armed:
+                n, count = trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, ep,
+                                         led_f, led_i, n)
+                rep[R_STOPS, i] += count
+            n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i,
+                                          t, ep, led_f, led_i, n)
+            rep[R_LIQUIDATED, i] += count
+            if armed:
+                n, count = trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, ep,
+                                           led_f, led_i, n)
+                rep[R_TARGETS, i] += count
+        mark(pos, bars, np.int64(B_CLOSE), i, t)
+        iacc[I_BAR, i] = t
+        bankrupt_below = scal[S_BANKRUPT_BELOW]
+        if acc[A_COLLATERAL, i] < bankrupt_below and not holds_any(pos, i) \
+                and equity_of(pos, acc, i) < bankrupt_below:
+            closed[i] = True
+    rep[R_FILLS, i] = iacc[I_FILLS, i] - fills_before
+    return n
+
+
 @njit(**_JIT)
 def step_accounts(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers,
                   scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
@@ -781,55 +835,10 @@ def step_accounts(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, f
 
     The arguments from ``orders`` on are the exchange's own arrays, in the order
     :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them."""
-    N = pos.shape[1]
-    A = pos.shape[2]
-    for i in range(N):
-        scale[i] = 1.0
-        for a in range(A):
-            flags[i, a] = 0
-        for r in range(N_REPORT_FIELDS):
-            rep[r, i] = 0
-        fills_before = iacc[I_FILLS, i]
-        ep = episode[i]
-        for b in range(n_bars):
-            t = iacc[I_BAR, i] + 1
-            tier = fee_tier[t]
-            for a in range(A):
-                work[W_TAKER, a] = fees[0, tier, a]
-                work[W_MAKER, a] = fees[1, tier, a]
-            if holds_any(pos, i):
-                n = settle_funding(pos, acc, bars, scal, i, t, ep, led_f, led_i, n)
-                mark(pos, bars, np.int64(B_OPEN), i, t)
-                n, count = liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, ep,
-                                             led_f, led_i, n)
-                rep[R_LIQUIDATED, i] += count
-            if b == 0 and has_orders:
-                n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
-                                        bars, orders, has_hooks, hooks, h_maker, i, t, ep, led_f, led_i, n)
-                scale[i] = phi
-                mark(pos, bars, np.int64(B_OPEN), i, t)
-            if holds_any(pos, i):
-                if exits_armed(pos, i):
-                    n, count = trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, ep,
-                                             led_f, led_i, n)
-                    rep[R_STOPS, i] += count
-                    n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i,
-                                                  t, ep, led_f, led_i, n)
-                    rep[R_LIQUIDATED, i] += count
-                    n, count = trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, ep,
-                                               led_f, led_i, n)
-                    rep[R_TARGETS, i] += count
-                else:
-                    n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i,
-                                                  t, ep, led_f, led_i, n)
-                    rep[R_LIQUIDATED, i] += count
-            mark(pos, bars, np.int64(B_CLOSE), i, t)
-            iacc[I_BAR, i] = t
-            bankrupt_below = scal[S_BANKRUPT_BELOW]
-            if acc[A_COLLATERAL, i] < bankrupt_below and not holds_any(pos, i) \
-                    and equity_of(pos, acc, i) < bankrupt_below:
-                closed[i] = True
-        rep[R_FILLS, i] = iacc[I_FILLS, i] - fills_before
+    for i in range(pos.shape[1]):
+        n = step_account(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par,
+                         tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i,
+                         n, i)
     return n
 
 
