@@ -57,19 +57,22 @@ def test_the_observation_is_a_copy_unless_asked_otherwise(market):
 @pytest.mark.skipif(not hasattr(__import__("arena_gym.exchange.kernel").exchange.kernel.maintenance_margins,
                                 "disable_compile"), reason="numba's JIT is disabled: nothing is compiled")
 def test_an_entry_point_refuses_a_second_signature_instead_of_compiling_it():
+    from numba import njit
+
     from arena_gym.exchange import kernel
 
+    dispatcher = njit(**kernel.JIT_ENTRY)(kernel.maintenance_margins.py_func)   # a dispatcher of its own
     pos = np.zeros((9, 2, 3))
     tiers = np.zeros((3, 3, 1))
     tiers[1] = 0.01
-    entry = CompiledEntry(kernel.maintenance_margins)
+    entry = CompiledEntry(dispatcher)
     out = np.empty((2, 3))
     entry.run(pos, tiers, np.ones((2, 3)), out)
-    signatures = list(kernel.maintenance_margins.signatures)
+    signatures = list(dispatcher.signatures)
     with pytest.raises(TypeError):
         entry.run(pos, tiers, np.ones((3, 2)).T, out)        # same values, Fortran layout
     readonly = np.ones((2, 3))
     readonly.setflags(write=False)
     with pytest.raises(TypeError):
         entry.run(pos, tiers, readonly, out)
-    assert list(kernel.maintenance_margins.signatures) == signatures
+    assert list(dispatcher.signatures) == signatures

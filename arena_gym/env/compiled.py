@@ -27,7 +27,7 @@ from numba import njit, prange
 from ..exchange import kernel
 from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_REALIZED, AP_DEFAULT_LEVERAGE,
                                AP_MAX_LEVERAGE, I_BAR, I_LIQUIDATIONS, O_LEVERAGE, O_SIZE, O_STOP_LOSS,
-                               O_TAKE_PROFIT, P_LEVERAGE, P_MARGIN, P_MARK, P_SIZE, P_UPNL, R_FILLS,
+                               O_TAKE_PROFIT, P_MARK, P_SIZE, P_UPNL, R_FILLS,
                                R_LIQUIDATED, R_STOPS, R_TARGETS, S_ISOLATED)
 from . import rewards
 from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND,
@@ -200,21 +200,14 @@ def write_observation(obs, row, windows, current, holding, env_par, scal, pos, o
     for k in range(n_current):
         out[n_window + k] = current[first + np.uint64(k)]
     k = n_window + n_current
-    equity = acc[A_COLLATERAL, i]
-    for a in range(A):
-        equity += pos[P_UPNL, i, a]
+    equity = kernel.equity_of(pos, acc, i)
     initial = acc[A_CAPITAL, i]
     scale = 1.0 / max(equity, 1e-9 * initial)
     isolated = scal[S_ISOLATED] != 0.0
     margin_total = 0.0
     for a in range(A):
         size, mark = pos[P_SIZE, i, a], pos[P_MARK, i, a]
-        if isolated:
-            margin = pos[P_MARGIN, i, a]
-        else:
-            lev = pos[P_LEVERAGE, i, a]
-            margin = abs(size) * mark / lev if lev > 0.0 else 0.0
-        margin *= scale
+        margin = kernel.margin_in_use(pos, isolated, i, a) * scale
         margin_total += margin
         held = max(t - opened[i, a], 0) if opened[i, a] >= 0 else 0
         obs[row, k] = clip(size * mark * scale)

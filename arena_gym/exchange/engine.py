@@ -144,21 +144,13 @@ class Exchange:
         self.isolated = margin_mode == ISOLATED
         self.slippage = slippage_model(slippage)
         specs = market.assets
-        self.taker_fee = np.array([a.taker_fee for a in specs])
-        self.maker_fee = np.array([a.maker_fee for a in specs])
         self.max_leverage = np.array([float(a.max_leverage) for a in specs])
-        self.size_step = np.array([a.size_step for a in specs])
-        self.min_notional = np.array([a.min_notional for a in specs])
         if default_leverage is None:
             default_leverage = np.minimum(self.max_leverage, 10.0)
         dl = np.broadcast_to(np.asarray(default_leverage, float), (len(specs),)).copy()
         if not np.isfinite(dl).all() or (dl < 1).any() or (dl > self.max_leverage).any():
             raise ValueError(f"default_leverage {dl} outside [1, max_leverage {self.max_leverage}]")
         self.default_leverage = np.floor(dl)
-        self.bankrupt_below = float(np.min(self.min_notional / self.max_leverage))
-        self.use_mark = self.rules.funding_price == "mark" and market.mark is not None
-        self.tp_maker = self.rules.take_profit_liquidity == "maker"
-        self.forfeit_on_liquidation = self.rules.liquidation_close == "bankruptcy_price"
         self.ledger = Ledger(n_accounts, ledger)
         self.state, self._pos, self._opened, self._acc, self._iacc = AccountState.packed(
             n_accounts, market.n_assets, initial_capital)
@@ -184,13 +176,14 @@ class Exchange:
         self._step_accounts = CompiledEntry(kernel.step_accounts)
         self._liquidation_prices = CompiledEntry(kernel.liquidation_prices)
         self._maintenance_margins = CompiledEntry(kernel.maintenance_margins)
+        self._margins_in_use = CompiledEntry(kernel.margins_in_use)
         self._arguments = None
 
     def __getstate__(self) -> dict:
         """Pickle the packed arrays once (the state's fields are views into them); the parameters
         and the kernel are rebuilt on load."""
         state = dict(self.__dict__)
-        for key in ("params", "funding_accrued", "_step_accounts", "_liquidation_prices", "_maintenance_margins",
+        for key in ("params", "funding_accrued", "_step_accounts", "_liquidation_prices", "_maintenance_margins", "_margins_in_use",
                     "_arguments"):
             del state[key]
         state["state"] = None
@@ -235,11 +228,11 @@ class Exchange:
         return out
 
     def margin_in_use(self) -> np.ndarray:
-        """(N, A) initial margin held by each position: isolated margin, or notional / leverage (cross)."""
-        s = self.state
-        if self.isolated:
-            return s.isolated_margin.copy()
-        return np.divide(np.abs(s.size) * s.mark, s.leverage, out=np.zeros(s.size.shape), where=s.leverage > 0)
+        """(N, A) initial margin held by each position: isolated margin, or notional / leverage (cross)
+        (the kernel's :func:`~arena_gym.exchange.kernel.margin_in_use`)."""
+        out = np.empty(self.state.size.shape)
+        self._margins_in_use.run(self._pos, self.isolated, out)
+        return out
 
     def available_margin(self) -> np.ndarray:
         """(N,) margin free for new positions (never negative).

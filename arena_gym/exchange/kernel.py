@@ -100,7 +100,8 @@ from .layout import (  # noqa: F401  (the layout is part of the rule book)
     K_FUNDING, K_FORFEIT, LEDGER_OFF, LEDGER_FILLS, LEDGER_FULL, F_LEVERAGE_CLAMPED, F_BELOW_MIN_NOTIONAL,
     F_SCALED_BY_MARGIN, F_REFUSED_BY_MARGIN, F_STOP_INVALID, F_TARGET_INVALID, F_NON_FINITE,
     F_SIZE_ROUNDED_TO_ZERO, F_ACCOUNT_CLOSED, W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK,
-    W_PRICE, W_BACKSTOP, W_REMAIN, W_TAKER, W_MAKER, N_WORK_ROWS, O_SIZE, O_LEVERAGE, O_STOP_LOSS,
+    W_PRICE, W_BACKSTOP, W_TAKER, W_MAKER, W_REALIZED, W_FEE, W_MARGIN_HELD, W_FEE_BOUND, W_MARGIN_PER_COIN,
+    W_MARGIN_FLAGS, N_WORK_ROWS, O_SIZE, O_LEVERAGE, O_STOP_LOSS,
     O_TAKE_PROFIT, N_ORDER_FIELDS, H_FILL_PRICE, H_FEE_RATE, N_HOOK_FIELDS,
 )
 
@@ -177,6 +178,16 @@ def equity_of(pos, acc, i):
     for a in range(pos.shape[2]):
         total += pos[P_UPNL, i, a]
     return acc[A_COLLATERAL, i] + total
+
+
+@njit(**_HOT)
+def margin_in_use(pos, isolated, i, a):
+    """Initial margin held by account ``i``'s position in asset ``a``: its isolated margin, or
+    (cross) its notional at the last mark over its leverage (0 when flat)."""
+    if isolated:
+        return pos[P_MARGIN, i, a]
+    lev = pos[P_LEVERAGE, i, a]
+    return abs(pos[P_SIZE, i, a]) * pos[P_MARK, i, a] / lev if lev > 0.0 else 0.0
 
 
 @njit(**_RULE)
@@ -278,7 +289,7 @@ def clear_position(pos, opened, i, a):
 def close_positions(pos, opened, acc, iacc, work, fee_row, i, t, kind, maker, episode, scal, led_f, led_i, n):
     """Close the positions flagged in ``work[W_MASK]`` at ``work[W_PRICE]``: book the fills (with the
     funding each accrued since its last fill), then settle the account. Leaves per position the
-    realized PnL in ``work[W_REMAIN]`` and the fee in ``work[W_ADD]``; returns (rows, count)."""
+    realized PnL in ``work[W_REALIZED]`` and the fee in ``work[W_FEE]``; returns (rows, count)."""
     level = int(scal[S_LEDGER_LEVEL])
     realized_total = 0.0
     fee_total = 0.0
@@ -293,8 +304,8 @@ def close_positions(pos, opened, acc, iacc, work, fee_row, i, t, kind, maker, ep
         n = write_row(led_f, led_i, n, level, kind, i, episode, a, t, -size, price, fee, realized,
                       pos[P_FUNDING, i, a], maker, pos[P_LEVERAGE, i, a])
         pos[P_FUNDING, i, a] = 0.0
-        work[W_REMAIN, a] = realized
-        work[W_ADD, a] = fee
+        work[W_REALIZED, a] = realized
+        work[W_FEE, a] = fee
         realized_total += realized
         fee_total += fee
         count += 1
@@ -326,7 +337,7 @@ def liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, 
     isolated = scal[S_ISOLATED] != 0.0
     A = pos.shape[2]
     for a in range(A):   # the margin each isolated position brings to its settlement
-        work[W_KEPT, a] = pos[P_MARGIN, i, a]
+        work[W_MARGIN_HELD, a] = pos[P_MARGIN, i, a]
     n, count = close_positions(pos, opened, acc, iacc, work, np.int64(W_TAKER), i, t, np.int64(K_LIQUIDATION), np.bool_(False), episode, scal,
                                led_f, led_i, n)
     iacc[I_LIQUIDATIONS, i] += count
@@ -335,7 +346,7 @@ def liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, 
         amount = 0.0
         for a in range(A):
             if work[W_MASK, a] != 0.0:
-                remaining = work[W_KEPT, a] + work[W_REMAIN, a] - work[W_ADD, a]
+                remaining = work[W_MARGIN_HELD, a] + work[W_REALIZED, a] - work[W_FEE, a]
                 if forfeit_all or work[W_BACKSTOP, a] != 0.0 or remaining < 0.0:
                     amount += remaining
         n = forfeit(acc, i, t, amount, episode, scal, led_f, led_i, n)
@@ -462,7 +473,8 @@ def exit_level(level, target, price, current, fresh, below):
 def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
     """The one factor that scales account ``i``'s exposure increases (``work[W_TARGET]``) so that
     initial margin plus fees fit in its equity at the open. Rewrites ``work[W_TARGET]`` and the
-    flags of scaled or refused orders (in ``work[W_MASK]``, as bits); returns the factor (1: none).
+    flags of scaled or refused orders (in ``work[W_MARGIN_FLAGS]``, as bits); returns the factor
+    (1: none).
     """
     A = pos.shape[2]
     equity_open = acc[A_COLLATERAL, i]
@@ -475,9 +487,9 @@ def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
         equity_open += min(upnl, 0.0) if isolated else upnl
         lev_after = work[W_LEV, a] if target != cur else (pos[P_LEVERAGE, i, a] if pos[P_LEVERAGE, i, a] > 0.0
                                                           else work[W_LEV, a])
-        work[W_PRICE, a] = o / lev_after          # initial margin per coin
-        bound += abs(target) * work[W_PRICE, a] + abs(target - cur) * (o * work[W_REMAIN, a])
-        work[W_MASK, a] = 0.0
+        work[W_MARGIN_PER_COIN, a] = o / lev_after
+        bound += abs(target) * work[W_MARGIN_PER_COIN, a] + abs(target - cur) * (o * work[W_FEE_BOUND, a])
+        work[W_MARGIN_FLAGS, a] = 0.0
     if not (isolated or bound > equity_open):
         return 1.0
     need = 0.0
@@ -490,7 +502,7 @@ def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
         add = target - kept
         work[W_KEPT, a] = kept
         work[W_ADD, a] = add
-        unit = work[W_PRICE, a]
+        unit = work[W_MARGIN_PER_COIN, a]
         fee_unit = o * (work[W_TAKER, a] + slippage(scal, abs(add), bars[B_PREV_VOLUME, t, a]))
         if isolated:   # kept positions hold their own margin, in proportion to what is kept
             kept_margin = pos[P_MARGIN, i, a] * abs(kept) / abs(cur) if cur != 0.0 else 0.0
@@ -508,10 +520,10 @@ def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
             continue
         scaled = round_to_step(add * phi, asset_par[AP_SIZE_STEP, a])
         if not np.isfinite(scaled) or abs(scaled) * bars[B_OPEN, t, a] < asset_par[AP_MIN_NOTIONAL, a]:
-            work[W_MASK, a] = F_REFUSED_BY_MARGIN
+            work[W_MARGIN_FLAGS, a] = F_REFUSED_BY_MARGIN
             scaled = 0.0
         else:
-            work[W_MASK, a] = F_SCALED_BY_MARGIN
+            work[W_MARGIN_FLAGS, a] = F_SCALED_BY_MARGIN
         work[W_TARGET, a] = work[W_KEPT, a] + scaled
     return phi
 
@@ -560,11 +572,11 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, order
                     target = cur
         work[W_TARGET, a] = target
         work[W_LEV, a] = lev
-        work[W_REMAIN, a] = max(work[W_TAKER, a], work[W_MAKER, a]) + scal[S_MAX_SLIPPAGE]   # fee bound of the margin check
+        work[W_FEE_BOUND, a] = max(work[W_TAKER, a], work[W_MAKER, a]) + scal[S_MAX_SLIPPAGE]
         flags[i, a] = f
     phi = margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated)
     for a in range(A):
-        flags[i, a] |= int(work[W_MASK, a])
+        flags[i, a] |= int(work[W_MARGIN_FLAGS, a])
         cur = pos[P_SIZE, i, a]
         target = work[W_TARGET, a]
         active = target != cur
@@ -857,3 +869,11 @@ def maintenance_margins(pos, tiers, price, out):
     for i in range(pos.shape[1]):
         for a in range(pos.shape[2]):
             out[i, a] = maintenance_margin(tiers, a, pos[P_SIZE, i, a], price[i, a])
+
+
+@njit(**_JIT)
+def margins_in_use(pos, isolated, out):
+    """(N, A) initial margin held by every position into ``out`` (:func:`margin_in_use`)."""
+    for i in range(pos.shape[1]):
+        for a in range(pos.shape[2]):
+            out[i, a] = margin_in_use(pos, isolated, i, a)
