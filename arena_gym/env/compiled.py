@@ -1,13 +1,17 @@
 """The environment's step, compiled: one call decodes every account's action, runs the exchange
 kernel, and writes rewards, episode ends, ``info`` values and observations into buffers.
 
-:class:`~arena_gym.env.core.PerpCore` calls :func:`step_env` once per ``step`` of the single
+:class:`~arena_gym.env.core.PerpCore` calls one entry point once per ``step`` of the single
 env and of the vector env alike, so that a step costs one call into compiled code however many
-accounts it advances. The pieces are the definitions the rest of the package documents:
+accounts it advances: :func:`step_env` for numeric actions, :func:`step_env_threaded` for the
+same over several threads, :func:`step_decided` for orders the LLM decision decoder wrote; and
+:func:`refresh_accounts` after a reset. Each is compiled on its first use only. The pieces are
+the definitions the rest of the package documents:
 
 * action decoding (:func:`decode_account`) is the ``target`` and ``discrete`` modes of
   :mod:`arena_gym.env.actions`;
-* the exchange step is :func:`arena_gym.exchange.kernel.step_accounts`, unchanged;
+* the exchange step is :func:`arena_gym.exchange.kernel.step_account`, the per-account step of
+  :func:`~arena_gym.exchange.kernel.step_accounts`, unchanged;
 * rewards are the built-ins of :mod:`arena_gym.env.rewards`, compiled from the same functions;
 * episode ends are those of :class:`~arena_gym.env.PerpTradingEnv` (``terminated``: the account
   was liquidated or went bankrupt; ``truncated``: the episode length or the end of the split);

@@ -2,10 +2,11 @@
 
 ``PerpCore`` owns one :class:`~arena_gym.exchange.Exchange` of ``N`` accounts over one shared
 MarketData, plus per-account episode bookkeeping (start bar, decisions taken) and the step
-buffers: rewards, episode ends and ``info`` values are written in place by the compiled step
-(:mod:`arena_gym.env.compiled`, one call per decision for every account; layout in
-:mod:`arena_gym.env.buffers`), observations into a fresh array per call. Gymnasium specifics
-(spaces checks, seeding API, autoreset) live in the two env classes.
+buffers, allocated once: rewards, episode ends, ``info`` values and observations are written in
+place by the compiled step (:mod:`arena_gym.env.compiled`, one call per decision for every
+account and every action mode; layout in :mod:`arena_gym.env.buffers`). The env classes copy
+what they hand out. Gymnasium specifics (spaces checks, seeding API, autoreset) live in the two
+env classes.
 """
 
 from __future__ import annotations
