@@ -45,7 +45,7 @@ from .features import CLIP
 # compile options as in the exchange kernel (see the comment there); the per-account writers of
 # the step are forced inline (measured with the kernel's: a vector step passes them a dozen arrays
 # per account)
-_JIT, _RULE, _HOT = kernel.JIT_ENTRY, kernel.JIT_RULE, kernel.JIT_HOT
+_JIT, _RULE, _HOT, _ONCE = kernel.JIT_ENTRY, kernel.JIT_RULE, kernel.JIT_HOT, kernel.JIT_ONCE
 
 log_return = njit(**_RULE)(rewards.log_return)
 simple_return = njit(**_RULE)(rewards.simple_return)
@@ -243,7 +243,7 @@ def refresh_accounts(rows, with_info, env_par, restarted, prev_equity, steps, cl
         write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
 
 
-@njit(**_HOT)
+@njit(**_ONCE)
 def finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
                    info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags, scale, rep, i):
     """After the exchange ran account ``i``'s decision: its reward, episode end, ``info`` and
@@ -281,8 +281,8 @@ def check_horizon(env_par, iacc, bars):
 def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
              info_i, obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
              pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
-    """One decision for every account from numeric ``actions`` (N, A), account by account: decode
-    its action into ``orders`` (it holds when ``restarted``), run the exchange for
+    """One decision for every account from numeric ``actions`` (N, A): decode each account's
+    action into ``orders`` (it holds when ``restarted``), run the exchange for
     ``bars_per_decision`` bars, then :func:`finish_account`. Returns ``(status, ledger rows)``:
     the status is ``OK`` or why nothing was done (an invalid action, or a decision that would run
     past the data)."""
@@ -292,16 +292,20 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions
     if status != OK:
         return status, n
     k = int(env_par[E_BARS_PER_DECISION])
-    for i in range(pos.shape[1]):
-        # the same account step as in step_env_threaded (one function would add a compile level)
+    # the account step of step_env_threaded, in three passes over the accounts (each pass's code
+    # stays in the instruction cache)
+    N = pos.shape[1]
+    for i in range(N):
         if restarted[i]:
             hold_account(orders, i)
             clipped[i] = 0
         else:
             clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, i)
+    for i in range(N):
         n = kernel.step_account(k, np.bool_(True), np.bool_(False), orders, hooks, h_maker, bars, fee_tier, fees,
                                 asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
                                 work, led_f, led_i, n, i)
+    for i in range(N):
         finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
                        info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
                        scale, rep, i)
