@@ -60,7 +60,7 @@ SLOW = {
     "arena-gym sweep --timesteps": "trains eight PPO trials on Ray Tune (minutes on two cores); tests/test_ray.py "
                                    "runs a two-trial sweep",
     "--add-sweep runs/sweep": "plays the sweep's best configuration, which only the slow run trains",
-    "scripts/bench_env.py --only kernel-compile": "compiles the kernel and the env step from an empty cache (minutes)",
+    "scripts/bench_env.py --only first-step": "compiles the kernel and the env step from an empty cache (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
     "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about ten minutes)",

@@ -34,6 +34,11 @@ N_FLAGS = len(FLAG_NAMES)
 #: ``key -> (buffer, row)``: buffer 0 is ``info_f``, 1 is ``info_i``.
 INFO_ROWS = {key: (0, FLOAT_INFO.index(key)) if key in FLOAT_INFO else (1, INT_INFO.index(key)) for key in INFO_KEYS}
 
+# the decision decoder's counts of a step, ``decisions[row, account]`` (int64; zeros for numeric
+# actions): fallback orders used, and whether the output was invalid (0 / 1)
+D_FALLBACKS, D_INVALID_OUTPUT = range(2)
+N_DECISION_ROWS = 2
+
 # environment parameters ``env_par`` (float64)
 # (E_WINDOW_WIDTH, E_CURRENT_WIDTH: values per bar of the window and current feature tables)
 (E_LEVERAGE_CAP, E_DEADBAND, E_EPISODE_LENGTH, E_SPLIT_END, E_LOOKBACK, E_REWARD, E_BARS_PER_DECISION,

@@ -1,13 +1,17 @@
 """The environment's step, compiled: one call decodes every account's action, runs the exchange
 kernel, and writes rewards, episode ends, ``info`` values and observations into buffers.
 
-:class:`~arena_gym.env.core.PerpCore` calls :func:`step_env` once per ``step`` of the single
+:class:`~arena_gym.env.core.PerpCore` calls one entry point once per ``step`` of the single
 env and of the vector env alike, so that a step costs one call into compiled code however many
-accounts it advances. The pieces are the definitions the rest of the package documents:
+accounts it advances: :func:`step_env` for numeric actions, :func:`step_env_threaded` for the
+same over several threads, :func:`step_decided` for orders the LLM decision decoder wrote; and
+:func:`refresh_accounts` after a reset. Each is compiled on its first use only. The pieces are
+the definitions the rest of the package documents:
 
 * action decoding (:func:`decode_account`) is the ``target`` and ``discrete`` modes of
   :mod:`arena_gym.env.actions`;
-* the exchange step is :func:`arena_gym.exchange.kernel.step_accounts`, unchanged;
+* the exchange step is :func:`arena_gym.exchange.kernel.step_account`, the per-account step of
+  :func:`~arena_gym.exchange.kernel.step_accounts`, unchanged;
 * rewards are the built-ins of :mod:`arena_gym.env.rewards`, compiled from the same functions;
 * episode ends are those of :class:`~arena_gym.env.PerpTradingEnv` (``terminated``: the account
   was liquidated or went bankrupt; ``truncated``: the episode length or the end of the split);
@@ -22,12 +26,12 @@ counting; with ``NUMBA_DISABLE_JIT=1`` it runs as plain Python.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..exchange import kernel
 from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_REALIZED, AP_DEFAULT_LEVERAGE,
                                AP_MAX_LEVERAGE, I_BAR, I_LIQUIDATIONS, O_LEVERAGE, O_SIZE, O_STOP_LOSS,
-                               O_TAKE_PROFIT, P_LEVERAGE, P_MARGIN, P_MARK, P_SIZE, P_UPNL, R_FILLS,
+                               O_TAKE_PROFIT, P_MARK, P_SIZE, P_UPNL, R_FILLS,
                                R_LIQUIDATED, R_STOPS, R_TARGETS, S_ISOLATED)
 from . import rewards
 from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND,
@@ -35,18 +39,20 @@ from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E
                       IF_COLLATERAL, IF_EQUITY, IF_FEES, IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED,
                       IF_UNREALIZED, II_ACTIONS_CLIPPED, II_BAR, II_DECISION_FALLBACKS, II_FILLS, II_FIRST_FLAG,
                       II_INVALID_OUTPUT, II_LIQUIDATED, II_LIQUIDATIONS, II_STEP, II_STOP_FILLS,
-                      II_TAKE_PROFIT_FILLS, MODE_DISCRETE, N_FLAGS, NON_FINITE_ACTION, OK, PAST_THE_DATA)
+                      II_TAKE_PROFIT_FILLS, D_FALLBACKS, D_INVALID_OUTPUT, MODE_DISCRETE, N_FLAGS, NON_FINITE_ACTION, OK, PAST_THE_DATA)
 from .features import CLIP
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
-_INLINE = dict(_JIT, inline="always")
+# compile options as in the exchange kernel (see the comment there); the per-account writers of
+# the step are forced inline (measured with the kernel's: a vector step passes them a dozen arrays
+# per account)
+_JIT, _RULE, _HOT, _ONCE = kernel.JIT_ENTRY, kernel.JIT_RULE, kernel.JIT_HOT, kernel.JIT_ONCE
 
-log_return = njit(**_INLINE)(rewards.log_return)
-simple_return = njit(**_INLINE)(rewards.simple_return)
-pnl = njit(**_INLINE)(rewards.pnl)
+log_return = njit(**_RULE)(rewards.log_return)
+simple_return = njit(**_RULE)(rewards.simple_return)
+pnl = njit(**_RULE)(rewards.pnl)
 
 
-@njit(**_INLINE)
+@njit(**_RULE)
 def reward_of(kind, prev_equity, equity, initial_capital):
     """The built-in reward number ``kind`` (its position in ``rewards.REWARDS``); 0 for a callable."""
     if kind == 0:
@@ -58,13 +64,13 @@ def reward_of(kind, prev_equity, equity, initial_capital):
     return 0.0
 
 
-@njit(**_INLINE)
+@njit(**_RULE)
 def clip(x):
     return min(max(x, -CLIP), CLIP)
 
 
 # ---------------------------------------------------------------------------- actions
-@njit(**_INLINE)
+@njit(**_RULE)
 def check_actions(actions, mode):
     """``OK``, or why the batch of actions cannot be decoded (non-finite target, discrete level
     outside {0, 1, 2})."""
@@ -79,7 +85,7 @@ def check_actions(actions, mode):
     return OK
 
 
-@njit(**_INLINE)
+@njit(**_HOT)
 def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
     """Account ``i``'s action as target orders (:mod:`arena_gym.env.actions`) written into
     ``orders``; returns how many target weights were outside [-1, 1] (0 in discrete mode).
@@ -120,7 +126,7 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
     return 0 if discrete else clipped
 
 
-@njit(**_INLINE)
+@njit(**_RULE)
 def hold_account(orders, i):
     for a in range(orders.shape[2]):
         orders[O_SIZE, i, a] = np.nan
@@ -130,10 +136,11 @@ def hold_account(orders, i):
 
 
 # ---------------------------------------------------------------------------- info and observation
-@njit(**_INLINE)
-def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, i):
+@njit(**_HOT)
+def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, decisions, i):
     """Account ``i``'s ``info`` values (layout: :mod:`arena_gym.env.buffers`); without a report
-    (after a reset) the per-step counts are 0 and the margin scale 1."""
+    (after a reset) the per-step counts are 0 and the margin scale 1. ``decisions`` holds the
+    decision decoder's counts of the step (``D_*`` rows; zeros for numeric actions)."""
     A = pos.shape[2]
     unrealized = 0.0
     gross = 0.0
@@ -150,8 +157,8 @@ def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, st
     info_f[IF_GROSS_LEVERAGE, i] = gross / max(equity, 1e-9)
     info_f[IF_MARGIN_SCALE, i] = scale[i] if has_report else 1.0
     info_i[II_LIQUIDATIONS, i] = iacc[I_LIQUIDATIONS, i]
-    info_i[II_DECISION_FALLBACKS, i] = 0
-    info_i[II_INVALID_OUTPUT, i] = 0
+    info_i[II_DECISION_FALLBACKS, i] = decisions[D_FALLBACKS, i] if has_report else 0
+    info_i[II_INVALID_OUTPUT, i] = decisions[D_INVALID_OUTPUT, i] if has_report else 0
     info_i[II_BAR, i] = iacc[I_BAR, i]
     info_i[II_STEP, i] = steps[i]
     if has_report:
@@ -177,7 +184,7 @@ def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, st
                         info_i[II_FIRST_FLAG + j, i] += 1
 
 
-@njit(**_INLINE)
+@njit(**_HOT)
 def write_observation(obs, row, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i):
     """Account ``i``'s numeric observation into ``obs[row]`` (:mod:`arena_gym.env.features`):
     the window features of the last ``lookback`` bars (oldest first), the market features at the
@@ -200,21 +207,14 @@ def write_observation(obs, row, windows, current, holding, env_par, scal, pos, o
     for k in range(n_current):
         out[n_window + k] = current[first + np.uint64(k)]
     k = n_window + n_current
-    equity = acc[A_COLLATERAL, i]
-    for a in range(A):
-        equity += pos[P_UPNL, i, a]
+    equity = kernel.equity_of(pos, acc, i)
     initial = acc[A_CAPITAL, i]
     scale = 1.0 / max(equity, 1e-9 * initial)
     isolated = scal[S_ISOLATED] != 0.0
     margin_total = 0.0
     for a in range(A):
         size, mark = pos[P_SIZE, i, a], pos[P_MARK, i, a]
-        if isolated:
-            margin = pos[P_MARGIN, i, a]
-        else:
-            lev = pos[P_LEVERAGE, i, a]
-            margin = abs(size) * mark / lev if lev > 0.0 else 0.0
-        margin *= scale
+        margin = kernel.margin_in_use(pos, isolated, i, a) * scale
         margin_total += margin
         held = max(t - opened[i, a], 0) if opened[i, a] >= 0 else 0
         obs[row, k] = clip(size * mark * scale)
@@ -228,85 +228,145 @@ def write_observation(obs, row, windows, current, holding, env_par, scal, pos, o
     obs[row, k + 2] = clip(steps[i] / length if length > 0.0 else 0.0)
 
 
+# ---------------------------------------------------------------------------- the entry points
+# Every entry point takes the environment's buffers, then the exchange's arrays, in the order
+# :meth:`~arena_gym.env.core.PerpCore.compiled_arguments` returns them (the exchange's part is
+# :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments`).
 @njit(**_JIT)
-def observe_accounts(rows, obs, windows, current, holding, env_par, steps, orders, hooks, h_maker, bars, fee_tier, fees,
-                     asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f,
-                     led_i, n):
-    """Observations of the accounts ``rows`` (indices) into ``obs[0..len(rows))``. The arguments
-    from ``orders`` on are the exchange's (as for :func:`step_env`)."""
+def refresh_accounts(rows, with_info, env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated,
+                     truncated, info_f, info_i, obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier,
+                     fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work,
+                     led_f, led_i, n):
+    """Observations (into their rows of ``obs``) and, with ``with_info``, the ``info`` values
+    without a step report, of the accounts ``rows`` (indices): what a reset returns."""
     for r in range(rows.shape[0]):
-        write_observation(obs, r, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, rows[r])
-
-
-@njit(**_JIT)
-def info_accounts(rows, info_f, info_i, has_report, steps, clipped, orders, hooks, h_maker, bars, fee_tier, fees,
-                  asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f,
-                  led_i, n):
-    """``info`` values of the accounts ``rows`` (indices) into the info buffers (``has_report``:
-    with the last step's counts). The arguments from ``orders`` on are the exchange's."""
-    for r in range(rows.shape[0]):
-        write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, rows[r])
-
-
-# ---------------------------------------------------------------------------- the step
-@njit(**_JIT)
-def finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
-                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
-                pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
-    """After the exchange ran a decision: rewards, episode ends, ``info`` and observations of every
-    account (the arguments from ``orders`` on are the exchange's). ``restarted`` accounts (reset
-    to hold through this decision, see the vector env) get reward 0, are not done, and start at
-    step 0."""
-    N = pos.shape[1]
-    A = pos.shape[2]
-    kind = int(env_par[E_REWARD])
-    length = env_par[E_EPISODE_LENGTH]
-    horizon_end = env_par[E_SPLIT_END] - env_par[E_BARS_PER_DECISION]
-    for i in range(N):
-        equity = acc[A_COLLATERAL, i]
-        for a in range(A):
-            equity += pos[P_UPNL, i, a]
-        steps[i] += 1
-        if restarted[i]:
-            reward[i] = 0.0
-            terminated[i] = False
-            truncated[i] = False
-            steps[i] = 0
-        else:
-            reward[i] = reward_of(kind, prev_equity[i], equity, acc[A_CAPITAL, i])
-            terminated[i] = closed[i]
-            truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0.0 and steps[i] >= length))
-        prev_equity[i] = equity
-        write_info(info_f, info_i, True, pos, acc, iacc, flags, scale, rep, steps, clipped, i)
+        i = rows[r]
+        if with_info:
+            write_info(info_f, info_i, np.bool_(False), pos, acc, iacc, flags, scale, rep, steps, clipped, decisions, i)
         write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
 
 
+@njit(**_ONCE)
+def finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
+                   info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags, scale, rep, i):
+    """After the exchange ran account ``i``'s decision: its reward, episode end, ``info`` and
+    observation. A ``restarted`` account (reset to hold through this decision, see the vector env)
+    gets reward 0, is not done, and starts at step 0."""
+    equity = kernel.equity_of(pos, acc, i)
+    steps[i] += 1
+    if restarted[i]:
+        reward[i] = 0.0
+        terminated[i] = False
+        truncated[i] = False
+        steps[i] = 0
+    else:
+        length = env_par[E_EPISODE_LENGTH]
+        horizon_end = env_par[E_SPLIT_END] - env_par[E_BARS_PER_DECISION]
+        reward[i] = reward_of(int(env_par[E_REWARD]), prev_equity[i], equity, acc[A_CAPITAL, i])
+        terminated[i] = closed[i]
+        truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0.0 and steps[i] >= length))
+    prev_equity[i] = equity
+    write_info(info_f, info_i, np.bool_(True), pos, acc, iacc, flags, scale, rep, steps, clipped, decisions, i)
+    write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
+
+
+@njit(**_HOT)
+def check_horizon(env_par, iacc, bars):
+    """``OK``, or ``PAST_THE_DATA`` when some account's decision would run past the data."""
+    k = int(env_par[E_BARS_PER_DECISION])
+    for i in range(iacc.shape[1]):
+        if iacc[I_BAR, i] + k >= bars.shape[1]:
+            return PAST_THE_DATA
+    return OK
+
+
 @njit(**_JIT)
-def step_env(actions, env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i,
-             obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
+def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
+             info_i, obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
              pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
-    """One decision for every account: decode ``actions`` (N, A) into ``orders`` (``restarted``
-    accounts hold), run the exchange kernel for ``bars_per_decision`` bars, then
-    :func:`finish_step`. The arguments from ``orders`` on are the exchange's
-    (:meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments`). Returns ``(status, ledger
-    rows)``: the status is ``OK`` or why nothing was done (an invalid action, or a decision that
-    would run past the data)."""
+    """One decision for every account from numeric ``actions`` (N, A): decode each account's
+    action into ``orders`` (it holds when ``restarted``), run the exchange for
+    ``bars_per_decision`` bars, then :func:`finish_account`. Returns ``(status, ledger rows)``:
+    the status is ``OK`` or why nothing was done (an invalid action, or a decision that would run
+    past the data)."""
     status = check_actions(actions, int(env_par[E_ACTION_MODE]))
+    if status == OK:
+        status = check_horizon(env_par, iacc, bars)
     if status != OK:
         return status, n
     k = int(env_par[E_BARS_PER_DECISION])
-    for i in range(pos.shape[1]):
-        if iacc[I_BAR, i] + k >= bars.shape[1]:
-            return PAST_THE_DATA, n
-    for i in range(pos.shape[1]):
+    # the account step of step_env_threaded, in three passes over the accounts (each pass's code
+    # stays in the instruction cache)
+    N = pos.shape[1]
+    for i in range(N):
         if restarted[i]:
             hold_account(orders, i)
             clipped[i] = 0
         else:
             clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, scal[S_ISOLATED] != 0.0, i)
-    n = kernel.step_accounts(k, True, False, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
-                             pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
-    finish_step(env_par, restarted, prev_equity, steps, clipped, reward, terminated, truncated, info_f, info_i, obs,
-                windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
-                pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n)
+    for i in range(N):
+        n = kernel.step_account(k, np.bool_(True), np.bool_(False), orders, hooks, h_maker, bars, fee_tier, fees,
+                                asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
+                                work, led_f, led_i, n, i)
+    for i in range(N):
+        finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
+                       info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
+                       scale, rep, i)
+    return OK, n
+
+
+@njit(parallel=True, **_JIT)
+def step_env_threaded(actions, work_per_account, env_par, restarted, prev_equity, steps, clipped, decisions, reward,
+                      terminated, truncated, info_f, info_i, obs, windows, current, holding, orders, hooks, h_maker,
+                      bars, fee_tier, fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags,
+                      scale, rep, work, led_f, led_i, n):
+    """:func:`step_env` with the accounts spread over numba's threads (``prange``), each account
+    with its own scratch ``work_per_account[i]``. The ledger must be off (its rows are appended in
+    one sequence): the row count is returned unchanged. The accounts are independent, so every
+    number is the one :func:`step_env` computes."""
+    status = check_actions(actions, int(env_par[E_ACTION_MODE]))
+    if status == OK:
+        status = check_horizon(env_par, iacc, bars)
+    if status != OK:
+        return status, n
+    k = int(env_par[E_BARS_PER_DECISION])
+    for i in prange(pos.shape[1]):
+        # the same account step as in step_env, with the account's own scratch
+        if restarted[i]:
+            hold_account(orders, i)
+            clipped[i] = 0
+        else:
+            clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, scal[S_ISOLATED] != 0.0, i)
+        kernel.step_account(k, np.bool_(True), np.bool_(False), orders, hooks, h_maker, bars, fee_tier, fees,
+                            asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
+                            work_per_account[i], led_f, led_i, n, i)
+        finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
+                       info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
+                       scale, rep, i)
+    return OK, n
+
+
+@njit(**_JIT)
+def step_decided(decoder_flags, has_hooks, env_par, restarted, prev_equity, steps, clipped, decisions, reward,
+                 terminated, truncated, info_f, info_i, obs, windows, current, holding, orders, hooks, h_maker, bars,
+                 fee_tier, fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
+                 work, led_f, led_i, n):
+    """One decision for every account from orders already decoded into ``orders`` (the LLM
+    ``decision`` mode): run the exchange (with the replay ``hooks`` when ``has_hooks``, a recorded
+    fill tape's), add the decoder's ``decoder_flags`` (N, A) to the order flags, then :func:`finish_account` (the decoder's counts are in ``decisions``). Returns
+    ``(status, ledger rows)`` as :func:`step_env`."""
+    status = check_horizon(env_par, iacc, bars)
+    if status != OK:
+        return status, n
+    k = int(env_par[E_BARS_PER_DECISION])
+    for i in range(pos.shape[1]):
+        clipped[i] = 0
+        n = kernel.step_account(k, np.bool_(True), has_hooks, orders, hooks, h_maker, bars, fee_tier, fees,
+                                asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
+                                work, led_f, led_i, n, i)
+        for a in range(pos.shape[2]):
+            flags[i, a] |= decoder_flags[i, a]
+        finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
+                       info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
+                       scale, rep, i)
     return OK, n

@@ -2,10 +2,11 @@
 
 ``PerpCore`` owns one :class:`~arena_gym.exchange.Exchange` of ``N`` accounts over one shared
 MarketData, plus per-account episode bookkeeping (start bar, decisions taken) and the step
-buffers: rewards, episode ends and ``info`` values are written in place by the compiled step
-(:mod:`arena_gym.env.compiled`, one call per decision for every account; layout in
-:mod:`arena_gym.env.buffers`), observations into a fresh array per call. Gymnasium specifics
-(spaces checks, seeding API, autoreset) live in the two env classes.
+buffers, allocated once: rewards, episode ends, ``info`` values and observations are written in
+place by the compiled step (:mod:`arena_gym.env.compiled`, one call per decision for every
+account and every action mode; layout in :mod:`arena_gym.env.buffers`). The env classes copy
+what they hand out. Gymnasium specifics (spaces checks, seeding API, autoreset) live in the two
+env classes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from ..exchange.engine import Exchange
+from ..exchange.engine import CompiledEntry, Exchange
 from ..exchange.trades import trades_from_ledger
 from ..exchange.orders import Orders
 from ..market.data import MarketData
@@ -25,8 +26,8 @@ from ..exchange.rules import ExchangeRules, load_rules
 from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
                       E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO,
-                      II_DECISION_FALLBACKS, II_INVALID_OUTPUT, INFO_KEYS, INFO_ROWS, MODE_DISCRETE, MODE_TARGET,
-                      N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, INT_INFO)
+                      D_FALLBACKS, D_INVALID_OUTPUT, INFO_KEYS, INFO_ROWS, MODE_DISCRETE, MODE_TARGET,
+                      N_DECISION_ROWS, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, INT_INFO)
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows, holding_feature
 
@@ -60,14 +61,15 @@ def load_compiled(entry_points: tuple[str, ...] = ()):
     return _COMPILED
 
 
-def compiled_entry_points(config: EnvConfig) -> tuple[str, ...]:
+def compiled_entry_points(config: EnvConfig, num_threads: int = 1) -> tuple[str, ...]:
     """The functions of :mod:`.compiled` an env of ``config`` runs: numeric actions go through
-    ``step_env``, contest decisions through the exchange and ``finish_step``, and a text-only
-    observation needs no numeric one."""
-    names = ["info_accounts", "finish_step" if config.action_mode == "decision" else "step_env"]
-    if config.observation_mode != "text":
-        names.append("observe_accounts")
-    return tuple(names)
+    ``step_env`` (``step_env_threaded`` on several threads), contest decisions through
+    ``step_decided``; every env refreshes its accounts with ``refresh_accounts``."""
+    if config.action_mode == "decision":
+        step = "step_decided"
+    else:
+        step = "step_env_threaded" if num_threads > 1 else "step_env"
+    return ("refresh_accounts", step)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ class PerpCore:
     """``n_accounts`` episodes over one market (see the module docstring)."""
 
     def __init__(self, market: MarketData, n_accounts: int, config: EnvConfig, min_start: int = 0,
-                 default_ledger: str = "episode") -> None:
+                 default_ledger: str = "episode", num_threads: int = 1) -> None:
+        if not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, bool) or num_threads < 1:
+            raise ValueError(f"num_threads must be an integer >= 1, got {num_threads!r}")
         self.config = config
         self.market, self.rules = prepare_market(market, config)
         m = self.market
@@ -182,12 +186,36 @@ class PerpCore:
         self.truncated = np.zeros(n_accounts, bool)
         self.info_f = np.zeros((len(FLOAT_INFO), n_accounts))
         self.info_i = np.zeros((len(INT_INFO), n_accounts), np.int64)
+        self.decisions = np.zeros((N_DECISION_ROWS, n_accounts), np.int64)
+        self.obs = np.zeros((n_accounts, self.obs_dim), np.float32)
         self._actions = np.zeros((n_accounts, m.n_assets))
-        self._no_restart = np.zeros(n_accounts, bool)
+        self._restarted = np.zeros(n_accounts, bool)
+        self._decoder_flags = np.zeros((n_accounts, m.n_assets), np.int64)
         self._all_rows = np.arange(n_accounts)
         self._grown = False
         self._bars_known = m.n_bars
-        self._compiled = load_compiled(compiled_entry_points(config))
+        self.num_threads = int(num_threads)
+        if self.num_threads > 1 and self.exchange.ledger.level != "off":
+            raise ValueError(f"num_threads={num_threads} needs the ledger off (ledger='off'): the ledger's rows are "
+                             f"appended in one sequence")
+        self._work_per_account = self.exchange.scratch_per_account() if self.num_threads > 1 else None
+        self._bind_compiled()
+
+    def _bind_compiled(self) -> None:
+        """The compiled entry points (each locked to one signature on first use) and the buffers
+        they take (:meth:`_bind_buffers`)."""
+        compiled = load_compiled(compiled_entry_points(self.config, self.num_threads))
+        self._refresh = CompiledEntry(compiled.refresh_accounts)
+        self._step = CompiledEntry(compiled.step_env_threaded if self.num_threads > 1 else compiled.step_env)
+        self._step_decided = CompiledEntry(compiled.step_decided)
+        self._bind_buffers()
+
+    def _bind_buffers(self) -> None:
+        """The tuple of the environment's buffers the compiled entry points take after their first
+        arguments (bound again when the market grows: its feature tables and parameters move)."""
+        self._buffers = (self.env_par, self._restarted, self.prev_equity, self.steps, self.actions_clipped,
+                         self.decisions, self.reward, self.terminated, self.truncated, self.info_f, self.info_i,
+                         self.obs, *self._features)
 
     def _bind_features(self) -> None:
         """The market's feature tables (shared through the market's cache), flattened bar-major
@@ -199,7 +227,7 @@ class PerpCore:
         """Pickle without the market's feature tables: the market pickles as its recipe when it
         has one, and the tables are rebuilt from it (see :mod:`arena_gym.market.registry`)."""
         state = dict(self.__dict__)
-        for key in ("current_rows", "window_rows", "_features", "_compiled"):
+        for key in ("current_rows", "window_rows", "_features", "_refresh", "_step", "_step_decided", "_buffers"):
             del state[key]
         return state
 
@@ -207,7 +235,7 @@ class PerpCore:
         self.__dict__.update(state)
         self.env_par.setflags(write=False)   # unpickled arrays are writable: keep the compiled signature
         self._bind_features()
-        self._compiled = load_compiled(compiled_entry_points(self.config))
+        self._bind_compiled()
 
     def market_extended(self) -> None:
         """Follow the market after it grew in place (:meth:`~arena_gym.market.MarketData.append`):
@@ -226,6 +254,12 @@ class PerpCore:
             env_par[E_SPLIT_END] = self.split_end
             env_par.setflags(write=False)
             self.env_par = env_par
+        self._bind_buffers()
+
+    def _check_room(self, action) -> None:
+        """A grown market's tables have room past its last bar: refuse a step that would read it."""
+        if self._grown and int(self.exchange.state.bar.max()) + self.k >= self.market.n_bars:
+            raise self._step_error(PAST_THE_DATA, action)
 
     def start_bar(self, spec) -> int:
         """The start bar for a bar index, or for a timestamp: the bar containing it."""
@@ -249,20 +283,18 @@ class PerpCore:
 
     # ------------------------------------------------------------------ observation and info
     def observe(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """(len(rows), obs_dim) float32, a fresh array: the numeric observation (see
-        :mod:`.features`) of the accounts ``rows`` (indices; all by default)."""
-        rows = self._all_rows if rows is None else rows
-        out = np.empty((len(rows), self.obs_dim), np.float32)
-        self._compiled.observe_accounts(rows, out, *self._features, self.env_par, self.steps,
-                                        *self.exchange.kernel_arguments(0))
-        return out
+        """Write the numeric observation (see :mod:`.features`) of the accounts ``rows`` (indices;
+        all by default) into their rows of the observation buffer; returns the buffer ((N,
+        obs_dim) float32, rewritten by every step: copy what you keep)."""
+        self._refresh.run(self._all_rows if rows is None else rows, False, *self._buffers,
+                          *self.exchange.kernel_arguments(0))
+        return self.obs
 
     def reset_info(self, rows: np.ndarray | None = None) -> None:
-        """Write the ``info`` values of freshly reset accounts ``rows`` (indices; all by default):
-        the account as it is, the per-step counts 0."""
-        rows = self._all_rows if rows is None else rows
-        self._compiled.info_accounts(rows, self.info_f, self.info_i, False, self.steps, self.actions_clipped,
-                                     *self.exchange.kernel_arguments(0))
+        """Write the ``info`` values of freshly reset accounts ``rows`` (indices; all by default),
+        the account as it is and the per-step counts 0, and their observations (as :meth:`observe`)."""
+        self._refresh.run(self._all_rows if rows is None else rows, True, *self._buffers,
+                          *self.exchange.kernel_arguments(0))
 
     def info_arrays(self) -> dict[str, np.ndarray]:
         """Every account's ``info`` as (N,) arrays (keys: ``INFO_KEYS``), copied from the buffers."""
@@ -282,8 +314,8 @@ class PerpCore:
     # ------------------------------------------------------------------ step
     def step(self, actions, restarted: np.ndarray | None = None) -> np.ndarray:
         """One decision for every account from numeric actions (N, A) (``target`` or ``discrete``
-        mode); returns the fresh observations and leaves rewards, episode ends and ``info`` values
-        in the step buffers.
+        mode); returns the observation buffer (rewritten by every step: copy what you keep) and
+        leaves rewards, episode ends and ``info`` values in the step buffers.
 
         ``restarted`` (bool (N,)) marks accounts reset to hold through this decision before their
         episode starts (the vector env's ``next_step`` autoreset): their action is ignored, they
@@ -298,48 +330,57 @@ class PerpCore:
             self._actions[...] = a
         except (TypeError, ValueError) as err:
             raise ValueError(f"{mode} actions must be numbers, got {a!r}") from err
-        restarted = self._no_restart if restarted is None else restarted
-        if self._grown and int(self.exchange.state.bar.max()) + self.k >= self.market.n_bars:
-            raise self._step_error(PAST_THE_DATA, a)   # the grown tables have room past the last bar
+        self._restarted[...] = False if restarted is None else restarted
+        self._check_room(a)
         prev_equity = self.prev_equity.copy() if self._python_reward else None
-        obs = np.empty((self.n, self.obs_dim), np.float32)
-        status, rows = self._compiled.step_env(
-            self._actions, self.env_par, restarted, self.prev_equity, self.steps, self.actions_clipped, self.reward,
-            self.terminated, self.truncated, self.info_f, self.info_i, obs, *self._features,
-            *self.exchange.kernel_arguments(self.k))
+        if self.num_threads > 1:
+            status, rows = self._step_threaded(prev_equity)
+        else:
+            status, rows = self._step.run(self._actions, *self._buffers, *self.exchange.kernel_arguments(self.k))
         if status != OK:
             raise self._step_error(status, a)
         self.exchange.commit_rows(rows)
         if prev_equity is not None:
-            self._reward_from_callable(prev_equity, restarted)
-        return obs
+            self._reward_from_callable(prev_equity, self._restarted)
+        return self.obs
+
+    def _step_threaded(self, prev_equity) -> tuple[int, int]:
+        """The step over ``num_threads`` of numba's threads (the caller's own thread count is restored)."""
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(self.num_threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            return self._step.run(self._actions, self._work_per_account, *self._buffers,
+                                  *self.exchange.kernel_arguments(self.k))
+        finally:
+            numba.set_num_threads(before)
 
     def step_orders(self, orders: Orders, flags: np.ndarray | None = None, decision_fallbacks=0,
                     invalid_output=False, replay_hooks: tuple | None = None) -> np.ndarray:
-        """One decision for every account from decoded orders (the ``decision`` mode); as
-        :meth:`step`. The decoder's own outcomes go into the step's ``info``: ``flags`` (N, A) are
-        added to the order flags, ``decision_fallbacks`` (count per account) and
-        ``invalid_output`` (per account) are stored as given. ``replay_hooks`` (``fill_price,
+        """One decision for every account from decoded orders (the ``decision`` mode), in one
+        compiled call; as :meth:`step`. The decoder's own outcomes go into the step's ``info``:
+        ``flags`` (N, A) are added to the order flags, ``decision_fallbacks`` (count per account)
+        and ``invalid_output`` (per account) are stored as given. ``replay_hooks`` (``fill_price,
         fee_rate, maker``, see :meth:`~arena_gym.exchange.Exchange.step`) come only from a
         recorded fill tape (:mod:`arena_gym.env.recorded_fills`)."""
-        if replay_hooks is None:
-            report = self.exchange.step(orders, self.k)
-        else:
-            fill_price, fee_rate, maker = replay_hooks
-            report = self.exchange.step(orders, self.k, fill_price=fill_price, fee_rate=fee_rate, maker=maker)
-        if flags is not None:
-            np.bitwise_or(report.flags, flags, out=report.flags)
+        self._check_room(None)
+        self.exchange.set_orders(orders)
+        if replay_hooks is not None:
+            self.exchange.set_replay_hooks(*replay_hooks)
+        self._decoder_flags[...] = 0 if flags is None else flags
+        self.decisions[D_FALLBACKS] = decision_fallbacks
+        self.decisions[D_INVALID_OUTPUT] = invalid_output
+        self._restarted[...] = False
         prev_equity = self.prev_equity.copy() if self._python_reward else None
-        self.actions_clipped[:] = 0
-        obs = np.empty((self.n, self.obs_dim), np.float32)
-        self._compiled.finish_step(self.env_par, self._no_restart, self.prev_equity, self.steps, self.actions_clipped,
-                                   self.reward, self.terminated, self.truncated, self.info_f, self.info_i, obs,
-                                   *self._features, *self.exchange.kernel_arguments(0))
-        self.info_i[II_DECISION_FALLBACKS] = decision_fallbacks
-        self.info_i[II_INVALID_OUTPUT] = invalid_output
+        status, rows = self._step_decided.run(self._decoder_flags, np.bool_(replay_hooks is not None),
+                                              *self._buffers, *self.exchange.kernel_arguments(self.k))
+        if status != OK:
+            raise self._step_error(status, None)
+        self.exchange.commit_rows(rows)
         if prev_equity is not None:
-            self._reward_from_callable(prev_equity, self._no_restart)
-        return obs
+            self._reward_from_callable(prev_equity, self._restarted)
+        return self.obs
 
     def _reward_from_callable(self, prev_equity: np.ndarray, restarted: np.ndarray) -> None:
         """Rewards from a user's callable (the compiled step computes only the built-ins)."""

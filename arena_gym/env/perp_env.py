@@ -144,7 +144,7 @@ class PerpTradingEnv(gym.Env):
             self._tape.reset()
         s = core.exchange.state
         self._trace.start(int(s.bar[0]), float(s.equity[0]), s.size[0], float(s.initial_capital[0]))
-        self._numeric = core.observe()[0] if self.config.observation_mode != "text" else None
+        self._numeric = core.observe()[0].copy() if self.config.observation_mode != "text" else None
         self._last_info = core.info_of(0)
         return self._observe(), dict(self._last_info)
 
@@ -169,7 +169,7 @@ class PerpTradingEnv(gym.Env):
         reward = float(core.reward[0])
         self.records.append(self._record(action, reward, info))
         self._trace.add(info["bar"], info["equity"], core.exchange.state.size[0], info["liquidated"])
-        self._numeric = obs[0]
+        self._numeric = obs[0].copy()
         return self._observe(), reward, bool(core.terminated[0]), bool(core.truncated[0]), dict(info)
 
     def _tape_reader(self, tape: FillTape) -> TapeReader:

@@ -27,11 +27,13 @@ class SB3VecEnv(VecEnv):
     Args:
         num_envs: accounts stepped together.
         market, config, params: as for :class:`PerpVectorEnv`.
+        num_threads: threads the step spreads the accounts over (as for :class:`PerpVectorEnv`).
     """
 
     def __init__(self, num_envs: int, market: MarketData | None = None, config: EnvConfig | None = None,
-                 **params: Any) -> None:
-        self.venv = PerpVectorEnv(num_envs, market, config, autoreset_mode="same_step", **params)
+                 num_threads: int = 1, **params: Any) -> None:
+        self.venv = PerpVectorEnv(num_envs, market, config, autoreset_mode="same_step", num_threads=num_threads,
+                                  **params)
         self.render_mode = None
         super().__init__(num_envs, self.venv.single_observation_space, self.venv.single_action_space)
         self._actions: np.ndarray | None = None

@@ -55,13 +55,19 @@ class PerpVectorEnv(VectorEnv):
         render_mode: ``None``, ``"ansi"`` (one line per account) or ``"rgb_array"`` (one picture
             per account of its episode so far, as :class:`~arena_gym.env.PerpTradingEnv` draws
             it: slow, for inspection and videos of a few accounts, not for training).
+        num_threads: threads the step spreads the accounts over (numba's ``prange``; default 1).
+            The threaded step is compiled on first use, only when more than one thread is asked
+            for, and needs the ledger off; the results are those of one thread.
+        copy: whether ``reset`` and ``step`` return a copy of the observations (Gymnasium's
+            convention, the default) or the env's observation buffer itself, rewritten in place
+            by the next step.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, market: MarketData | None = None, config: EnvConfig | None = None, *,
                  autoreset_mode: str | AutoresetMode = "next_step", max_episode_steps: int | None = None,
-                 render_mode: str | None = None, **params: Any) -> None:
+                 render_mode: str | None = None, num_threads: int = 1, copy: bool = True, **params: Any) -> None:
         config = replace(config, **params) if config is not None else EnvConfig(**params)
         if max_episode_steps is not None:
             if max_episode_steps < 1:
@@ -80,7 +86,9 @@ class PerpVectorEnv(VectorEnv):
         self.num_envs = num_envs
         # a reset inside a step restarts bars_per_decision bars before the start (module docstring)
         self.core = PerpCore(market if market is not None else default_market(), num_envs, config,
-                             min_start=config.bars_per_decision, default_ledger="off")
+                             min_start=config.bars_per_decision, default_ledger="off", num_threads=num_threads)
+        self.num_threads = self.core.num_threads
+        self.copy = copy
         self.market = self.core.market
         self.metadata = {**self.metadata, "autoreset_mode": _MODES[autoreset_mode]}
         self.autoreset_mode = _MODES[autoreset_mode]
@@ -120,7 +128,7 @@ class PerpVectorEnv(VectorEnv):
         self._pending_reset[:] = False
         if self._traces is not None:
             self._update_traces(self._all, None)
-        return self.core.observe(), self._infos(self.core.info_arrays())
+        return self._handed_out(self.core.observe()), self._infos(self.core.info_arrays())
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         core = self.core
@@ -143,13 +151,17 @@ class PerpVectorEnv(VectorEnv):
                 infos["final_info"] = self._infos({k: v.copy() for k, v in info.items()}, mask=done)
                 infos["_final_info"] = done.copy()
                 core.reset_rows(done, core.sample_starts(self._rng, len(rows)))
-                obs[rows] = core.observe(rows)
+                core.observe(rows)
             self._pending_reset = np.zeros(self.num_envs, bool)
         else:
             self._pending_reset = done
         if self._traces is not None:
             self._update_traces(restart | (done & self._same_step), info["liquidated"])
-        return obs, reward, terminated, truncated, infos
+        return self._handed_out(obs), reward, terminated, truncated, infos
+
+    def _handed_out(self, obs: np.ndarray) -> np.ndarray:
+        """The observations as returned: a copy of the buffer unless ``copy=False``."""
+        return obs.copy() if self.copy else obs
 
     def _update_traces(self, started: np.ndarray, liquidated: np.ndarray | None) -> None:
         """Restart the picture of the accounts whose episode ``started``; extend the others'."""

@@ -9,7 +9,7 @@ stated once, in the docstring of :mod:`arena_gym.exchange.kernel`, next to their
 numba is imported on the first :class:`Exchange` (``import arena_gym`` stays light). Compiled
 code is cached on disk (numba's cache: the package's ``__pycache__`` when writable, else numba's
 user-wide cache directory, or ``NUMBA_CACHE_DIR`` when set); the first run on a machine compiles
-(for how long: the ``kernel-compile`` row of ``scripts/bench_env.py``) and says so on stderr.
+(for how long: the ``first-step`` rows of ``scripts/bench_env.py``) and says so on stderr.
 """
 
 from __future__ import annotations
@@ -73,6 +73,26 @@ def load_kernel():
         announce_compiling(kernel.step_accounts, "the exchange kernel")
         _KERNEL = kernel
     return _KERNEL
+
+
+class CompiledEntry:
+    """A compiled entry point locked to one signature: its first call compiles it (or loads it
+    from numba's disk cache) for the argument types it is given; from then on an argument of
+    another type, layout or writability raises numba's ``TypeError`` ("No matching definition")
+    instead of compiling a second copy. Call it through :attr:`run` (after the first call, the
+    dispatcher itself: no extra cost). With numba's JIT disabled it is the plain function."""
+
+    __slots__ = ("dispatcher", "run")
+
+    def __init__(self, dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.run = self._first if hasattr(dispatcher, "disable_compile") else dispatcher
+
+    def _first(self, *args):
+        out = self.dispatcher(*args)
+        self.dispatcher.disable_compile()
+        self.run = self.dispatcher
+        return out
 
 
 def compile_seconds() -> float:
@@ -140,21 +160,13 @@ class Exchange:
         self.isolated = margin_mode == ISOLATED
         self.slippage = slippage_model(slippage)
         specs = market.assets
-        self.taker_fee = np.array([a.taker_fee for a in specs])
-        self.maker_fee = np.array([a.maker_fee for a in specs])
         self.max_leverage = np.array([float(a.max_leverage) for a in specs])
-        self.size_step = np.array([a.size_step for a in specs])
-        self.min_notional = np.array([a.min_notional for a in specs])
         if default_leverage is None:
             default_leverage = np.minimum(self.max_leverage, 10.0)
         dl = np.broadcast_to(np.asarray(default_leverage, float), (len(specs),)).copy()
         if not np.isfinite(dl).all() or (dl < 1).any() or (dl > self.max_leverage).any():
             raise ValueError(f"default_leverage {dl} outside [1, max_leverage {self.max_leverage}]")
         self.default_leverage = np.floor(dl)
-        self.bankrupt_below = float(np.min(self.min_notional / self.max_leverage))
-        self.use_mark = self.rules.funding_price == "mark" and market.mark is not None
-        self.tp_maker = self.rules.take_profit_liquidity == "maker"
-        self.forfeit_on_liquidation = self.rules.liquidation_close == "bankruptcy_price"
         self.ledger = Ledger(n_accounts, ledger)
         self.state, self._pos, self._opened, self._acc, self._iacc = AccountState.packed(
             n_accounts, market.n_assets, initial_capital)
@@ -176,14 +188,19 @@ class Exchange:
                                            default_leverage=self.default_leverage, ledger_level=self.ledger.level)
         self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, self.state.closed)
         self.funding_accrued = self._pos[P_FUNDING]
-        self._kernel = load_kernel()
+        kernel = load_kernel()
+        self._step_accounts = CompiledEntry(kernel.step_accounts)
+        self._liquidation_prices = CompiledEntry(kernel.liquidation_prices)
+        self._maintenance_margins = CompiledEntry(kernel.maintenance_margins)
+        self._margins_in_use = CompiledEntry(kernel.margins_in_use)
         self._arguments = None
 
     def __getstate__(self) -> dict:
         """Pickle the packed arrays once (the state's fields are views into them); the parameters
         and the kernel are rebuilt on load."""
         state = dict(self.__dict__)
-        for key in ("params", "funding_accrued", "_kernel", "_arguments"):
+        for key in ("params", "funding_accrued", "_step_accounts", "_liquidation_prices", "_maintenance_margins", "_margins_in_use",
+                    "_arguments"):
             del state[key]
         state["state"] = None
         state["_closed"] = self.state.closed
@@ -228,15 +245,15 @@ class Exchange:
         s = self.state
         price = s.mark if price is None else _f64(np.broadcast_to(np.asarray(price, float), s.size.shape))
         out = np.empty(s.size.shape)
-        self._kernel.maintenance_margins(self._pos, self.params.tiers, price, out)
+        self._maintenance_margins.run(self._pos, self.params.tiers, price, out)
         return out
 
     def margin_in_use(self) -> np.ndarray:
-        """(N, A) initial margin held by each position: isolated margin, or notional / leverage (cross)."""
-        s = self.state
-        if self.isolated:
-            return s.isolated_margin.copy()
-        return np.divide(np.abs(s.size) * s.mark, s.leverage, out=np.zeros(s.size.shape), where=s.leverage > 0)
+        """(N, A) initial margin held by each position: isolated margin, or notional / leverage (cross)
+        (the kernel's :func:`~arena_gym.exchange.kernel.margin_in_use`)."""
+        out = np.empty(self.state.size.shape)
+        self._margins_in_use.run(self._pos, self.isolated, out)
+        return out
 
     def available_margin(self) -> np.ndarray:
         """(N,) margin free for new positions (never negative).
@@ -275,7 +292,7 @@ class Exchange:
         """(N, A) price at which each position is liquidated, 0 when flat or unreachable (the
         kernel's :func:`~arena_gym.exchange.kernel.liquidation_price`, the rule the steps use)."""
         out = np.empty(self.state.size.shape)
-        self._kernel.liquidation_prices(self._pos, self._acc, self.params.tiers, self.isolated, out)
+        self._liquidation_prices.run(self._pos, self._acc, self.params.tiers, self.isolated, out)
         return out
 
     # ------------------------------------------------------------------ the step
@@ -297,6 +314,27 @@ class Exchange:
                                ledger.episode, self._flags, self._scale, self._rep, self._work, ledger.float_block,
                                ledger.int_block)
         return self._arguments + (len(ledger),)
+
+    def set_orders(self, orders: Orders) -> None:
+        """Write ``orders`` into the order block the next compiled step fills (see
+        :meth:`kernel_arguments`)."""
+        orders.check_shape(*self.state.size.shape)
+        block = self._orders
+        block[O_SIZE], block[O_LEVERAGE] = orders.size, orders.leverage
+        block[O_STOP_LOSS], block[O_TAKE_PROFIT] = orders.stop_loss, orders.take_profit
+
+    def set_replay_hooks(self, fill_price: np.ndarray | None, fee_rate: np.ndarray | None,
+                         maker: np.ndarray | None) -> None:
+        """Write the replay hooks (see :meth:`step`) that the next compiled step reads when it is
+        told to (``has_hooks``): ``None`` leaves that hook unused (NaN, or not maker)."""
+        self._hooks[H_FILL_PRICE] = np.nan if fill_price is None else fill_price
+        self._hooks[H_FEE_RATE] = np.nan if fee_rate is None else fee_rate
+        self._maker[...] = False if maker is None else maker
+
+    def scratch_per_account(self) -> np.ndarray:
+        """A kernel scratch block for every account ((N, rows, A), the layout of one account's
+        ``work``), for steps that run accounts on several threads at once."""
+        return np.zeros((self.n_accounts, *self._work.shape))
 
     def commit_rows(self, rows: int) -> None:
         """Record the ledger row count a compiled step returned (see :meth:`kernel_arguments`)."""
@@ -323,16 +361,11 @@ class Exchange:
         if last + n_bars >= self.market.n_bars:
             raise ValueError(f"stepping {n_bars} bar(s) from bar {last} runs past the data ({self.market.n_bars} bars)")
         if orders is not None:
-            orders.check_shape(*s.size.shape)
-            block = self._orders
-            block[O_SIZE], block[O_LEVERAGE] = orders.size, orders.leverage
-            block[O_STOP_LOSS], block[O_TAKE_PROFIT] = orders.stop_loss, orders.take_profit
+            self.set_orders(orders)
         hooks = fill_price is not None or fee_rate is not None or maker is not None
         if hooks:
-            self._hooks[H_FILL_PRICE] = np.nan if fill_price is None else fill_price
-            self._hooks[H_FEE_RATE] = np.nan if fee_rate is None else fee_rate
-            self._maker[...] = False if maker is None else maker
-        rows = self._kernel.step_accounts(n_bars, orders is not None, hooks, *self.kernel_arguments(n_bars))
+            self.set_replay_hooks(fill_price, fee_rate, maker)
+        rows = self._step_accounts.run(n_bars, orders is not None, hooks, *self.kernel_arguments(n_bars))
         self.ledger.commit(rows)
         return self.report()
 

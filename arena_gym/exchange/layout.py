@@ -44,8 +44,17 @@ LEDGER_OFF, LEDGER_FILLS, LEDGER_FULL = 0, 1, 2
 # order flags (same bits as ``orders.OrderFlag``)
 F_LEVERAGE_CLAMPED, F_BELOW_MIN_NOTIONAL, F_SCALED_BY_MARGIN, F_REFUSED_BY_MARGIN = 1, 2, 4, 8
 F_STOP_INVALID, F_TARGET_INVALID, F_NON_FINITE, F_SIZE_ROUNDED_TO_ZERO, F_ACCOUNT_CLOSED = 16, 32, 128, 256, 512
-# scratch rows of ``work``
-# (``W_TAKER`` / ``W_MAKER``: the fee rates of the bar being run, per asset)
-(W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK, W_PRICE, W_BACKSTOP, W_REMAIN, W_TAKER,
- W_MAKER) = range(13)
-N_WORK_ROWS = 13
+# scratch rows of ``work[row, asset]``, each with one meaning:
+# W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE: validated target size, requested and resulting leverage,
+#     stop and take-profit levels of an account's orders;
+# W_KEPT, W_ADD: the part of the current size a target keeps, and the exposure it adds (margin check);
+# W_MASK: 1 for the positions an event closes; W_PRICE: the price they close at; W_BACKSTOP: 1 for
+#     those liquidated past the backstop;
+# W_TAKER, W_MAKER: the fee rates of the bar being run;
+# W_REALIZED, W_FEE: realized PnL and fee of each position a close booked;
+# W_MARGIN_HELD: the isolated margin a liquidated position brought to its settlement;
+# W_FEE_BOUND: fee plus slippage fraction the margin check reserves; W_MARGIN_PER_COIN: initial margin
+#     per coin at the open; W_MARGIN_FLAGS: the margin check's order flags (scaled / refused)
+(W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK, W_PRICE, W_BACKSTOP, W_TAKER, W_MAKER,
+ W_REALIZED, W_FEE, W_MARGIN_HELD, W_FEE_BOUND, W_MARGIN_PER_COIN, W_MARGIN_FLAGS) = range(18)
+N_WORK_ROWS = 18

@@ -9,7 +9,8 @@ With ``--exchange-only`` the exchange of the same environment is stepped directl
 same pool of actions (each weight times the leverage cap times the initial capital, in coins at
 the start bar's close); the accounts restart at their start bars before they run out of data.
 Decoding actions, observations, rewards and info are left out: that is the part of a vector step
-that no wrapper around the exchange can make faster.
+that no wrapper around the exchange can make faster. ``--num-threads`` spreads the vector env's
+accounts over that many threads.
 """
 
 from __future__ import annotations
@@ -55,20 +56,24 @@ def main() -> None:
     parser = runner_arguments(__doc__)
     parser.add_argument("--num-envs", type=int, required=True, help="accounts stepped together")
     parser.add_argument("--exchange-only", action="store_true", help="count only the exchange's step")
+    parser.add_argument("--num-threads", type=int, default=1, help="threads of the vector env's step (default 1)")
     args = parser.parse_args()
     market = MarketData.from_parquet(args.prices)
-    env = PerpVectorEnv(market=market, num_envs=args.num_envs, action_mode="target")
+    env = PerpVectorEnv(market=market, num_envs=args.num_envs, action_mode="target", num_threads=args.num_threads)
     actions = sample_actions(env.action_space, args.seed)
     env.reset(seed=args.seed)
     timer = exchange_timer(env, actions) if args.exchange_only else time_vector
     seconds, resets = measure(timer, env, actions, args)
     name = f"perp-{'exchange' if args.exchange_only else 'vector'}-{args.num_envs}"
+    if args.num_threads > 1:
+        name += f"-{args.num_threads}threads"
     write_result(args, engine=name, accounts=args.num_envs, seconds=seconds,
                  resets=resets, packages=("arena-gym", "gymnasium", "numpy"),
                  details={"bars": market.n_bars, "assets": list(market.symbols),
                           "action_space": str(env.action_space),
                           "observation_shape": list(env.observation_space.shape),
-                          "timed": "exchange step only" if args.exchange_only else "whole env step"})
+                          "timed": "exchange step only" if args.exchange_only else "whole env step",
+                          "num_threads": args.num_threads})
 
 
 if __name__ == "__main__":
