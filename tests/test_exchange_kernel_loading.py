@@ -72,9 +72,10 @@ def test_each_env_mode_checks_only_the_compiled_functions_it_runs():
     from arena_gym.env.config import EnvConfig
     from arena_gym.env.core import compiled_entry_points
 
-    assert compiled_entry_points(EnvConfig()) == ("info_accounts", "step_env", "observe_accounts")
+    assert compiled_entry_points(EnvConfig()) == ("refresh_accounts", "step_env")
+    assert compiled_entry_points(EnvConfig(), num_threads=2) == ("refresh_accounts", "step_env_threaded")
     contest = EnvConfig(action_mode="decision", observation_mode="text", house_rules=True)
-    assert compiled_entry_points(contest) == ("info_accounts", "finish_step")   # never step_env
+    assert compiled_entry_points(contest) == ("refresh_accounts", "step_decided")   # never step_env
 
 
 @pytest.mark.slow
