@@ -42,4 +42,19 @@ def load_model_and_tokenizer(model: str = LOCAL_MODEL, dtype: str = "float32") -
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     network = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **extra)
+    if extra:
+        network = _plain_copy(network, getattr(torch, dtype))
     return network, tokenizer
+
+
+def _plain_copy(network: Any, dtype: Any) -> Any:
+    """The dequantized GGUF weights in a model that transformers lets train: a model loaded with
+    ``gguf_file=`` stays marked as quantized (GGUF) and the trainers refuse it."""
+    from transformers import AutoModelForCausalLM
+
+    config = network.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    plain.load_state_dict(network.state_dict())
+    return plain
