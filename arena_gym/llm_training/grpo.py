@@ -7,6 +7,10 @@ episode of :class:`~arena_gym.openenv.environment.ArenaEnvironment` (the OpenEnv
 :mod:`arena_gym.llm_training.episodes`). TRL's ``environment_factory`` is not used: it drives
 the env through tool calls, while the contest's action is the answer text itself.
 
+GRPO settings: no KL term (``beta=0``, TRL's default: no reference model to hold or run),
+sampling at temperature 1, one optimizer step per group of answers, no gradient checkpointing
+(a 135M model fits). The trainer uses a GPU when torch sees one, else the CPU.
+
 Before and after training the model answers the same validation windows greedily; the mean
 episode return and the share of invalid answers are printed and saved. Output folder:
 
@@ -142,9 +146,9 @@ def train_grpo(out_dir: str | Path, *, model: str = LOCAL_MODEL, protocol: Episo
                                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
     config = GRPOConfig(output_dir=str(out / "trainer"), max_steps=steps, per_device_train_batch_size=num_generations,
                         num_generations=num_generations, max_completion_length=max_completion_length,
-                        learning_rate=learning_rate, beta=0.0, temperature=1.0, gradient_checkpointing=False, logging_steps=1, report_to="none",
-                        save_strategy="no", use_cpu=True, seed=seed, data_seed=seed, dataloader_num_workers=0,
-                        disable_tqdm=True)
+                        learning_rate=learning_rate, beta=0.0, temperature=1.0, gradient_checkpointing=False,
+                        logging_steps=1, report_to="none", save_strategy="no", use_cpu=not torch.cuda.is_available(),
+                        seed=seed, data_seed=seed, dataloader_num_workers=0, disable_tqdm=True)
     trainer = GRPOTrainer(model=network, reward_funcs=reward, args=config, train_dataset=Dataset.from_list(examples),
                           processing_class=tokenizer, peft_config=peft_config)
     t0 = time.perf_counter()

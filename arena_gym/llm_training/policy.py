@@ -1,7 +1,7 @@
 """A fine-tuned checkpoint as a contestant: spec ``llm-local:<folder>``.
 
 The folder is one written by ``arena-gym train-llm`` (``model/``) or any transformers causal
-LM with a chat template. :class:`CheckpointPolicy` runs it in this process on the CPU with
+LM with a chat template. :class:`CheckpointPolicy` runs it in this process (on the CPU) with
 greedy decoding: it reads the env's system prompt and each contest prompt and returns the
 answer text, which ``env.step`` parses like any LLM's. ``max_new_tokens`` comes from the
 ``arena_gym_llm.json`` saved beside a trained model (the completion length it was trained
@@ -27,7 +27,7 @@ def generate_answer(model: Any, tokenizer: Any, system_prompt: str, prompt: str,
     import torch
 
     inputs = tokenizer.apply_chat_template(chat_messages(system_prompt, prompt), add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+                                           return_tensors="pt", return_dict=True).to(model.device)
     with torch.no_grad():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                 pad_token_id=tokenizer.pad_token_id)

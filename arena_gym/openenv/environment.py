@@ -49,7 +49,8 @@ def preset_market(preset: str) -> tuple[MarketData, EnvConfig]:
         return _loaded[preset]
 
 
-def episode_config(preset: str = DEFAULT_PRESET, overrides: dict[str, Any] | None = None) -> tuple[MarketData, EnvConfig]:
+def episode_config(preset: str = DEFAULT_PRESET,
+                   overrides: dict[str, Any] | None = None) -> tuple[MarketData, EnvConfig]:
     """The preset's market and its config with ``overrides`` (EnvConfig fields) applied.
 
     Raises:

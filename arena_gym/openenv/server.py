@@ -11,7 +11,8 @@ multi-step episode, so they are not mounted (OpenEnv's ``production`` mode); HTT
 
 Bounds: at most ``max_sessions`` sessions at once (a further connection gets a
 ``CAPACITY_REACHED`` error and is closed); a session idle for ``idle_timeout_s`` is ended by
-OpenEnv's reaper (its next message gets an error saying so); a WebSocket message above
+OpenEnv's reaper, which looks every ``max(idle_timeout_s / 4, 5)`` seconds (the session's next
+message gets an error saying so, and its place is free); a WebSocket message above
 ``max_request_bytes`` closes the connection (code 1009) and an HTTP request body above it gets
 413. Errors never change an episode: a malformed message or action (``VALIDATION_ERROR``,
 ``INVALID_JSON``), or a step the episode cannot take (``EXECUTION_ERROR``: step before reset,
