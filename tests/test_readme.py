@@ -90,6 +90,13 @@ SKIP = {
     "arena-gym paper --env": "polls an exchange for live bars (network); tests/test_paper.py runs the command on a "
                              "fake exchange",
     "load_cached_market(": "reads the download cache, filled from the network",
+    "arena-gym serve-env --env": "serves until interrupted; tests/test_openenv_server.py serves the env and plays it",
+    "scripts/load_test_env_server.py": "needs the train-llm extra (openenv-core), which the [all] extras leave out; "
+                                       "tests/test_openenv_server.py covers the server",
+    "arena-gym train-llm --steps": "needs the train-llm extra and trains the 135M model for tens of minutes on two "
+                                   "cores; tests/test_train_llm.py runs one GRPO step under -m slow",
+    "llm-local:runs/train-llm": "plays the model the train-llm command saves (train-llm extra); "
+                                "tests/test_llm_checkpoint_policy.py plays a checkpoint in eval",
     'from_profile("gpt-5"': "calls OpenAI: needs OPENAI_API_KEY (without it the policy fails at once naming the "
                             "variable, see tests/test_loud_failures.py)",
 }

@@ -12,14 +12,15 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "episode", "train", "sweep", "eval", "arena", "report", "download", "replay", "season1", "paper")
+COMMANDS = ("demo", "episode", "train", "sweep", "eval", "arena", "report", "download", "replay", "season1", "paper",
+            "serve-env", "train-llm")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena-gym", description="Perpetual-futures trading arena for LLM and RL policies.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"arena_gym.cli.{name}").register(sub)
+        importlib.import_module(f"arena_gym.cli.{name.replace('-', '_')}").register(sub)
     return parser
 
 

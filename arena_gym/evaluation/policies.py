@@ -221,6 +221,7 @@ class LLMTrader:
 
 #: The forms of a policy spec on the command line.
 SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm or provider/model>",
+              "llm-local:<transformers model folder, e.g. one arena-gym train-llm saved>",
               "recorded:<trade log>#<model_id>", "<label>=<any of these>")
 
 
@@ -279,7 +280,8 @@ def policy_from_spec(spec: str, **llm_kwargs: Any) -> Any:
 
     ``hold_cash``, ``random``, ... name a baseline (parameters from ``policies/baselines.toml``);
     ``ppo:runs/demo/ppo/best_model.zip`` loads a trained model; ``llm:gpt-5`` an LLM preset
-    (``llm_kwargs`` go to ``LLMPolicy``); ``fast=ppo:path.zip`` labels the policy ``fast``.
+    (``llm_kwargs`` go to ``LLMPolicy``); ``llm-local:runs/train-llm/model`` a transformers checkpoint
+    run in this process (the train-llm extra); ``fast=ppo:path.zip`` labels the policy ``fast``.
     """
     from .baselines import BASELINES, make_baseline
 
@@ -296,6 +298,10 @@ def policy_from_spec(spec: str, **llm_kwargs: Any) -> Any:
         return SB3Policy.load(rest, name=label or "ppo")
     if kind == "llm" and rest:
         return LLMTrader.from_preset(rest, name=label, **llm_kwargs)
+    if kind == "llm-local" and rest:
+        from arena_gym.llm_training.policy import CheckpointPolicy
+
+        return CheckpointPolicy(rest, name=label)
     if kind == "recorded" and rest:
         from .recorded import recorded_policies
 
