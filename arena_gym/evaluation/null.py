@@ -13,7 +13,11 @@ the decisions where it fits). No market information is used.
 Surrogates are played through :class:`~arena_gym.env.PerpVectorEnv`, many accounts in one batch,
 under the contestant's own rules, fees, funding, slippage and margin mode (the env config of the
 evaluation), in the ``target`` action mode with a gross cap and position leverage equal to the
-contestant's largest trade leverage (each asset's maximum still applies). A trade opens at its
+contestant's largest trade leverage (each asset's maximum still applies). On isolated margin the
+``target`` mode margins a position by its share of equity (:mod:`arena_gym.env.actions`), so there
+a surrogate's positions open at the account's target gross exposure rounded up (at least 1x), not
+at each trade's own leverage: a contestant whose positions ran at more leverage than its gross
+exposure has surrogates that are liquidated later than its own trades would be. A trade opens at its
 share of the surrogate's equity at that moment, is held at constant size (the account asks for
 exactly the exposure it holds, which the env does not trade), and closes after its holding time;
 a trade that ended the episode open stays open to the end. Stop-loss and take-profit levels are
