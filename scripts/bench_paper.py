@@ -38,19 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))  # the fake exchange APIs
 
 
-class FakeClock:
-    """Milliseconds that move only when someone sleeps."""
-
-    def __init__(self, now: int) -> None:
-        self.t = now
-
-    def now(self) -> int:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(1, int(round(seconds * 1000)))
-
-
 def rss_mib() -> float:
     import os
 
@@ -75,22 +62,14 @@ def main() -> int:
     from arena_gym.evaluation.paper import PaperSession, policies_for
     from arena_gym.evaluation.policies import CallablePolicy, LLMTrader
     from arena_gym.presets import env_config, read_env_preset
-    from ccxt_venues import FakeHyperliquid, hyperliquid_client
+    from ccxt_venues import FakeClock, FakeHyperliquid, OnFakeClock, hyperliquid_client
 
-    class ClockedHyperliquid(FakeHyperliquid):
+    class ClockedHyperliquid(OnFakeClock, FakeHyperliquid):
         """The fake venue reading the fake clock; its call log is not kept (it would grow)."""
 
         def __init__(self, clock: FakeClock) -> None:
             self.clock = clock
             super().__init__(clock.t, coins=("BTC", "ETH", "SOL"))
-
-        @property
-        def now(self) -> int:
-            return self.clock.t
-
-        @now.setter
-        def now(self, value: int) -> None:
-            pass
 
         def fetch(self, *a, **kw):
             self.calls.clear()

@@ -24,43 +24,14 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.baselines import make_baseline
 from arena_gym.evaluation.paper import JOURNAL_NAME, LIVE_BARS_NAME, PaperSession, policies_for, read_lines
 from arena_gym.evaluation.runner import make_env, policy_seed, read_log
-from ccxt_venues import (FakeBinanceUsdm, FakeHyperliquid, binance_client, candle, funding_rate,
-                         hyperliquid_client)
+from ccxt_venues import (FakeBinanceUsdm, FakeClock, FakeHyperliquid, OnFakeClock, binance_client, candle,
+                         funding_rate, hyperliquid_client)
 
 BAR = 300_000  # 5m
 COINS = ("BTC", "ETH", "SOL")
 T0 = to_millis("2025-10-09T08:00:00Z") + 3_000  # a bar closed 3 s ago (grace 2 s)
 HISTORY = 80
 CONFIG = EnvConfig(lookback=8, leverage_cap=3.0)
-
-
-class FakeClock:
-    """Milliseconds that move only when someone sleeps."""
-
-    def __init__(self, now: int) -> None:
-        self.t = now
-        self.slept = 0.0
-
-    def now(self) -> int:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.t += max(1, int(round(seconds * 1000)))
-
-
-class OnFakeClock:
-    """Makes a fake venue's ``now`` the fake clock's time (the venue's own writes are ignored)."""
-
-    clock: FakeClock
-
-    @property
-    def now(self) -> int:
-        return self.clock.t
-
-    @now.setter
-    def now(self, value: int) -> None:
-        pass
 
 
 class LiveHyperliquid(OnFakeClock, FakeHyperliquid):
