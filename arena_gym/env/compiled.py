@@ -280,6 +280,13 @@ def check_horizon(env_par, iacc, bars):
     return OK
 
 
+@njit(**_HOT)
+def check_step(actions, env_par, iacc, bars):
+    """``OK``, or why a numeric step does nothing: :func:`check_actions`, then :func:`check_horizon`."""
+    status = check_actions(actions, int(env_par[E_ACTION_MODE]))
+    return check_horizon(env_par, iacc, bars) if status == OK else status
+
+
 @njit(**_JIT)
 def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
              info_i, obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
@@ -289,9 +296,7 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions
     ``bars_per_decision`` bars, then :func:`finish_account`. Returns ``(status, ledger rows)``:
     the status is ``OK`` or why nothing was done (an invalid action, or a decision that would run
     past the data)."""
-    status = check_actions(actions, int(env_par[E_ACTION_MODE]))
-    if status == OK:
-        status = check_horizon(env_par, iacc, bars)
+    status = check_step(actions, env_par, iacc, bars)
     if status != OK:
         return status, n
     k = int(env_par[E_BARS_PER_DECISION])
@@ -324,9 +329,7 @@ def step_env_threaded(actions, work_per_account, env_par, restarted, prev_equity
     with its own scratch ``work_per_account[i]``. The ledger must be off (its rows are appended in
     one sequence): the row count is returned unchanged. The accounts are independent, so every
     number is the one :func:`step_env` computes."""
-    status = check_actions(actions, int(env_par[E_ACTION_MODE]))
-    if status == OK:
-        status = check_horizon(env_par, iacc, bars)
+    status = check_step(actions, env_par, iacc, bars)
     if status != OK:
         return status, n
     k = int(env_par[E_BARS_PER_DECISION])
