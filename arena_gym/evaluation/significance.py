@@ -50,7 +50,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
 from .comparison import MIN_BOOTSTRAP_RETURNS, benchmark_tests, bootstrap_intervals, confidence_set
-from .metrics import steps_per_year
+from .metrics import simple_returns, steps_per_year
 from .null import Episode, NullResult, null_tests
 from .sharpe import sharpe_inference
 
@@ -87,13 +87,6 @@ class Significance:
                 "settings": self.settings}
 
 
-def step_returns(equity: np.ndarray) -> np.ndarray:
-    """Simple per-step returns of an equity curve (0 after ruin), as :func:`~.metrics.simple_returns`."""
-    equity = np.asarray(equity, dtype=np.float64)
-    prev, cur = equity[:-1], equity[1:]
-    return np.divide(cur, prev, out=np.ones_like(cur), where=prev > 0) - 1.0
-
-
 def _returns_frame(contestants: Mapping[str, Sequence[Episode]]) -> tuple[pd.DataFrame, list[str]]:
     """Per-step returns over the (window, seed) episodes every contestant finished, stacked."""
     keys = None
@@ -108,7 +101,7 @@ def _returns_frame(contestants: Mapping[str, Sequence[Episode]]) -> tuple[pd.Dat
     columns = {}
     for name, episodes in contestants.items():
         by_key = {(e.window, e.seed): e for e in episodes}
-        columns[name] = np.concatenate([step_returns(by_key[k].equity) for k in keys]) if keys else np.zeros(0)
+        columns[name] = np.concatenate([simple_returns(by_key[k].equity) for k in keys]) if keys else np.zeros(0)
     return pd.DataFrame(columns), notes
 
 
