@@ -15,7 +15,7 @@ from markets import random_market
 #: also run against the lowest dependency versions pyproject.toml allows (scripts/check_floors.sh)
 pytestmark = pytest.mark.floors
 
-RL_MODES = ["target", "discrete"]
+RL_MODES = ["target", "target_leverage", "discrete"]
 
 
 @pytest.fixture(scope="module")

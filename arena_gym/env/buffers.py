@@ -44,8 +44,8 @@ N_DECISION_ROWS = 2
 (E_LEVERAGE_CAP, E_DEADBAND, E_EPISODE_LENGTH, E_SPLIT_END, E_LOOKBACK, E_REWARD, E_BARS_PER_DECISION,
  E_ACTION_MODE, E_WINDOW_WIDTH, E_CURRENT_WIDTH) = range(10)
 N_ENV_PARAMS = 10
-#: Action modes decoded by the compiled step (``E_ACTION_MODE``).
-MODE_TARGET, MODE_DISCRETE = 0, 1
+#: Action modes decoded by the compiled step (``E_ACTION_MODE``; see :mod:`arena_gym.env.actions`).
+MODE_TARGET, MODE_DISCRETE, MODE_TARGET_LEVERAGE = 0, 1, 2
 #: ``E_REWARD``: a built-in reward's position in ``rewards.REWARDS`` (computed by the compiled
 #: step), or this for a Python callable.
 REWARD_PYTHON = -1

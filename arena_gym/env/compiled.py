@@ -8,8 +8,8 @@ same over several threads, :func:`step_decided` for orders the LLM decision deco
 :func:`refresh_accounts` after a reset. Each is compiled on its first use only. The pieces are
 the definitions the rest of the package documents:
 
-* action decoding (:func:`decode_account`) is the ``target`` and ``discrete`` modes of
-  :mod:`arena_gym.env.actions`;
+* action decoding (:func:`decode_account`) is the ``target``, ``target_leverage`` and
+  ``discrete`` modes of :mod:`arena_gym.env.actions`;
 * the exchange step is :func:`arena_gym.exchange.kernel.step_account`, the per-account step of
   :func:`~arena_gym.exchange.kernel.step_accounts`, unchanged;
 * rewards are the built-ins of :mod:`arena_gym.env.rewards`, compiled from the same functions;
@@ -39,7 +39,8 @@ from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E
                       IF_COLLATERAL, IF_EQUITY, IF_FEES, IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED,
                       IF_UNREALIZED, II_ACTIONS_CLIPPED, II_BAR, II_DECISION_FALLBACKS, II_FILLS, II_FIRST_FLAG,
                       II_INVALID_OUTPUT, II_LIQUIDATED, II_LIQUIDATIONS, II_STEP, II_STOP_FILLS,
-                      II_TAKE_PROFIT_FILLS, D_FALLBACKS, D_INVALID_OUTPUT, MODE_DISCRETE, N_FLAGS, NON_FINITE_ACTION, OK, PAST_THE_DATA)
+                      II_TAKE_PROFIT_FILLS, D_FALLBACKS, D_INVALID_OUTPUT, MODE_DISCRETE, N_FLAGS, NON_FINITE_ACTION, OK, PAST_THE_DATA,
+                      MODE_TARGET_LEVERAGE)
 from .features import CLIP
 
 # compile options as in the exchange kernel (see the comment there); the per-account writers of
@@ -88,16 +89,25 @@ def check_actions(actions, mode):
 @njit(**_HOT)
 def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
     """Account ``i``'s action as target orders (:mod:`arena_gym.env.actions`) written into
-    ``orders``; returns how many target weights were outside [-1, 1] (0 in discrete mode).
-    ``isolated``: the account is on isolated margin (the leverage rule differs, see there)."""
+    ``orders``; returns how many numbers of the action were outside their box and clipped
+    (target weights outside [-1, 1]; in the ``target_leverage`` mode also leverages outside
+    [1, the asset's maximum]; 0 in discrete mode).
+
+    ``actions[i, :A]`` are the A assets' weights (discrete: levels); in the ``target_leverage``
+    mode ``actions[i, A:]`` are the leverages their orders open at. ``isolated``: the account is
+    on isolated margin (the ``target`` mode's leverage rule differs, see there)."""
     A = pos.shape[2]
-    discrete = env_par[E_ACTION_MODE] == MODE_DISCRETE
+    mode = env_par[E_ACTION_MODE]
+    discrete = mode == MODE_DISCRETE
+    own_leverage = mode == MODE_TARGET_LEVERAGE
     cap = env_par[E_LEVERAGE_CAP]
     clipped = 0
     gross = 0.0
     for a in range(A):
         w = (actions[i, a] - 1.0) / A if discrete else actions[i, a]
         if abs(w) > 1.0:
+            clipped += 1
+        if own_leverage and not 1.0 <= actions[i, A + a] <= asset_par[AP_MAX_LEVERAGE, a]:
             clipped += 1
         w = min(max(w, -1.0), 1.0)
         orders[O_SIZE, i, a] = w            # the weight, until it becomes a size below
@@ -116,8 +126,11 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
         trade = abs(target_notional - size * mark) >= env_par[E_DEADBAND] * equity or (w == 0.0 and size != 0.0)
         if trade:
             orders[O_SIZE, i, a] = target_notional / mark
-            lev = account_leverage if isolated else max(cap, asset_par[AP_DEFAULT_LEVERAGE, a])
-            orders[O_LEVERAGE, i, a] = min(lev, asset_par[AP_MAX_LEVERAGE, a])
+            if own_leverage:        # the exchange's clamp: floored to a whole number, within [1, max]
+                orders[O_LEVERAGE, i, a] = kernel.clamp_leverage(actions[i, A + a], asset_par[AP_MAX_LEVERAGE, a])
+            else:
+                lev = account_leverage if isolated else max(cap, asset_par[AP_DEFAULT_LEVERAGE, a])
+                orders[O_LEVERAGE, i, a] = min(lev, asset_par[AP_MAX_LEVERAGE, a])
         else:
             orders[O_SIZE, i, a] = np.nan
             orders[O_LEVERAGE, i, a] = np.nan

@@ -32,9 +32,11 @@ class EnvConfig:
         leverage_cap: gross exposure limit of the RL action modes, in multiples of equity; on
             isolated margin their positions open at the target gross exposure rounded up (at
             least 1x: margins in proportion to each position's share of equity), on cross margin
-            at ``max(leverage_cap, default leverage)``; capped per asset (see :mod:`.actions`).
+            at ``max(leverage_cap, default leverage)``; capped per asset (see :mod:`.actions`);
+            in the ``target_leverage`` mode the action gives each order's leverage.
         deadband: RL action modes skip trades smaller than this fraction of equity.
-        action_mode: ``"target"``, ``"discrete"`` or ``"decision"`` (the contest's JSON).
+        action_mode: ``"target"``, ``"target_leverage"`` (target weights and each order's
+            leverage), ``"discrete"`` or ``"decision"`` (the contest's JSON).
         observation_mode: ``"numeric"`` (Box), ``"text"`` (the contest prompt) or ``"both"``.
         reward: ``"log_return"``, ``"return"``, ``"pnl"`` or a callable (see ``rewards``).
         house_rules: the contest's rules for decisions (one position per coin, no pyramiding).

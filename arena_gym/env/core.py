@@ -27,7 +27,7 @@ from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
                       E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO,
                       D_FALLBACKS, D_INVALID_OUTPUT, INFO_KEYS, INFO_ROWS, MODE_DISCRETE, MODE_TARGET,
-                      N_DECISION_ROWS, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, INT_INFO)
+                      MODE_TARGET_LEVERAGE, N_DECISION_ROWS, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, INT_INFO)
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows, holding_feature
 
@@ -38,6 +38,8 @@ _COMPILED = None
 _CHECKED: set[str] = set()
 # the info values in ``INFO_KEYS`` order, picked from the float rows followed by the int rows
 _INFO_ORDER = itemgetter(*(row if b == 0 else len(FLOAT_INFO) + row for b, row in INFO_ROWS.values()))
+#: The numeric action modes (decoded by the compiled step) and their ``E_ACTION_MODE`` numbers.
+NUMERIC_MODES = {"target": MODE_TARGET, "discrete": MODE_DISCRETE, "target_leverage": MODE_TARGET_LEVERAGE}
 
 
 def load_compiled(entry_points: tuple[str, ...] = ()):
@@ -173,7 +175,7 @@ class PerpCore:
         self.env_par[E_REWARD] = reward_kind
         self._python_reward = reward_kind == REWARD_PYTHON
         self.env_par[E_BARS_PER_DECISION] = self.k
-        self.env_par[E_ACTION_MODE] = MODE_DISCRETE if config.action_mode == "discrete" else MODE_TARGET
+        self.env_par[E_ACTION_MODE] = NUMERIC_MODES.get(config.action_mode, MODE_TARGET)
         self.env_par[E_WINDOW_WIDTH] = self.window_rows.shape[1]
         self.env_par[E_CURRENT_WIDTH] = self.current_rows.shape[1]
         self.env_par.setflags(write=False)
@@ -188,7 +190,9 @@ class PerpCore:
         self.info_i = np.zeros((len(INT_INFO), n_accounts), np.int64)
         self.decisions = np.zeros((N_DECISION_ROWS, n_accounts), np.int64)
         self.obs = np.zeros((n_accounts, self.obs_dim), np.float32)
-        self._actions = np.zeros((n_accounts, m.n_assets))
+        # one row of numbers per account: the weights (or levels), then in target_leverage mode the leverages
+        self._action_shape = (m.n_assets,) if config.action_mode != "target_leverage" else (2, m.n_assets)
+        self._actions = np.zeros((n_accounts, int(np.prod(self._action_shape))))
         self._restarted = np.zeros(n_accounts, bool)
         self._decoder_flags = np.zeros((n_accounts, m.n_assets), np.int64)
         self._all_rows = np.arange(n_accounts)
@@ -314,7 +318,7 @@ class PerpCore:
     # ------------------------------------------------------------------ step
     def step(self, actions, restarted: np.ndarray | None = None) -> np.ndarray:
         """One decision for every account from numeric actions (N, A) (``target`` or ``discrete``
-        mode); returns the observation buffer (rewritten by every step: copy what you keep) and
+        mode; (N, 2, A) in ``target_leverage`` mode: weights, then leverages); returns the observation buffer (rewritten by every step: copy what you keep) and
         leaves rewards, episode ends and ``info`` values in the step buffers.
 
         ``restarted`` (bool (N,)) marks accounts reset to hold through this decision before their
@@ -322,12 +326,13 @@ class PerpCore:
         get reward 0, are not done, and begin their episode at step 0 after it.
         """
         mode, a = self.config.action_mode, np.asarray(actions)
-        if mode not in ("target", "discrete"):
+        if mode not in NUMERIC_MODES:
             raise ValueError(f"action_mode {mode!r} is decoded by the environment, not from arrays")
-        if a.shape != self._actions.shape:
-            raise ValueError(f"{mode} actions must have shape {self._actions.shape}, got {a.shape}")
+        shape = (self.n, *self._action_shape)
+        if a.shape != shape:
+            raise ValueError(f"{mode} actions must have shape {shape}, got {a.shape}")
         try:
-            self._actions[...] = a
+            self._actions.reshape(shape)[...] = a
         except (TypeError, ValueError) as err:
             raise ValueError(f"{mode} actions must be numbers, got {a!r}") from err
         self._restarted[...] = False if restarted is None else restarted

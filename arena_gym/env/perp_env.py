@@ -44,11 +44,12 @@ class PerpTradingEnv(gym.Env):
     The exchange rules are in :mod:`arena_gym.exchange.kernel`.
 
     ## Action space (``action_mode``)
-    | mode       | space                        | meaning                                                |
-    |------------|------------------------------|--------------------------------------------------------|
-    | `target`   | `Box(-1, 1, (A,), float32)`  | target exposure per asset, fraction of cap x equity    |
-    | `discrete` | `MultiDiscrete([3] * A)`     | 0 short, 1 flat, 2 long (weight +-1/A each)            |
-    | `decision` | `Text`                       | the contest's JSON decision (also dict or objects)      |
+    | mode              | space                       | meaning                                                  |
+    |-------------------|-----------------------------|----------------------------------------------------------|
+    | `target`          | `Box(-1, 1, (A,), float32)` | target exposure per asset, fraction of cap x equity      |
+    | `target_leverage` | `Box((2, A), float32)`      | row 0 as `target`, row 1 each order's leverage [1, max]  |
+    | `discrete`        | `MultiDiscrete([3] * A)`    | 0 short, 1 flat, 2 long (weight +-1/A each)              |
+    | `decision`        | `Text`                      | the contest's JSON decision (also dict or objects)       |
 
     ## Observation space
     ``observation_mode="numeric"``: ``Box(-10, 10, (lookback*A*2 + A*10 + A*4 + 3,), float32)``
@@ -68,7 +69,7 @@ class PerpTradingEnv(gym.Env):
     ## Info
     Flat scalars: equity, collateral, unrealized/realized PnL, fees and funding paid (cumulative),
     gross leverage, fills / liquidated / stop and take-profit fills this step, margin scale,
-    ``actions_clipped`` (target weights outside [-1, 1], clipped), bar, step and
+    ``actions_clipped`` (target weights outside [-1, 1] and leverages outside [1, max], clipped), bar, step and
     ``orders_<flag>`` counts of validation outcomes this step. Open positions:
     :meth:`positions`; prices and account as plain data: :meth:`snapshot`; full history:
     :meth:`ledger_frame`. ``gymnasium.make`` wraps the env: reach these methods through
@@ -97,7 +98,8 @@ class PerpTradingEnv(gym.Env):
         self.core = PerpCore(market if market is not None else default_market(), 1, config)
         self.market = self.core.market
         self._tape = None if recorded_fills is None else self._tape_reader(recorded_fills)
-        self.action_space = action_space(config.action_mode, self.market.n_assets)
+        self.action_space = action_space(config.action_mode, self.market.n_assets,
+                                         max_leverage=[a.max_leverage for a in self.market.assets])
         numeric = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
         text = spaces.Text(max_length=MAX_PROMPT_CHARS, min_length=1, charset=TEXT_CHARSET)
         self.observation_space = {"numeric": numeric, "text": text,

@@ -78,8 +78,8 @@ class PerpVectorEnv(VectorEnv):
         if isinstance(autoreset_mode, AutoresetMode):
             autoreset_mode = {mode: name for name, mode in _MODES.items()}.get(autoreset_mode, autoreset_mode)
         if config.action_mode == "decision" or config.observation_mode != "numeric":
-            raise ValueError("PerpVectorEnv supports numeric observations with the 'target' or 'discrete' action "
-                             "modes; run text/decision policies with PerpTradingEnv")
+            raise ValueError("PerpVectorEnv supports numeric observations with the 'target', 'target_leverage' or "
+                             "'discrete' action modes; run text/decision policies with PerpTradingEnv")
         if autoreset_mode not in _MODES:
             raise ValueError(f"autoreset_mode must be one of {sorted(_MODES)}, got {autoreset_mode!r}")
         self.config = config
@@ -95,7 +95,8 @@ class PerpVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self._traces = [EpisodeTrace() for _ in range(num_envs)] if render_mode == "rgb_array" else None
         self._same_step = autoreset_mode == "same_step"
-        self.single_action_space = action_space(config.action_mode, self.market.n_assets)
+        self.single_action_space = action_space(config.action_mode, self.market.n_assets,
+                                                max_leverage=[a.max_leverage for a in self.market.assets])
         self.single_observation_space = spaces.Box(-10.0, 10.0, shape=(self.core.obs_dim,), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
