@@ -23,7 +23,9 @@ from arena_gym.evaluation.runner import EpisodeKey, play_episode
 from arena_gym.evaluation.sharpe import (deflated_sharpe_ratio, expected_max_sharpe, probabilistic_sharpe_ratio,
                                          sharpe_inference)
 from arena_gym.evaluation.significance import significance_table
+from arena_gym.market.indicators import WARMUP_BARS
 from arena_gym.market.synthetic import synthetic_market
+from markets import bars_market, flat_bars
 
 
 class RandomEntries:
@@ -103,7 +105,7 @@ def test_the_replay_of_a_contestants_own_placement_is_its_episode():
 def test_placements_keep_each_coin_to_one_position_and_a_lone_trade_is_uniform():
     symbols = ("BTC", "ETH")
     plan = TradePlan(symbols, 20, np.array([0, 0, 0, 1]), np.array([1, -1, 1, -1]), np.full(4, 0.1),
-                     np.array([0, 5, 12, 3]), np.array([4, 6, 3, 17]), 3.0)
+                     np.array([0, 5, 12, 3]), np.array([4, 6, 3, 17]), np.full(4, 3.0))
     entries = draw_entries(plan, 20_000, np.random.default_rng(0))
     assert ((entries >= 0) & (entries + plan.hold <= plan.n_steps)).all()
     btc = entries[:, :3]
@@ -115,6 +117,33 @@ def test_placements_keep_each_coin_to_one_position_and_a_lone_trade_is_uniform()
     # every order of the three BTC trades appears about equally often
     orders = pd.Series([tuple(o) for o in order]).value_counts()
     assert len(orders) == 6 and stats.chisquare(orders.to_numpy()).pvalue > 0.001
+
+
+def test_each_surrogate_trade_opens_at_its_own_leverage():
+    """Two trades of half the equity each on isolated margin, BTC long at 25x and ETH long at 2x;
+    both coins dip 5 % inside the bar the third decision plays. Placed over the dip, the 25x BTC
+    position is liquidated at its liquidation price ((100 - 200 / 50) / (1 - 1.25 %)) and the
+    account keeps the rest; the 2x ETH position survives (at 25x it would not: its liquidation
+    price would be (2000 - 80) / 0.98 > 1900). Placed after the dip, flat prices and no fees
+    leave the equity at 10,000."""
+    n = 80
+    dip = WARMUP_BARS + 5 + 3
+    btc, eth = flat_bars(100.0, n), flat_bars(2000.0, n)
+    btc[dip] = (100.0, 100.0, 95.0, 100.0)
+    eth[dip] = (2000.0, 2000.0, 1900.0, 2000.0)
+    market = bars_market({"BTC": btc, "ETH": eth})
+    config = EnvConfig(margin_mode="isolated", slippage="none", fees=(0.0, 0.0), episode_length=6)
+    plan = TradePlan(("BTC", "ETH"), 6, np.array([0, 1]), np.array([1, 1]), np.array([0.5, 0.5]), np.array([0, 0]),
+                     np.array([3, 3]), np.array([25.0, 2.0]))
+    entries = np.array([[0, 0], [3, 3], [0, 3], [3, 0]])          # BTC and ETH entry decisions
+    (equity,) = play_placements(market, config, WARMUP_BARS + 5, [plan], [entries])
+    btc_kept = 10_000.0 - 50.0 * (100.0 - 96.0 / (1 - 0.0125))
+    np.testing.assert_allclose(equity[:, -1], [btc_kept, 10_000.0, btc_kept, 10_000.0], rtol=1e-12)
+    # the same plan with the leverages swapped: ETH at 25x is liquidated at 1920 / 0.98, BTC at 2x is not
+    swapped = TradePlan(plan.symbols, 6, plan.asset, plan.side, plan.share, plan.entry, plan.hold, np.array([2.0, 25.0]))
+    (equity,) = play_placements(market, config, WARMUP_BARS + 5, [swapped], [entries])
+    eth_kept = 10_000.0 - 2.5 * (2000.0 - 1920.0 / 0.98)
+    np.testing.assert_allclose(equity[:, -1], [eth_kept, 10_000.0, 10_000.0, eth_kept], rtol=1e-12)
 
 
 def random_trader(rng, symbols, n_steps, p_open=0.04, mean_hold=10.0) -> TradePlan:
@@ -132,7 +161,7 @@ def random_trader(rng, symbols, n_steps, p_open=0.04, mean_hold=10.0) -> TradePl
                 t += 1
     a, side, share, entry, hold = (np.array(c) for c in zip(*rows))
     return TradePlan(tuple(symbols), n_steps, a.astype(np.int64), side.astype(np.int64), share,
-                     entry.astype(np.int64), hold.astype(np.int64), 10.0)
+                     entry.astype(np.int64), hold.astype(np.int64), np.full(len(a), 10.0))
 
 
 def test_null_p_values_of_random_traders_are_uniform():

@@ -3,27 +3,29 @@
 From the closed trades of one episode (any ledger the runner records: an LLM, a recorded
 contestant, PPO, a baseline) :func:`trade_plan` keeps, for every trade, its coin, its side, its
 size as a share of equity at entry (``size * entry_price / equity before the entry``), its
-holding time in decisions, and the leverage the contestant used. A *surrogate* places the same
-trades at random entry decisions, uniformly among the placements where each trade fits inside
-the episode and, since an account holds one position per coin, where the trades of one coin do
-not overlap: the coin's trades go in a random order with the free decisions split uniformly
-among the gaps before, between and after them (a coin with one trade: its entry is uniform over
-the decisions where it fits). No market information is used.
+leverage (the highest it was opened or resized at) and its holding time in decisions. A
+*surrogate* places the same trades at random entry decisions, uniformly among the placements
+where each trade fits inside the episode and, since an account holds one position per coin,
+where the trades of one coin do not overlap: the coin's trades go in a random order with the
+free decisions split uniformly among the gaps before, between and after them (a coin with one
+trade: its entry is uniform over the decisions where it fits). No market information is used.
 
 Surrogates are played through :class:`~arena_gym.env.PerpVectorEnv`, many accounts in one batch,
 under the contestant's own rules, fees, funding, slippage and margin mode (the env config of the
-evaluation), in the ``target`` action mode with a gross cap and position leverage equal to the
-contestant's largest trade leverage (each asset's maximum still applies). On isolated margin the
-``target`` mode margins a position by its share of equity (:mod:`arena_gym.env.actions`), so there
-a surrogate's positions open at the account's target gross exposure rounded up (at least 1x), not
-at each trade's own leverage: a contestant whose positions ran at more leverage than its gross
-exposure has surrogates that are liquidated later than its own trades would be. A trade opens at its
-share of the surrogate's equity at that moment, is held at constant size (the account asks for
-exactly the exposure it holds, which the env does not trade), and closes after its holding time;
-a trade that ended the episode open stays open to the end. Stop-loss and take-profit levels are
-not carried: the holding time they produced is. When a random placement stacks more exposure
-than the cap (leverage x equity) allows, the env scales the targets down, as a margin check
-would.
+evaluation), in the ``target_leverage`` action mode (:mod:`arena_gym.env.actions`): each trade
+opens at its share of the surrogate's equity at that moment and at its own leverage (floored to a
+whole number and capped at the coin's maximum, as the exchange does), so on isolated margin it
+puts up ``notional / leverage`` of margin and is liquidated where a position of that leverage is;
+several trades of one contestant keep their several leverages. A trade is held at constant size
+(the account asks for exactly the exposure it holds, which the env does not trade), and closes
+after its holding time; a trade that ended the episode open stays open to the end. Stop-loss and
+take-profit levels are not carried: the holding time they produced is. The action's exposure cap
+(:data:`SURROGATE_LEVERAGE_CAP`) is set where it never binds; what limits a random placement
+that stacks more positions than the contestant's equity can margin is the exchange's margin
+check, which scales the new positions' sizes down to what fits. A trade that starts at the
+decision where the previous trade of its coin ends resizes that position instead of closing and
+reopening it: when it is on the same side and smaller, the position keeps its margin per coin
+(the exchange's rule for a reduced position), so it runs at the earlier trade's leverage.
 
 The statistic tested is the contestant's own placement replayed by the same machinery (account
 0 of the batch; its return is reported beside the recorded one, so a gap between the two shows
@@ -64,6 +66,11 @@ from .metrics import MIN_RATIO_RETURNS, steps_per_year
 #: Changes of a held position smaller than this fraction of equity are not traded by the
 #: surrogate accounts (the float32 rounding of the exposure they ask for is about 1e-6).
 SURROGATE_DEADBAND = 1e-4
+#: Exposure cap of the surrogate accounts, in multiples of equity: far above any exposure an
+#: account can hold (a position is liquidated before its notional reaches its margin over the
+#: maintenance rate, at most a few hundred times equity), so the cap never binds and the margin
+#: check is what limits a surrogate.
+SURROGATE_LEVERAGE_CAP = 1000.0
 #: Accounts stepped together at most (memory of the schedule: accounts x decisions x coins).
 MAX_BATCH_ACCOUNTS = 4096
 #: Percentiles of the surrogate distribution reported as its range.
@@ -76,8 +83,8 @@ class TradePlan:
 
     Arrays have one entry per trade: ``asset`` (column in ``symbols``), ``side`` (+1 long, -1
     short), ``share`` (notional at entry / equity before the entry, a fraction), ``entry``
-    (decision index, 0-based) and ``hold`` (decisions held, >= 1, ``entry + hold <= n_steps``).
-    ``leverage`` is the largest leverage of the trades.
+    (decision index, 0-based), ``hold`` (decisions held, >= 1, ``entry + hold <= n_steps``) and
+    ``leverage`` (the trade's leverage, x, >= 1).
     """
 
     symbols: tuple[str, ...]
@@ -87,7 +94,7 @@ class TradePlan:
     share: np.ndarray
     entry: np.ndarray
     hold: np.ndarray
-    leverage: float
+    leverage: np.ndarray
 
     @property
     def n_trades(self) -> int:
@@ -119,7 +126,8 @@ def trade_plan(trades: pd.DataFrame, equity: np.ndarray, start: int, market: Mar
         bars_per_decision: bars per decision of the episode.
 
     The share of equity is valued at the close the decision saw (the mark the env sizes target
-    orders at), so a replay opens the same number of coins.
+    orders at), so a replay opens the same number of coins. A trade without a finite leverage of
+    at least 1 counts as 1x.
     """
     equity = np.asarray(equity, dtype=np.float64)
     symbols, timestamps = tuple(market.symbols), market.timestamps
@@ -129,7 +137,7 @@ def trade_plan(trades: pd.DataFrame, equity: np.ndarray, start: int, market: Mar
         raise ValueError(f"equity must hold the initial value and at least one step, got {equity.size} points")
     empty = np.zeros(0, np.int64)
     if trades is None or len(trades) == 0:
-        return TradePlan(symbols, n_steps, empty, empty, np.zeros(0), empty, empty, 1.0)
+        return TradePlan(symbols, n_steps, empty, empty, np.zeros(0), empty, empty, np.ones(0))
     if "symbol" in trades.columns:
         unknown = sorted(set(trades["symbol"]) - set(symbols))
         if unknown:
@@ -160,9 +168,9 @@ def trade_plan(trades: pd.DataFrame, equity: np.ndarray, start: int, market: Mar
     keep = before > 0
     share = np.divide(notional, before, out=np.zeros_like(notional), where=keep)
     leverage = trades["leverage"].to_numpy(np.float64)
-    leverage = float(np.nanmax(leverage)) if np.isfinite(leverage).any() else 1.0
+    leverage = np.where(np.isfinite(leverage), np.maximum(leverage, 1.0), 1.0)
     plan = TradePlan(symbols, n_steps, asset[keep], trades["side"].to_numpy(np.int64)[keep], share[keep],
-                     entry[keep].astype(np.int64), hold[keep].astype(np.int64), max(leverage, 1.0))
+                     entry[keep].astype(np.int64), hold[keep].astype(np.int64), leverage[keep])
     if (plan.free_steps() < 0).any():
         raise ValueError("the trades of one coin overlap in time; an account holds one position per coin")
     return plan
@@ -184,29 +192,27 @@ def draw_entries(plan: TradePlan, n: int, rng: np.random.Generator) -> np.ndarra
     return entries
 
 
-def surrogate_config(config: EnvConfig, start: int, n_steps: int, leverage: float,
-                     min_max_leverage: float) -> EnvConfig:
+def surrogate_config(config: EnvConfig, start: int, n_steps: int) -> EnvConfig:
     """The evaluation's config for surrogate accounts: its rules, fees, funding, slippage and
-    margin, the ``target`` mode with cap and position leverage ``leverage``, a fixed start."""
-    return replace(config, action_mode="target", observation_mode="numeric", leverage_cap=float(leverage),
-                   default_leverage=float(max(1.0, min(leverage, min_max_leverage))), deadband=SURROGATE_DEADBAND,
-                   start=int(start), episode_length=int(n_steps), split=None, ledger="off", house_rules=False,
-                   reward="return")
+    margin, the ``target_leverage`` mode with the exposure cap :data:`SURROGATE_LEVERAGE_CAP`, a
+    fixed start."""
+    return replace(config, action_mode="target_leverage", observation_mode="numeric",
+                   leverage_cap=SURROGATE_LEVERAGE_CAP, deadband=SURROGATE_DEADBAND, start=int(start),
+                   episode_length=int(n_steps), split=None, ledger="off", house_rules=False, reward="return")
 
 
 def play_placements(market: MarketData, config: EnvConfig, start: int, plans: Sequence[TradePlan],
                     entries: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Equity curves ``(len(entries[j]), T + 1)`` of each plan's placements, played in batches.
 
-    Every plan must share one leverage and one episode length (they share the batch's config).
+    Every plan must share one episode length (they share the batch's config); every account is
+    its own, so a plan's curves do not depend on the plans it is played beside.
     """
     if not plans:
         return []
-    leverage, n_steps = plans[0].leverage, plans[0].n_steps
-    if any(p.leverage != leverage or p.n_steps != n_steps for p in plans):
-        raise ValueError("plans played in one batch need one leverage and one episode length")
-    probe = PerpVectorEnv(1, market, surrogate_config(config, start, n_steps, leverage, 1.0))
-    max_leverage = float(min(a.max_leverage for a in probe.market.assets))   # the lowest cap of the coins
+    n_steps = plans[0].n_steps
+    if any(p.n_steps != n_steps for p in plans):
+        raise ValueError("plans played in one batch need one episode length")
     out: list[list[np.ndarray]] = [[] for _ in plans]
     jobs = [(j, lo, min(lo + MAX_BATCH_ACCOUNTS, len(e))) for j, e in enumerate(entries)
             for lo in range(0, len(e), MAX_BATCH_ACCOUNTS)]
@@ -218,7 +224,7 @@ def play_placements(market: MarketData, config: EnvConfig, start: int, plans: Se
             size += job[2] - job[1]
             continue
         if batch:
-            curves = _play_batch(market, config, start, max_leverage, [(plans[j], entries[j][lo:hi]) for j, lo, hi in batch])
+            curves = _play_batch(market, config, start, [(plans[j], entries[j][lo:hi]) for j, lo, hi in batch])
             offset = 0
             for j, lo, hi in batch:
                 out[j].append(curves[offset:offset + hi - lo])
@@ -227,41 +233,58 @@ def play_placements(market: MarketData, config: EnvConfig, start: int, plans: Se
     return [np.concatenate(parts) for parts in out]
 
 
-def _play_batch(market: MarketData, config: EnvConfig, start: int, max_leverage: float,
+def _play_batch(market: MarketData, config: EnvConfig, start: int,
                 groups: Sequence[tuple[TradePlan, np.ndarray]]) -> np.ndarray:
     plan0 = groups[0][0]
-    n_steps, leverage = plan0.n_steps, plan0.leverage
+    n_steps = plan0.n_steps
     n = sum(len(e) for _, e in groups)
-    env = PerpVectorEnv(n, market, surrogate_config(config, start, n_steps, leverage, max_leverage))
+    env = PerpVectorEnv(n, market, surrogate_config(config, start, n_steps))
     symbols = env.market.symbols
     if tuple(symbols) != plan0.symbols:
         raise ValueError(f"the plan trades {plan0.symbols}, the env {symbols}")
     n_assets = len(symbols)
+    cap = SURROGATE_LEVERAGE_CAP
     # schedule: a weight at each entry, NaN while held (ask for the exposure held), 0 when flat
     schedule = np.zeros((n_steps + 1, n, n_assets))
     holding = np.zeros((n_steps + 2, n, n_assets), np.int32)
+    # the entries in time order, with their account, coin and leverage (the leverage a coin's
+    # orders carry from its trade's entry on)
+    at, row_of, asset_of, leverage_of = [], [], [], []
     offset = 0
     for plan, entries in groups:
         rows = offset + np.arange(len(entries))[:, None]
         assets = np.broadcast_to(plan.asset, entries.shape)
+        rows_all = np.broadcast_to(rows, entries.shape)
         np.add.at(holding, (entries + 1, rows, assets), 1)
         np.add.at(holding, (entries + plan.hold, rows, assets), -1)
-        weight = plan.side * plan.share / leverage
-        schedule[entries, np.broadcast_to(rows, entries.shape), assets] = np.broadcast_to(weight, entries.shape)
+        weight = plan.side * plan.share / cap
+        schedule[entries, rows_all, assets] = np.broadcast_to(weight, entries.shape)
+        at.append(entries.ravel())
+        row_of.append(rows_all.ravel())
+        asset_of.append(assets.ravel())
+        leverage_of.append(np.broadcast_to(plan.leverage, entries.shape).ravel())
         offset += len(entries)
     held = np.cumsum(holding, axis=0)[: n_steps + 1] > 0
     schedule[held] = np.nan
+    at = np.concatenate(at)
+    order = np.argsort(at, kind="stable")
+    row_of, asset_of, leverage_of = (np.concatenate(x)[order] for x in (row_of, asset_of, leverage_of))
+    first = np.searchsorted(at[order], np.arange(n_steps + 1))
     names = env.observation_names
     exposure_at = np.array([names.index(f"{s}.exposure") for s in symbols])
     obs, info = env.reset(seed=0)
     equity = np.empty((n, n_steps + 1))
     equity[:, 0] = info["equity"]
+    action = np.ones((n, 2, n_assets))
     for t in range(n_steps):
-        action = schedule[t]
-        hold = np.isnan(action)
+        new = slice(first[t], first[t + 1])
+        action[:, 1][row_of[new], asset_of[new]] = leverage_of[new]
+        weights = schedule[t]
+        hold = np.isnan(weights)
         if hold.any():
             exposure = _exposure(obs[:, exposure_at], info["gross_leverage"])
-            action = np.where(hold, exposure / leverage, action)
+            weights = np.where(hold, exposure / cap, weights)
+        action[:, 0] = weights
         obs, _, _, _, info = env.step(action)
         equity[:, t + 1] = info["equity"]
     return equity
@@ -310,8 +333,9 @@ def upper_p_value(observed: float, surrogates: np.ndarray) -> float:
 class NullResult:
     """The random-entry null of one contestant over its episodes (module docstring).
 
-    Returns are fractions per episode (mean over episodes), Sharpe ratios annualized. Every
-    number is NaN and ``reason`` says why when the test could not be made (e.g. no trades).
+    Returns are fractions per episode (mean over episodes), Sharpe ratios annualized;
+    ``leverage`` is the highest leverage of its trades (x). Every number is NaN and ``reason``
+    says why when the test could not be made (e.g. no trades).
     """
 
     policy: str
@@ -362,7 +386,7 @@ def null_tests(contestants: Mapping[str, Sequence[Episode]], market: MarketData,
     """:class:`NullResult` of every contestant (name -> its episodes), ``n_surrogates`` each.
 
     ``config`` is the evaluation's env config (the episodes' ``episode_length`` and
-    ``bars_per_decision``). Episodes sharing a start bar and a leverage are played in one batch.
+    ``bars_per_decision``). Episodes sharing a start bar and a length are played in one batch.
     """
     if n_surrogates < 1:
         raise ValueError(f"n_surrogates must be >= 1, got {n_surrogates}")
@@ -377,11 +401,11 @@ def null_tests(contestants: Mapping[str, Sequence[Episode]], market: MarketData,
             if plan.n_trades and plan.movable():
                 draws = draw_entries(plan, n_surrogates, _rng(seed, name, episode))
                 plans[(name, e)] = (plan, np.vstack([plan.entry[None, :], draws]))
-    groups: dict[tuple[int, int, float], list[tuple[str, int]]] = {}
+    groups: dict[tuple[int, int], list[tuple[str, int]]] = {}
     for (name, e), (plan, _) in plans.items():
-        groups.setdefault((contestants[name][e].start, plan.n_steps, plan.leverage), []).append((name, e))
+        groups.setdefault((contestants[name][e].start, plan.n_steps), []).append((name, e))
     curves: dict[tuple[str, int], np.ndarray] = {}
-    for (start, _, _), keys in groups.items():
+    for (start, _), keys in groups.items():
         played = play_placements(market, config, start, [plans[k][0] for k in keys], [plans[k][1] for k in keys])
         curves.update(zip(keys, played))
     seconds = time.perf_counter() - t0
@@ -397,7 +421,8 @@ def _combine(name: str, episodes: Sequence[Episode], plans: dict, curves: dict, 
              seconds: float) -> NullResult:
     recorded = np.array([e.equity[-1] / e.equity[0] - 1.0 for e in episodes])
     n_trades = sum(0 if e.trades is None else len(e.trades) for e in episodes)
-    leverage = max((plans[(name, i)][0].leverage for i in range(len(episodes)) if (name, i) in plans), default=np.nan)
+    leverage = max((plans[(name, i)][0].leverage.max() for i in range(len(episodes)) if (name, i) in plans),
+                   default=np.nan)
     nan = float("nan")
     base = dict(policy=name, n_episodes=len(episodes), n_trades=n_trades, n_surrogates=n, leverage=leverage,
                 recorded_return=float(recorded.mean()), seconds=seconds)
