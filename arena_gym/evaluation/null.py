@@ -244,32 +244,24 @@ def _play_batch(market: MarketData, config: EnvConfig, start: int,
         raise ValueError(f"the plan trades {plan0.symbols}, the env {symbols}")
     n_assets = len(symbols)
     cap = SURROGATE_LEVERAGE_CAP
-    # schedule: a weight at each entry, NaN while held (ask for the exposure held), 0 when flat
+    # schedule: a weight at each entry, NaN while held (ask for the exposure held), 0 when flat;
+    # the trade's leverage at each entry (0 elsewhere: a coin's orders keep the leverage of its
+    # last entry)
     schedule = np.zeros((n_steps + 1, n, n_assets))
+    leverage = np.zeros((n_steps + 1, n, n_assets), np.float32)
     holding = np.zeros((n_steps + 2, n, n_assets), np.int32)
-    # the entries in time order, with their account, coin and leverage (the leverage a coin's
-    # orders carry from its trade's entry on)
-    at, row_of, asset_of, leverage_of = [], [], [], []
     offset = 0
     for plan, entries in groups:
         rows = offset + np.arange(len(entries))[:, None]
         assets = np.broadcast_to(plan.asset, entries.shape)
-        rows_all = np.broadcast_to(rows, entries.shape)
+        at = (entries, np.broadcast_to(rows, entries.shape), assets)
         np.add.at(holding, (entries + 1, rows, assets), 1)
         np.add.at(holding, (entries + plan.hold, rows, assets), -1)
-        weight = plan.side * plan.share / cap
-        schedule[entries, rows_all, assets] = np.broadcast_to(weight, entries.shape)
-        at.append(entries.ravel())
-        row_of.append(rows_all.ravel())
-        asset_of.append(assets.ravel())
-        leverage_of.append(np.broadcast_to(plan.leverage, entries.shape).ravel())
+        schedule[at] = np.broadcast_to(plan.side * plan.share / cap, entries.shape)
+        leverage[at] = np.broadcast_to(plan.leverage, entries.shape)
         offset += len(entries)
-    held = np.cumsum(holding, axis=0)[: n_steps + 1] > 0
+    held = np.cumsum(holding, axis=0, dtype=np.int32)[: n_steps + 1] > 0
     schedule[held] = np.nan
-    at = np.concatenate(at)
-    order = np.argsort(at, kind="stable")
-    row_of, asset_of, leverage_of = (np.concatenate(x)[order] for x in (row_of, asset_of, leverage_of))
-    first = np.searchsorted(at[order], np.arange(n_steps + 1))
     names = env.observation_names
     exposure_at = np.array([names.index(f"{s}.exposure") for s in symbols])
     obs, info = env.reset(seed=0)
@@ -277,8 +269,7 @@ def _play_batch(market: MarketData, config: EnvConfig, start: int,
     equity[:, 0] = info["equity"]
     action = np.ones((n, 2, n_assets))
     for t in range(n_steps):
-        new = slice(first[t], first[t + 1])
-        action[:, 1][row_of[new], asset_of[new]] = leverage_of[new]
+        np.copyto(action[:, 1], leverage[t], where=leverage[t] > 0)
         weights = schedule[t]
         hold = np.isnan(weights)
         if hold.any():
