@@ -299,6 +299,14 @@ class PerpCore:
                           *self.exchange.kernel_arguments(0))
         return self.obs
 
+    def hand_out_obs(self) -> np.ndarray:
+        """The observation buffer itself, for the caller to keep: the next step writes into a new
+        one (what Gymnasium's ``copy`` convention asks of the vector env, without copying)."""
+        obs = self.obs
+        self.obs = np.empty_like(obs)
+        self._bind_buffers()
+        return obs
+
     def reset_info(self, rows: np.ndarray | None = None) -> None:
         """Write the ``info`` values of freshly reset accounts ``rows`` (indices; all by default),
         the account as it is and the per-step counts 0, and their observations (as :meth:`observe`)."""
