@@ -1,10 +1,19 @@
 """Layout of the environment's preallocated step buffers (plain integers, importable without numba).
 
-The compiled step (:mod:`arena_gym.env.compiled`) writes every account's ``info`` values into two
-buffers owned by :class:`~arena_gym.env.core.PerpCore`: ``info_f[row, account]`` (float64, the
-money and ratio keys) and ``info_i[row, account]`` (int64, the counts, the bar and step, and the
-two flags stored as 0 / 1). ``INFO_KEYS`` is the order users see; ``INFO_ROWS`` says where each
-key lives.
+The compiled step (:mod:`arena_gym.env.compiled`) writes every account's reward, episode end,
+``info`` values and observation into buffers owned by :class:`~arena_gym.env.core.PerpCore`,
+three per-account blocks and the observation array:
+
+* ``acct_f[row, account]`` (float64): the previous equity, the reward, then ``info_f``, the money
+  and ratio keys of ``info``;
+* ``acct_i[row, account]`` (int64): decisions taken in the episode, target weights clipped, the
+  decision decoder's counts (``decisions``), then ``info_i``, the counts, the bar and step, and
+  the two flags stored as 0 / 1;
+* ``acct_b[row, account]`` (bool): restarted (see the vector env), terminated, truncated.
+
+:func:`account_views` gives each part its own name (views, no copies). ``INFO_KEYS`` is the order
+users see; ``INFO_ROWS`` says where each key lives. The environment's parameters are a float and
+an integer array (``env_par``, ``env_int``), read-only.
 """
 
 from __future__ import annotations
@@ -39,16 +48,38 @@ INFO_ROWS = {key: (0, FLOAT_INFO.index(key)) if key in FLOAT_INFO else (1, INT_I
 D_FALLBACKS, D_INVALID_OUTPUT = range(2)
 N_DECISION_ROWS = 2
 
-# environment parameters ``env_par`` (float64)
+# rows of the per-account blocks (module docstring); ``info_f`` and ``info_i`` start at V_INFO_F
+# and V_INFO_I
+V_PREV_EQUITY, V_REWARD, V_INFO_F = range(3)
+N_ACCOUNT_FLOATS = V_INFO_F + len(FLOAT_INFO)
+V_STEPS, V_CLIPPED, V_DECISIONS = range(3)
+V_INFO_I = V_DECISIONS + N_DECISION_ROWS
+N_ACCOUNT_INTS = V_INFO_I + len(INT_INFO)
+V_RESTARTED, V_TERMINATED, V_TRUNCATED = range(3)
+N_ACCOUNT_FLAGS = 3
+
+# environment parameters: ``env_par`` (float64) and ``env_int`` (int64)
+E_LEVERAGE_CAP, E_DEADBAND = range(2)
+N_ENV_PARAMS = 2
 # (E_WINDOW_WIDTH, E_CURRENT_WIDTH: values per bar of the window and current feature tables)
-(E_LEVERAGE_CAP, E_DEADBAND, E_EPISODE_LENGTH, E_SPLIT_END, E_LOOKBACK, E_REWARD, E_BARS_PER_DECISION,
- E_ACTION_MODE, E_WINDOW_WIDTH, E_CURRENT_WIDTH) = range(10)
-N_ENV_PARAMS = 10
+(E_EPISODE_LENGTH, E_SPLIT_END, E_LOOKBACK, E_REWARD, E_BARS_PER_DECISION, E_ACTION_MODE, E_WINDOW_WIDTH,
+ E_CURRENT_WIDTH) = range(8)
+N_ENV_INTS = 8
 #: Action modes decoded by the compiled step (``E_ACTION_MODE``; see :mod:`arena_gym.env.actions`).
 MODE_TARGET, MODE_DISCRETE, MODE_TARGET_LEVERAGE = 0, 1, 2
 #: ``E_REWARD``: a built-in reward's position in ``rewards.REWARDS`` (computed by the compiled
 #: step), or this for a Python callable.
 REWARD_PYTHON = -1
+
+
+def account_views(acct_f, acct_i, acct_b):
+    """The parts of the per-account blocks, as views: ``(prev_equity, reward, info_f, steps,
+    clipped, decisions, info_i, restarted, terminated, truncated)``. Plain NumPy slicing, so the
+    compiled step compiles this same function."""
+    return (acct_f[V_PREV_EQUITY], acct_f[V_REWARD], acct_f[V_INFO_F:], acct_i[V_STEPS], acct_i[V_CLIPPED],
+            acct_i[V_DECISIONS:V_INFO_I], acct_i[V_INFO_I:], acct_b[V_RESTARTED], acct_b[V_TERMINATED],
+            acct_b[V_TRUNCATED])
+
 
 # statuses returned by the compiled step
 OK, NON_FINITE_ACTION, BAD_DISCRETE_ACTION, PAST_THE_DATA = range(4)

@@ -29,11 +29,11 @@ import numpy as np
 from numba import njit, prange
 
 from ..exchange import kernel
-from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_REALIZED, AP_DEFAULT_LEVERAGE,
-                               AP_MAX_LEVERAGE, I_BAR, I_LIQUIDATIONS, O_LEVERAGE, O_SIZE, O_STOP_LOSS,
-                               O_TAKE_PROFIT, P_MARK, P_SIZE, P_UPNL, R_FILLS,
-                               R_LIQUIDATED, R_STOPS, R_TARGETS, S_ISOLATED)
-from . import rewards
+from ..exchange.layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FUNDING, A_MARGIN_SCALE, A_REALIZED,
+                               AP_DEFAULT_LEVERAGE, AP_MAX_LEVERAGE, I_BAR, I_LIQUIDATIONS, O_LEVERAGE, O_SIZE,
+                               O_STOP_LOSS, O_TAKE_PROFIT, P_MARK, P_SIZE, P_UPNL, Q_ISOLATED, R_FILLS,
+                               R_LIQUIDATED, R_STOPS, R_TARGETS)
+from . import buffers, rewards
 from .buffers import (BAD_DISCRETE_ACTION, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND,
                       E_EPISODE_LENGTH, E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH,
                       IF_COLLATERAL, IF_EQUITY, IF_FEES, IF_FUNDING, IF_GROSS_LEVERAGE, IF_MARGIN_SCALE, IF_REALIZED,
@@ -48,6 +48,7 @@ from .features import CLIP
 # per account)
 _JIT, _RULE, _HOT, _ONCE = kernel.JIT_ENTRY, kernel.JIT_RULE, kernel.JIT_HOT, kernel.JIT_ONCE
 
+account_views = njit(**_RULE)(buffers.account_views)
 log_return = njit(**_RULE)(rewards.log_return)
 simple_return = njit(**_RULE)(rewards.simple_return)
 pnl = njit(**_RULE)(rewards.pnl)
@@ -87,7 +88,7 @@ def check_actions(actions, mode):
 
 
 @njit(**_HOT)
-def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
+def decode_account(actions, env_par, env_int, orders, pos, acc, asset_par, isolated, i):
     """Account ``i``'s action as target orders (:mod:`arena_gym.env.actions`) written into
     ``orders``; returns how many numbers of the action were outside their box and clipped
     (target weights outside [-1, 1]; in the ``target_leverage`` mode also leverages outside
@@ -97,7 +98,7 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
     mode ``actions[i, A:]`` are the leverages their orders open at. ``isolated``: the account is
     on isolated margin (the ``target`` mode's leverage rule differs, see there)."""
     A = pos.shape[2]
-    mode = env_par[E_ACTION_MODE]
+    mode = env_int[E_ACTION_MODE]
     discrete = mode == MODE_DISCRETE
     own_leverage = mode == MODE_TARGET_LEVERAGE
     cap = env_par[E_LEVERAGE_CAP]
@@ -112,10 +113,7 @@ def decode_account(actions, env_par, orders, pos, acc, asset_par, isolated, i):
         w = min(max(w, -1.0), 1.0)
         orders[O_SIZE, i, a] = w            # the weight, until it becomes a size below
         gross += abs(w)
-    equity = acc[A_COLLATERAL, i]
-    for a in range(A):
-        equity += pos[P_UPNL, i, a]
-    equity = max(equity, 0.0)
+    equity = max(kernel.equity_of(pos, acc, i), 0.0)
     scale = gross if gross > 1.0 else 1.0
     # isolated margin: each position's margin is its share of equity, its leverage the target gross exposure
     account_leverage = max(np.ceil(cap * min(gross, 1.0) - 1e-9), 1.0)
@@ -150,17 +148,16 @@ def hold_account(orders, i):
 
 # ---------------------------------------------------------------------------- info and observation
 @njit(**_HOT)
-def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, steps, clipped, decisions, i):
+def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, steps, clipped, decisions, i):
     """Account ``i``'s ``info`` values (layout: :mod:`arena_gym.env.buffers`); without a report
     (after a reset) the per-step counts are 0 and the margin scale 1. ``decisions`` holds the
     decision decoder's counts of the step (``D_*`` rows; zeros for numeric actions)."""
     A = pos.shape[2]
-    unrealized = 0.0
     gross = 0.0
     for a in range(A):
-        unrealized += pos[P_UPNL, i, a]
         gross += abs(pos[P_SIZE, i, a]) * pos[P_MARK, i, a]
-    equity = acc[A_COLLATERAL, i] + unrealized
+    unrealized = kernel.unrealized_of(pos, i)
+    equity = kernel.equity_of(pos, acc, i)
     info_f[IF_EQUITY, i] = equity
     info_f[IF_COLLATERAL, i] = acc[A_COLLATERAL, i]
     info_f[IF_UNREALIZED, i] = unrealized
@@ -168,17 +165,17 @@ def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, st
     info_f[IF_FEES, i] = acc[A_FEES, i]
     info_f[IF_FUNDING, i] = acc[A_FUNDING, i]
     info_f[IF_GROSS_LEVERAGE, i] = gross / max(equity, 1e-9)
-    info_f[IF_MARGIN_SCALE, i] = scale[i] if has_report else 1.0
+    info_f[IF_MARGIN_SCALE, i] = acc[A_MARGIN_SCALE, i] if has_report else 1.0
     info_i[II_LIQUIDATIONS, i] = iacc[I_LIQUIDATIONS, i]
     info_i[II_DECISION_FALLBACKS, i] = decisions[D_FALLBACKS, i] if has_report else 0
     info_i[II_INVALID_OUTPUT, i] = decisions[D_INVALID_OUTPUT, i] if has_report else 0
     info_i[II_BAR, i] = iacc[I_BAR, i]
     info_i[II_STEP, i] = steps[i]
     if has_report:
-        info_i[II_FILLS, i] = rep[R_FILLS, i]
-        info_i[II_LIQUIDATED, i] = 1 if rep[R_LIQUIDATED, i] > 0 else 0
-        info_i[II_STOP_FILLS, i] = rep[R_STOPS, i]
-        info_i[II_TAKE_PROFIT_FILLS, i] = rep[R_TARGETS, i]
+        info_i[II_FILLS, i] = iacc[R_FILLS, i]
+        info_i[II_LIQUIDATED, i] = 1 if iacc[R_LIQUIDATED, i] > 0 else 0
+        info_i[II_STOP_FILLS, i] = iacc[R_STOPS, i]
+        info_i[II_TAKE_PROFIT_FILLS, i] = iacc[R_TARGETS, i]
         info_i[II_ACTIONS_CLIPPED, i] = clipped[i]
     else:
         info_i[II_FILLS, i] = 0
@@ -198,7 +195,7 @@ def write_info(info_f, info_i, has_report, pos, acc, iacc, flags, scale, rep, st
 
 
 @njit(**_HOT)
-def write_observation(obs, row, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i):
+def write_observation(obs, row, windows, current, holding, env_int, isolated, pos, opened, acc, iacc, steps, i):
     """Account ``i``'s numeric observation into ``obs[row]`` (:mod:`arena_gym.env.features`):
     the window features of the last ``lookback`` bars (oldest first), the market features at the
     last closed bar, the account features per asset and the global ones, clipped.
@@ -207,10 +204,10 @@ def write_observation(obs, row, windows, current, holding, env_par, scal, pos, o
     the holding feature of a position held for ``k`` bars."""
     A = pos.shape[2]
     t = iacc[I_BAR, i]
-    lookback = int(env_par[E_LOOKBACK])
-    width = int(env_par[E_WINDOW_WIDTH])
+    lookback = env_int[E_LOOKBACK]
+    width = env_int[E_WINDOW_WIDTH]
     n_window = lookback * width
-    n_current = int(env_par[E_CURRENT_WIDTH])
+    n_current = env_int[E_CURRENT_WIDTH]
     out = obs[row]
     # unsigned offsets: numba then knows they are not negative and the copies vectorize
     first = np.uint64((t - lookback + 1) * width)
@@ -223,7 +220,6 @@ def write_observation(obs, row, windows, current, holding, env_par, scal, pos, o
     equity = kernel.equity_of(pos, acc, i)
     initial = acc[A_CAPITAL, i]
     scale = 1.0 / max(equity, 1e-9 * initial)
-    isolated = scal[S_ISOLATED] != 0.0
     margin_total = 0.0
     for a in range(A):
         size, mark = pos[P_SIZE, i, a], pos[P_MARK, i, a]
@@ -235,33 +231,39 @@ def write_observation(obs, row, windows, current, holding, env_par, scal, pos, o
         obs[row, k + 2] = clip(margin)
         obs[row, k + 3] = holding[held]
         k += 4
-    length = env_par[E_EPISODE_LENGTH]
+    length = env_int[E_EPISODE_LENGTH]
     obs[row, k] = clip(np.log(max(equity, 1e-9) / initial))
     obs[row, k + 1] = clip(margin_total)
-    obs[row, k + 2] = clip(steps[i] / length if length > 0.0 else 0.0)
+    obs[row, k + 2] = clip(steps[i] / length if length > 0 else 0.0)
 
 
 # ---------------------------------------------------------------------------- the entry points
-# Every entry point takes the environment's buffers, then the exchange's arrays, in the order
-# :meth:`~arena_gym.env.core.PerpCore.compiled_arguments` returns them (the exchange's part is
-# :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments`).
+# Every entry point takes the environment's parameters and buffers (:mod:`arena_gym.env.buffers`,
+# in the order :class:`~arena_gym.env.core.PerpCore` binds them), then the exchange's blocks (in
+# the order :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them).
+# Each block is one array of one dtype with named rows; the functions below take their parts as
+# views (``account_views``, ``kernel.unpack``), which cost nothing. Bundles as NamedTuples,
+# tuples or StructRefs would read better but cost numba's dispatcher 1 to 8 us more per call
+# (measured on numba 0.68; a single env step takes about 30 us), and a StructRef is not cached.
 @njit(**_JIT)
-def refresh_accounts(rows, with_info, env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated,
-                     truncated, info_f, info_i, obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier,
-                     fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work,
-                     led_f, led_i, n):
+def refresh_accounts(rows, with_info, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding,
+                     orders, bars, par_f, par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
     """Observations (into their rows of ``obs``) and, with ``with_info``, the ``info`` values
     without a step report, of the accounts ``rows`` (indices): what a reset returns."""
+    prev_equity, reward, info_f, steps, clipped, decisions, info_i, restarted, terminated, truncated = \
+        account_views(acct_f, acct_i, acct_b)
+    scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = kernel.unpack(par_f, par_i, pos_i)
+    isolated = par_i[Q_ISOLATED] != 0
     for r in range(rows.shape[0]):
         i = rows[r]
         if with_info:
-            write_info(info_f, info_i, np.bool_(False), pos, acc, iacc, flags, scale, rep, steps, clipped, decisions, i)
-        write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
+            write_info(info_f, info_i, np.bool_(False), pos, acc, iacc, flags, steps, clipped, decisions, i)
+        write_observation(obs, i, windows, current, holding, env_int, isolated, pos, opened, acc, iacc, steps, i)
 
 
 @njit(**_ONCE)
-def finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
-                   info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags, scale, rep, i):
+def finish_account(env_int, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
+                   info_i, obs, windows, current, holding, isolated, pos, opened, acc, iacc, closed, flags, i):
     """After the exchange ran account ``i``'s decision: its reward, episode end, ``info`` and
     observation. A ``restarted`` account (reset to hold through this decision, see the vector env)
     gets reward 0, is not done, and starts at step 0."""
@@ -273,20 +275,20 @@ def finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, r
         truncated[i] = False
         steps[i] = 0
     else:
-        length = env_par[E_EPISODE_LENGTH]
-        horizon_end = env_par[E_SPLIT_END] - env_par[E_BARS_PER_DECISION]
-        reward[i] = reward_of(int(env_par[E_REWARD]), prev_equity[i], equity, acc[A_CAPITAL, i])
+        length = env_int[E_EPISODE_LENGTH]
+        horizon_end = env_int[E_SPLIT_END] - env_int[E_BARS_PER_DECISION]
+        reward[i] = reward_of(env_int[E_REWARD], prev_equity[i], equity, acc[A_CAPITAL, i])
         terminated[i] = closed[i]
-        truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0.0 and steps[i] >= length))
+        truncated[i] = not closed[i] and (iacc[I_BAR, i] > horizon_end or (length > 0 and steps[i] >= length))
     prev_equity[i] = equity
-    write_info(info_f, info_i, np.bool_(True), pos, acc, iacc, flags, scale, rep, steps, clipped, decisions, i)
-    write_observation(obs, i, windows, current, holding, env_par, scal, pos, opened, acc, iacc, steps, i)
+    write_info(info_f, info_i, np.bool_(True), pos, acc, iacc, flags, steps, clipped, decisions, i)
+    write_observation(obs, i, windows, current, holding, env_int, isolated, pos, opened, acc, iacc, steps, i)
 
 
 @njit(**_HOT)
-def check_horizon(env_par, iacc, bars):
+def check_horizon(env_int, iacc, bars):
     """``OK``, or ``PAST_THE_DATA`` when some account's decision would run past the data."""
-    k = int(env_par[E_BARS_PER_DECISION])
+    k = env_int[E_BARS_PER_DECISION]
     for i in range(iacc.shape[1]):
         if iacc[I_BAR, i] + k >= bars.shape[1]:
             return PAST_THE_DATA
@@ -294,25 +296,28 @@ def check_horizon(env_par, iacc, bars):
 
 
 @njit(**_HOT)
-def check_step(actions, env_par, iacc, bars):
+def check_step(actions, env_int, iacc, bars):
     """``OK``, or why a numeric step does nothing: :func:`check_actions`, then :func:`check_horizon`."""
-    status = check_actions(actions, int(env_par[E_ACTION_MODE]))
-    return check_horizon(env_par, iacc, bars) if status == OK else status
+    status = check_actions(actions, env_int[E_ACTION_MODE])
+    return check_horizon(env_int, iacc, bars) if status == OK else status
 
 
 @njit(**_JIT)
-def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated, info_f,
-             info_i, obs, windows, current, holding, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers, scal,
-             pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
+def step_env(actions, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding, orders, bars, par_f,
+             par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
     """One decision for every account from numeric ``actions`` (N, A): decode each account's
     action into ``orders`` (it holds when ``restarted``), run the exchange for
     ``bars_per_decision`` bars, then :func:`finish_account`. Returns ``(status, ledger rows)``:
     the status is ``OK`` or why nothing was done (an invalid action, or a decision that would run
     past the data)."""
-    status = check_step(actions, env_par, iacc, bars)
+    status = check_step(actions, env_int, iacc, bars)
     if status != OK:
         return status, n
-    k = int(env_par[E_BARS_PER_DECISION])
+    prev_equity, reward, info_f, steps, clipped, decisions, info_i, restarted, terminated, truncated = \
+        account_views(acct_f, acct_i, acct_b)
+    scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = kernel.unpack(par_f, par_i, pos_i)
+    isolated = par_i[Q_ISOLATED] != 0
+    k = env_int[E_BARS_PER_DECISION]
     # the account step of step_env_threaded, in three passes over the accounts (each pass's code
     # stays in the instruction cache)
     N = pos.shape[1]
@@ -321,68 +326,70 @@ def step_env(actions, env_par, restarted, prev_equity, steps, clipped, decisions
             hold_account(orders, i)
             clipped[i] = 0
         else:
-            clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, scal[S_ISOLATED] != 0.0, i)
+            clipped[i] = decode_account(actions, env_par, env_int, orders, pos, acc, asset_par, isolated, i)
     for i in range(N):
-        n = kernel.step_account(k, np.bool_(True), np.bool_(False), orders, hooks, h_maker, bars, fee_tier, fees,
-                                asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
-                                work, led_f, led_i, n, i)
+        n = kernel.step_account(k, np.bool_(True), np.bool_(False), orders, bars, scal, par_i, asset_par, tiers, fees,
+                                fee_tier, pos, opened, flags, h_maker, acc, iacc, closed, work[0], led_f, led_i, n, i)
     for i in range(N):
-        finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
-                       info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
-                       scale, rep, i)
+        finish_account(env_int, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
+                       info_f, info_i, obs, windows, current, holding, isolated, pos, opened, acc, iacc, closed,
+                       flags, i)
     return OK, n
 
 
 @njit(parallel=True, **_JIT)
-def step_env_threaded(actions, work_per_account, env_par, restarted, prev_equity, steps, clipped, decisions, reward,
-                      terminated, truncated, info_f, info_i, obs, windows, current, holding, orders, hooks, h_maker,
-                      bars, fee_tier, fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags,
-                      scale, rep, work, led_f, led_i, n):
+def step_env_threaded(actions, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding, orders, bars,
+                      par_f, par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
     """:func:`step_env` with the accounts spread over numba's threads (``prange``), each account
-    with its own scratch ``work_per_account[i]``. The ledger must be off (its rows are appended in
-    one sequence): the row count is returned unchanged. The accounts are independent, so every
+    with its own scratch slot ``work[i]``. The ledger must be off (its rows are appended in one
+    sequence): the row count is returned unchanged. The accounts are independent, so every
     number is the one :func:`step_env` computes."""
-    status = check_step(actions, env_par, iacc, bars)
+    status = check_step(actions, env_int, iacc, bars)
     if status != OK:
         return status, n
-    k = int(env_par[E_BARS_PER_DECISION])
+    prev_equity, reward, info_f, steps, clipped, decisions, info_i, restarted, terminated, truncated = \
+        account_views(acct_f, acct_i, acct_b)
+    scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = kernel.unpack(par_f, par_i, pos_i)
+    isolated = par_i[Q_ISOLATED] != 0
+    k = env_int[E_BARS_PER_DECISION]
     for i in prange(pos.shape[1]):
         # the same account step as in step_env, with the account's own scratch
         if restarted[i]:
             hold_account(orders, i)
             clipped[i] = 0
         else:
-            clipped[i] = decode_account(actions, env_par, orders, pos, acc, asset_par, scal[S_ISOLATED] != 0.0, i)
-        kernel.step_account(k, np.bool_(True), np.bool_(False), orders, hooks, h_maker, bars, fee_tier, fees,
-                            asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
-                            work_per_account[i], led_f, led_i, n, i)
-        finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
-                       info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
-                       scale, rep, i)
+            clipped[i] = decode_account(actions, env_par, env_int, orders, pos, acc, asset_par, isolated, i)
+        kernel.step_account(k, np.bool_(True), np.bool_(False), orders, bars, scal, par_i, asset_par, tiers, fees,
+                            fee_tier, pos, opened, flags, h_maker, acc, iacc, closed, work[i], led_f, led_i, n, i)
+        finish_account(env_int, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
+                       info_f, info_i, obs, windows, current, holding, isolated, pos, opened, acc, iacc, closed,
+                       flags, i)
     return OK, n
 
 
 @njit(**_JIT)
-def step_decided(decoder_flags, has_hooks, env_par, restarted, prev_equity, steps, clipped, decisions, reward,
-                 terminated, truncated, info_f, info_i, obs, windows, current, holding, orders, hooks, h_maker, bars,
-                 fee_tier, fees, asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
-                 work, led_f, led_i, n):
+def step_decided(decoder_flags, has_hooks, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding,
+                 orders, bars, par_f, par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
     """One decision for every account from orders already decoded into ``orders`` (the LLM
-    ``decision`` mode): run the exchange (with the replay ``hooks`` when ``has_hooks``, a recorded
-    fill tape's), add the decoder's ``decoder_flags`` (N, A) to the order flags, then :func:`finish_account` (the decoder's counts are in ``decisions``). Returns
-    ``(status, ledger rows)`` as :func:`step_env`."""
-    status = check_horizon(env_par, iacc, bars)
+    ``decision`` mode): run the exchange (with the replay hooks when ``has_hooks``, a recorded
+    fill tape's), add the decoder's ``decoder_flags`` (N, A) to the order flags, then
+    :func:`finish_account` (the decoder's counts are in ``decisions``). Returns ``(status, ledger
+    rows)`` as :func:`step_env`."""
+    status = check_horizon(env_int, iacc, bars)
     if status != OK:
         return status, n
-    k = int(env_par[E_BARS_PER_DECISION])
+    prev_equity, reward, info_f, steps, clipped, decisions, info_i, restarted, terminated, truncated = \
+        account_views(acct_f, acct_i, acct_b)
+    scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = kernel.unpack(par_f, par_i, pos_i)
+    isolated = par_i[Q_ISOLATED] != 0
+    k = env_int[E_BARS_PER_DECISION]
     for i in range(pos.shape[1]):
         clipped[i] = 0
-        n = kernel.step_account(k, np.bool_(True), has_hooks, orders, hooks, h_maker, bars, fee_tier, fees,
-                                asset_par, tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep,
-                                work, led_f, led_i, n, i)
+        n = kernel.step_account(k, np.bool_(True), has_hooks, orders, bars, scal, par_i, asset_par, tiers, fees,
+                                fee_tier, pos, opened, flags, h_maker, acc, iacc, closed, work[0], led_f, led_i, n, i)
         for a in range(pos.shape[2]):
             flags[i, a] |= decoder_flags[i, a]
-        finish_account(env_par, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
-                       info_f, info_i, obs, windows, current, holding, scal, pos, opened, acc, iacc, closed, flags,
-                       scale, rep, i)
+        finish_account(env_int, restarted, prev_equity, steps, clipped, decisions, reward, terminated, truncated,
+                       info_f, info_i, obs, windows, current, holding, isolated, pos, opened, acc, iacc, closed,
+                       flags, i)
     return OK, n

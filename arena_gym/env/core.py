@@ -27,7 +27,8 @@ from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
                       E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO,
                       D_FALLBACKS, D_INVALID_OUTPUT, INFO_KEYS, INFO_ROWS, MODE_DISCRETE, MODE_TARGET,
-                      MODE_TARGET_LEVERAGE, N_DECISION_ROWS, N_ENV_PARAMS, NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, INT_INFO)
+                      MODE_TARGET_LEVERAGE, N_ACCOUNT_FLAGS, N_ACCOUNT_FLOATS, N_ACCOUNT_INTS, N_ENV_INTS, N_ENV_PARAMS,
+                      NON_FINITE_ACTION, OK, PAST_THE_DATA, REWARD_PYTHON, account_views)
 from .config import EnvConfig
 from .features import ACCOUNT_FEATURES, GLOBAL_FEATURES, MARKET_FEATURES, WINDOW_FEATURES, feature_rows, holding_feature
 
@@ -169,31 +170,29 @@ class PerpCore:
         self.env_par = np.zeros(N_ENV_PARAMS)
         self.env_par[E_LEVERAGE_CAP] = config.leverage_cap
         self.env_par[E_DEADBAND] = config.deadband
-        self.env_par[E_EPISODE_LENGTH] = config.episode_length or 0
-        self.env_par[E_SPLIT_END] = self.split_end
-        self.env_par[E_LOOKBACK] = config.lookback
-        self.env_par[E_REWARD] = reward_kind
-        self._python_reward = reward_kind == REWARD_PYTHON
-        self.env_par[E_BARS_PER_DECISION] = self.k
-        self.env_par[E_ACTION_MODE] = NUMERIC_MODES.get(config.action_mode, MODE_TARGET)
-        self.env_par[E_WINDOW_WIDTH] = self.window_rows.shape[1]
-        self.env_par[E_CURRENT_WIDTH] = self.current_rows.shape[1]
         self.env_par.setflags(write=False)
-        # per-account episode state and the step buffers the compiled step writes in place
-        self.steps = np.zeros(n_accounts, np.int64)
-        self.actions_clipped = np.zeros(n_accounts, np.int64)
-        self.prev_equity = np.full(n_accounts, float(config.initial_capital))
-        self.reward = np.zeros(n_accounts)
-        self.terminated = np.zeros(n_accounts, bool)
-        self.truncated = np.zeros(n_accounts, bool)
-        self.info_f = np.zeros((len(FLOAT_INFO), n_accounts))
-        self.info_i = np.zeros((len(INT_INFO), n_accounts), np.int64)
-        self.decisions = np.zeros((N_DECISION_ROWS, n_accounts), np.int64)
+        self.env_int = np.zeros(N_ENV_INTS, np.int64)
+        self.env_int[E_EPISODE_LENGTH] = config.episode_length or 0
+        self.env_int[E_SPLIT_END] = self.split_end
+        self.env_int[E_LOOKBACK] = config.lookback
+        self.env_int[E_REWARD] = reward_kind
+        self._python_reward = reward_kind == REWARD_PYTHON
+        self.env_int[E_BARS_PER_DECISION] = self.k
+        self.env_int[E_ACTION_MODE] = NUMERIC_MODES.get(config.action_mode, MODE_TARGET)
+        self.env_int[E_WINDOW_WIDTH] = self.window_rows.shape[1]
+        self.env_int[E_CURRENT_WIDTH] = self.current_rows.shape[1]
+        self.env_int.setflags(write=False)
+        # per-account episode state and the step buffers the compiled step writes in place (three
+        # blocks, laid out in .buffers; the names below are views into them)
+        self._acct_f = np.zeros((N_ACCOUNT_FLOATS, n_accounts))
+        self._acct_i = np.zeros((N_ACCOUNT_INTS, n_accounts), np.int64)
+        self._acct_b = np.zeros((N_ACCOUNT_FLAGS, n_accounts), bool)
+        self._bind_accounts()
+        self.prev_equity[:] = float(config.initial_capital)
         self.obs = np.zeros((n_accounts, self.obs_dim), np.float32)
         # one row of numbers per account: the weights (or levels), then in target_leverage mode the leverages
         self._action_shape = (m.n_assets,) if config.action_mode != "target_leverage" else (2, m.n_assets)
         self._actions = np.zeros((n_accounts, int(np.prod(self._action_shape))))
-        self._restarted = np.zeros(n_accounts, bool)
         self._decoder_flags = np.zeros((n_accounts, m.n_assets), np.int64)
         self._all_rows = np.arange(n_accounts)
         self._grown = False
@@ -202,8 +201,14 @@ class PerpCore:
         if self.num_threads > 1 and self.exchange.ledger.level != "off":
             raise ValueError(f"num_threads={num_threads} needs the ledger off (ledger='off'): the ledger's rows are "
                              f"appended in one sequence")
-        self._work_per_account = self.exchange.scratch_per_account() if self.num_threads > 1 else None
+        if self.num_threads > 1:
+            self.exchange.scratch_per_account()
         self._bind_compiled()
+
+    def _bind_accounts(self) -> None:
+        """The names of the parts of the per-account blocks (views, see :func:`.buffers.account_views`)."""
+        (self.prev_equity, self.reward, self.info_f, self.steps, self.actions_clipped, self.decisions, self.info_i,
+         self._restarted, self.terminated, self.truncated) = account_views(self._acct_f, self._acct_i, self._acct_b)
 
     def _bind_compiled(self) -> None:
         """The compiled entry points (each locked to one signature on first use) and the buffers
@@ -215,11 +220,11 @@ class PerpCore:
         self._bind_buffers()
 
     def _bind_buffers(self) -> None:
-        """The tuple of the environment's buffers the compiled entry points take after their first
-        arguments (bound again when the market grows: its feature tables and parameters move)."""
-        self._buffers = (self.env_par, self._restarted, self.prev_equity, self.steps, self.actions_clipped,
-                         self.decisions, self.reward, self.terminated, self.truncated, self.info_f, self.info_i,
-                         self.obs, *self._features)
+        """The tuple of the environment's parameters and buffers the compiled entry points take
+        after their first arguments (bound again when the market grows: its feature tables and
+        parameters move)."""
+        self._buffers = (self.env_par, self.env_int, self._acct_f, self._acct_i, self._acct_b, self.obs,
+                         *self._features)
 
     def _bind_features(self) -> None:
         """The market's feature tables (shared through the market's cache), flattened bar-major
@@ -231,13 +236,17 @@ class PerpCore:
         """Pickle without the market's feature tables: the market pickles as its recipe when it
         has one, and the tables are rebuilt from it (see :mod:`arena_gym.market.registry`)."""
         state = dict(self.__dict__)
-        for key in ("current_rows", "window_rows", "_features", "_refresh", "_step", "_step_decided", "_buffers"):
+        for key in ("current_rows", "window_rows", "_features", "_refresh", "_step", "_step_decided", "_buffers",
+                    "prev_equity", "reward", "info_f", "steps", "actions_clipped", "decisions", "info_i", "_restarted",
+                    "terminated", "truncated"):
             del state[key]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.env_par.setflags(write=False)   # unpickled arrays are writable: keep the compiled signature
+        self.env_int.setflags(write=False)
+        self._bind_accounts()
         self._bind_features()
         self._bind_compiled()
 
@@ -254,10 +263,10 @@ class PerpCore:
         if self.config.split is None:
             self.split_end = self.market.n_bars - 1
             self.last_start = self.split_end - self._horizon
-            env_par = self.env_par.copy()
-            env_par[E_SPLIT_END] = self.split_end
-            env_par.setflags(write=False)
-            self.env_par = env_par
+            env_int = self.env_int.copy()
+            env_int[E_SPLIT_END] = self.split_end
+            env_int.setflags(write=False)
+            self.env_int = env_int
         self._bind_buffers()
 
     def _check_room(self, action) -> None:
@@ -293,6 +302,14 @@ class PerpCore:
         self._refresh.run(self._all_rows if rows is None else rows, False, *self._buffers,
                           *self.exchange.kernel_arguments(0))
         return self.obs
+
+    def hand_out_obs(self) -> np.ndarray:
+        """The observation buffer itself, for the caller to keep: the next step writes into a new
+        one (what Gymnasium's ``copy`` convention asks of the vector env, without copying)."""
+        obs = self.obs
+        self.obs = np.empty_like(obs)
+        self._bind_buffers()
+        return obs
 
     def reset_info(self, rows: np.ndarray | None = None) -> None:
         """Write the ``info`` values of freshly reset accounts ``rows`` (indices; all by default),
@@ -356,8 +373,7 @@ class PerpCore:
         before = numba.get_num_threads()
         numba.set_num_threads(min(self.num_threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            return self._step.run(self._actions, self._work_per_account, *self._buffers,
-                                  *self.exchange.kernel_arguments(self.k))
+            return self._step.run(self._actions, *self._buffers, *self.exchange.kernel_arguments(self.k))
         finally:
             numba.set_num_threads(before)
 

@@ -58,9 +58,10 @@ class PerpVectorEnv(VectorEnv):
         num_threads: threads the step spreads the accounts over (numba's ``prange``; default 1).
             The threaded step is compiled on first use, only when more than one thread is asked
             for, and needs the ledger off; the results are those of one thread.
-        copy: whether ``reset`` and ``step`` return a copy of the observations (Gymnasium's
-            convention, the default) or the env's observation buffer itself, rewritten in place
-            by the next step.
+        copy: whether ``reset`` and ``step`` return observations the env never writes again
+            (Gymnasium's convention, the default: the buffer the step wrote, the next step
+            writing into a new one) or the env's one observation buffer itself, rewritten in
+            place by the next step.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -161,8 +162,9 @@ class PerpVectorEnv(VectorEnv):
         return self._handed_out(obs), reward, terminated, truncated, infos
 
     def _handed_out(self, obs: np.ndarray) -> np.ndarray:
-        """The observations as returned: a copy of the buffer unless ``copy=False``."""
-        return obs.copy() if self.copy else obs
+        """The observations as returned: unless ``copy=False``, an array the env no longer writes
+        (the buffer itself, with a new one for the next step: one allocation, no copy)."""
+        return self.core.hand_out_obs() if self.copy else obs
 
     def _update_traces(self, started: np.ndarray, liquidated: np.ndarray | None) -> None:
         """Restart the picture of the accounts whose episode ``started``; extend the others'."""

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import (H_FEE_RATE, H_FILL_PRICE, N_HOOK_FIELDS, N_ORDER_FIELDS, N_REPORT_FIELDS, N_WORK_ROWS,
-                     O_LEVERAGE, O_SIZE, O_STOP_LOSS, O_TAKE_PROFIT, P_FUNDING, R_FILLS, R_LIQUIDATED, R_STOPS,
+from .layout import (A_MARGIN_SCALE, H_FEE_RATE, H_FILL_PRICE, I_EPISODE, N_ORDER_ROWS, N_WORK_ROWS, O_LEVERAGE,
+                     O_SIZE, O_STOP_LOSS, O_TAKE_PROFIT, P_FUNDING, PI_FLAGS, PI_MAKER, R_FILLS, R_LIQUIDATED, R_STOPS,
                      R_TARGETS)
 from .rules import ExchangeRules, load_rules
 from .ledger import Ledger
@@ -168,26 +168,25 @@ class Exchange:
             raise ValueError(f"default_leverage {dl} outside [1, max_leverage {self.max_leverage}]")
         self.default_leverage = np.floor(dl)
         self.ledger = Ledger(n_accounts, ledger)
-        self.state, self._pos, self._opened, self._acc, self._iacc = AccountState.packed(
+        self.state, self._pos, self._pos_i, self._acc, self._iacc = AccountState.packed(
             n_accounts, market.n_assets, initial_capital)
-        self._bind()
         n, a = n_accounts, market.n_assets
-        self._flags = np.zeros((n, a), np.int64)
-        self._scale = np.ones(n)
-        self._rep = np.zeros((N_REPORT_FIELDS, n), np.int64)
-        self._work = np.zeros((N_WORK_ROWS, a))
-        self._orders = np.full((N_ORDER_FIELDS, n, a), np.nan)
-        self._hooks = np.full((N_HOOK_FIELDS, n, a), np.nan)
-        self._maker = np.zeros((n, a), bool)
+        self._acc[A_MARGIN_SCALE] = 1.0
+        self._orders = np.full((N_ORDER_ROWS, n, a), np.nan)
+        self._work = np.zeros((1, N_WORK_ROWS, a))
         self._rows_per_step = n * (4 * a + 2)
-        self._arguments = None
+        self._bind()
 
     def _bind(self) -> None:
-        """The frozen parameters, the views into the packed state, and the kernel."""
+        """The frozen parameters, the views into the packed blocks (the state's fields, the step
+        report's, the ledger's episode counters), and the kernel."""
         self.params = ExchangeParams.build(self.market, self.rules, self.slippage, isolated=self.isolated,
                                            default_leverage=self.default_leverage, ledger_level=self.ledger.level)
-        self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, self.state.closed)
+        self.state = AccountState.over(self._pos, self._pos_i, self._acc, self._iacc, self.state.closed)
         self.funding_accrued = self._pos[P_FUNDING]
+        episode = self._iacc[I_EPISODE]
+        episode[...] = self.ledger.episode      # the kernel reads the counters the ledger bumps
+        self.ledger.episode = episode
         kernel = load_kernel()
         self._step_accounts = CompiledEntry(kernel.step_accounts)
         self._liquidation_prices = CompiledEntry(kernel.liquidation_prices)
@@ -209,7 +208,7 @@ class Exchange:
     def __setstate__(self, state: dict) -> None:
         closed = state.pop("_closed")
         self.__dict__.update(state)
-        self.state = AccountState.over(self._pos, self._opened, self._acc, self._iacc, closed)
+        self.state = AccountState.over(self._pos, self._pos_i, self._acc, self._iacc, closed)
         self._bind()
 
     def market_extended(self) -> None:
@@ -298,21 +297,21 @@ class Exchange:
     # ------------------------------------------------------------------ the step
     def kernel_arguments(self, n_bars: int) -> tuple:
         """The exchange's own arguments of :func:`~arena_gym.exchange.kernel.step_accounts` (from
-        ``orders`` on, the ledger's row count last), with ledger room reserved for ``n_bars`` bars.
+        ``orders`` on, the ledger's row count last; blocks laid out in
+        :mod:`arena_gym.exchange.layout`), with ledger room reserved for ``n_bars`` bars.
 
         For compiled callers that run the kernel inside a larger compiled step (the environment's
-        step does): they write their orders into the first array (``orders[field, account,
-        asset]``, NaN = none; the replay hooks come next) and pass the kernel's returned row count
-        to :meth:`commit_rows`. Callers that only read the arrays pass ``n_bars=0``.
+        step does): they write their orders into the first block (``orders[field, account,
+        asset]``, NaN = none; the replay hooks are its ``H_*`` rows) and pass the kernel's
+        returned row count to :meth:`commit_rows`. Callers that only read the arrays pass
+        ``n_bars=0``.
         """
         ledger = self.ledger
         ledger.reserve(self._rows_per_step * n_bars)
         if self._arguments is None or self._arguments[-1] is not ledger.int_block:
             p = self.params
-            self._arguments = (self._orders, self._hooks, self._maker, p.bars, p.fee_tier, p.fees, p.asset_par,
-                               p.tiers, p.scal, self._pos, self._opened, self._acc, self._iacc, self.state.closed,
-                               ledger.episode, self._flags, self._scale, self._rep, self._work, ledger.float_block,
-                               ledger.int_block)
+            self._arguments = (self._orders, p.bars, p.par_f, p.par_i, self._pos, self._pos_i, self._acc, self._iacc,
+                               self.state.closed, self._work, ledger.float_block, ledger.int_block)
         return self._arguments + (len(ledger),)
 
     def set_orders(self, orders: Orders) -> None:
@@ -327,14 +326,16 @@ class Exchange:
                          maker: np.ndarray | None) -> None:
         """Write the replay hooks (see :meth:`step`) that the next compiled step reads when it is
         told to (``has_hooks``): ``None`` leaves that hook unused (NaN, or not maker)."""
-        self._hooks[H_FILL_PRICE] = np.nan if fill_price is None else fill_price
-        self._hooks[H_FEE_RATE] = np.nan if fee_rate is None else fee_rate
-        self._maker[...] = False if maker is None else maker
+        self._orders[H_FILL_PRICE] = np.nan if fill_price is None else fill_price
+        self._orders[H_FEE_RATE] = np.nan if fee_rate is None else fee_rate
+        self._pos_i[PI_MAKER] = 0 if maker is None else maker
 
-    def scratch_per_account(self) -> np.ndarray:
-        """A kernel scratch block for every account ((N, rows, A), the layout of one account's
-        ``work``), for steps that run accounts on several threads at once."""
-        return np.zeros((self.n_accounts, *self._work.shape))
+    def scratch_per_account(self) -> None:
+        """Give every account a scratch slot of its own (``work[account]``), for steps that run
+        accounts on several threads at once; one slot is shared otherwise."""
+        if self._work.shape[0] != self.n_accounts:
+            self._work = np.zeros((self.n_accounts, *self._work.shape[1:]))
+            self._arguments = None
 
     def commit_rows(self, rows: int) -> None:
         """Record the ledger row count a compiled step returned (see :meth:`kernel_arguments`)."""
@@ -342,8 +343,9 @@ class Exchange:
 
     def report(self) -> StepReport:
         """The last step's report (views of the report buffers, rewritten by the next step)."""
-        rep = self._rep
-        return StepReport(self._flags, self._scale, rep[R_LIQUIDATED], rep[R_STOPS], rep[R_TARGETS], rep[R_FILLS])
+        rep = self._iacc
+        return StepReport(self._pos_i[PI_FLAGS], self._acc[A_MARGIN_SCALE], rep[R_LIQUIDATED], rep[R_STOPS],
+                          rep[R_TARGETS], rep[R_FILLS])
 
     def step(self, orders: Orders | None, n_bars: int = 1, *, fill_price: np.ndarray | None = None,
              fee_rate: np.ndarray | None = None, maker: np.ndarray | None = None) -> StepReport:

@@ -70,13 +70,15 @@ Rules, one function each:
   positions kept); an increase that falls below the minimum notional after scaling is refused
   (a flip then just closes); stop-loss / take-profit on the wrong side of the open are dropped.
 
-Memory layout (all C-contiguous, written in place; see :mod:`arena_gym.exchange.state`):
-``pos[field, account, asset]`` float64 per-position fields (``P_*``), ``opened[account, asset]``
-int64, ``acc[field, account]`` float64 per-account money (``A_*``), ``iacc[field, account]``
-int64 counters (``I_*``), ``closed[account]`` bool. Market ``bars[field, bar, asset]`` (``B_*``).
-Orders ``orders[field, account, asset]`` (``O_*``, the fields of
-:class:`~arena_gym.exchange.orders.Orders`) and replay hooks ``hooks[field, account, asset]``
-(``H_*``).
+Memory layout (all C-contiguous, written in place; the blocks and their named rows are listed in
+:mod:`arena_gym.exchange.layout`, the state's fields are views into them, see
+:mod:`arena_gym.exchange.state`): ``pos[field, account, asset]`` float64 per-position fields
+(``P_*``), ``opened[account, asset]`` int64 (a row of ``pos_i``), ``acc[field, account]``
+float64 per-account money (``A_*``), ``iacc[field, account]`` int64 counters (``I_*``) and step
+report (``R_*``), ``closed[account]`` bool. Market ``bars[field, bar, asset]`` (``B_*``).
+Parameters: a float and an integer block (``par_f``, ``par_i``). Orders ``orders[field, account,
+asset]`` (``O_*``, the fields of :class:`~arena_gym.exchange.orders.Orders`, then the replay
+hooks ``H_*``).
 The ledger is two column blocks ``led_f[field, row]`` / ``led_i[field, row]`` (``LF_*``,
 ``LI_*``) with room reserved by the caller for every row a step can write.
 """
@@ -92,9 +94,10 @@ from .layout import (  # noqa: F401  (the layout is part of the rule book)
     P_SIZE, P_ENTRY, P_LEVERAGE, P_MARGIN, P_STOP, P_TAKE, P_MARK, P_UPNL, P_FUNDING, N_POS_FIELDS, A_CAPITAL,
     A_COLLATERAL, A_REALIZED, A_FEES, A_FUNDING, A_FORFEITED, N_ACC_FIELDS, I_FILLS, I_LIQUIDATIONS, I_BAR,
     N_IACC_FIELDS, B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_PREV_VOLUME, B_FUNDING_RATE, B_FUNDING_PRICE, N_BAR_FIELDS,
-    AP_MAX_LEVERAGE, AP_SIZE_STEP, AP_MIN_NOTIONAL, AP_DEFAULT_LEVERAGE, N_ASSET_PARAMS, S_ISOLATED, S_TP_MAKER,
-    S_FORFEIT_ON_LIQUIDATION, S_BACKSTOP, S_BANKRUPT_BELOW, S_HALF_SPREAD, S_IMPACT, S_MAX_SLIPPAGE, S_MIN_VOLUME,
-    S_LEDGER_LEVEL, N_SCALARS, T_FLOOR, T_RATE, T_AMOUNT, R_LIQUIDATED, R_STOPS, R_TARGETS, R_FILLS,
+    AP_MAX_LEVERAGE, AP_SIZE_STEP, AP_MIN_NOTIONAL, AP_DEFAULT_LEVERAGE, N_ASSET_PARAMS, S_BACKSTOP,
+    S_BANKRUPT_BELOW, S_HALF_SPREAD, S_IMPACT, S_MAX_SLIPPAGE, S_MIN_VOLUME, N_SCALARS, Q_ISOLATED, Q_TP_MAKER,
+    Q_FORFEIT_ON_LIQUIDATION, Q_LEDGER_LEVEL, N_INT_SCALARS, T_FLOOR, T_RATE, T_AMOUNT, R_LIQUIDATED, R_STOPS,
+    R_TARGETS, R_FILLS, A_MARGIN_SCALE, I_EPISODE, PI_OPENED, PI_FLAGS, PI_MAKER, N_POS_INT_FIELDS,
     N_REPORT_FIELDS, LF_QUANTITY, LF_PRICE, LF_FEE, LF_REALIZED, LF_FUNDING, LF_LEVERAGE, LI_KIND, LI_ACCOUNT,
     LI_EPISODE, LI_ASSET, LI_BAR, LI_MAKER, N_LEDGER_FIELDS, K_ORDER, K_STOP_LOSS, K_TAKE_PROFIT, K_LIQUIDATION,
     K_FUNDING, K_FORFEIT, LEDGER_OFF, LEDGER_FILLS, LEDGER_FULL, F_LEVERAGE_CLAMPED, F_BELOW_MIN_NOTIONAL,
@@ -102,8 +105,9 @@ from .layout import (  # noqa: F401  (the layout is part of the rule book)
     F_SIZE_ROUNDED_TO_ZERO, F_ACCOUNT_CLOSED, W_TARGET, W_LEV, W_LEV_OUT, W_STOP, W_TAKE, W_KEPT, W_ADD, W_MASK,
     W_PRICE, W_BACKSTOP, W_TAKER, W_MAKER, W_REALIZED, W_FEE, W_MARGIN_HELD, W_FEE_BOUND, W_MARGIN_PER_COIN,
     W_MARGIN_FLAGS, N_WORK_ROWS, O_SIZE, O_LEVERAGE, O_STOP_LOSS,
-    O_TAKE_PROFIT, N_ORDER_FIELDS, H_FILL_PRICE, H_FEE_RATE, N_HOOK_FIELDS,
+    O_TAKE_PROFIT, N_ORDER_FIELDS, H_FILL_PRICE, H_FEE_RATE, N_ORDER_ROWS,
 )
+from . import layout
 
 # The kernel allocates nothing: every array it touches is owned by the caller. It is compiled
 # without numba's reference counting (``_nrt=False``), whose atomic increments and decrements
@@ -139,6 +143,7 @@ _JIT, _RULE, _HOT, _ONCE = JIT_ENTRY, JIT_RULE, JIT_HOT, JIT_ONCE
 # ---------------------------------------------------------------------------- scalar rules
 maintenance_tier = njit(**_RULE)(formulas.maintenance_tier)
 clamp_leverage = njit(**_RULE)(formulas.clamp_leverage)
+param_views = njit(**_RULE)(layout.param_views)
 
 
 @njit(**_RULE)
@@ -180,12 +185,18 @@ def target_hit(size, take, high, low):
 
 
 @njit(**_HOT)
-def equity_of(pos, acc, i):
-    """Collateral plus unrealized PnL at the last mark."""
+def unrealized_of(pos, i):
+    """Account ``i``'s unrealized PnL at the last mark, summed over its positions."""
     total = 0.0
     for a in range(pos.shape[2]):
         total += pos[P_UPNL, i, a]
-    return acc[A_COLLATERAL, i] + total
+    return total
+
+
+@njit(**_HOT)
+def equity_of(pos, acc, i):
+    """Collateral plus unrealized PnL at the last mark."""
+    return acc[A_COLLATERAL, i] + unrealized_of(pos, i)
 
 
 @njit(**_HOT)
@@ -294,11 +305,12 @@ def clear_position(pos, opened, i, a):
 
 
 @njit(**_RULE)
-def close_positions(pos, opened, acc, iacc, work, fee_row, i, t, kind, maker, episode, scal, led_f, led_i, n):
+def close_positions(pos, opened, acc, iacc, work, fee_row, i, t, kind, maker, episode, sw, led_f, led_i, n):
     """Close the positions flagged in ``work[W_MASK]`` at ``work[W_PRICE]``: book the fills (with the
     funding each accrued since its last fill), then settle the account. Leaves per position the
-    realized PnL in ``work[W_REALIZED]`` and the fee in ``work[W_FEE]``; returns (rows, count)."""
-    level = int(scal[S_LEDGER_LEVEL])
+    realized PnL in ``work[W_REALIZED]`` and the fee in ``work[W_FEE]``; returns (rows, count).
+    ``sw``: the integer parameters (``par_i``: switches and ledger level)."""
+    level = sw[Q_LEDGER_LEVEL]
     realized_total = 0.0
     fee_total = 0.0
     count = 0
@@ -328,28 +340,28 @@ def close_positions(pos, opened, acc, iacc, work, fee_row, i, t, kind, maker, ep
 
 
 @njit(**_RULE)
-def forfeit(acc, i, t, amount, episode, scal, led_f, led_i, n):
+def forfeit(acc, i, t, amount, episode, sw, led_f, led_i, n):
     """Remove ``amount`` from collateral as a forfeit (negative: a shortfall absorbed)."""
     if amount == 0.0:
         return n
     acc[A_COLLATERAL, i] -= amount
     acc[A_FORFEITED, i] += amount
-    return write_row(led_f, led_i, n, int(scal[S_LEDGER_LEVEL]), np.int64(K_FORFEIT), i, episode, np.int64(0), t, 0.0, 0.0, 0.0,
+    return write_row(led_f, led_i, n, sw[Q_LEDGER_LEVEL], np.int64(K_FORFEIT), i, episode, np.int64(0), t, 0.0, 0.0, 0.0,
                      -amount, 0.0, np.bool_(False), 0.0)
 
 
 @njit(**_RULE)
-def liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, led_i, n):
+def liquidate(pos, opened, acc, iacc, closed, work, sw, i, t, episode, led_f, led_i, n):
     """Liquidate the positions in ``work[W_MASK]`` at ``work[W_PRICE]`` and settle what the trader
     keeps (``work[W_BACKSTOP]`` marks positions past the backstop). Returns (rows, count)."""
-    isolated = scal[S_ISOLATED] != 0.0
+    isolated = sw[Q_ISOLATED] != 0
     A = pos.shape[2]
     for a in range(A):   # the margin each isolated position brings to its settlement
         work[W_MARGIN_HELD, a] = pos[P_MARGIN, i, a]
-    n, count = close_positions(pos, opened, acc, iacc, work, np.int64(W_TAKER), i, t, np.int64(K_LIQUIDATION), np.bool_(False), episode, scal,
-                               led_f, led_i, n)
+    n, count = close_positions(pos, opened, acc, iacc, work, np.int64(W_TAKER), i, t, np.int64(K_LIQUIDATION),
+                               np.bool_(False), episode, sw, led_f, led_i, n)
     iacc[I_LIQUIDATIONS, i] += count
-    forfeit_all = scal[S_FORFEIT_ON_LIQUIDATION] != 0.0
+    forfeit_all = sw[Q_FORFEIT_ON_LIQUIDATION] != 0
     if isolated:
         amount = 0.0
         for a in range(A):
@@ -357,7 +369,7 @@ def liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, 
                 remaining = work[W_MARGIN_HELD, a] + work[W_REALIZED, a] - work[W_FEE, a]
                 if forfeit_all or work[W_BACKSTOP, a] != 0.0 or remaining < 0.0:
                     amount += remaining
-        n = forfeit(acc, i, t, amount, episode, scal, led_f, led_i, n)
+        n = forfeit(acc, i, t, amount, episode, sw, led_f, led_i, n)
     elif count > 0:
         backstop = False
         for a in range(A):
@@ -365,7 +377,7 @@ def liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, 
                 backstop = True
         remaining = acc[A_COLLATERAL, i]
         if forfeit_all or backstop or remaining < 0.0:
-            n = forfeit(acc, i, t, remaining, episode, scal, led_f, led_i, n)
+            n = forfeit(acc, i, t, remaining, episode, sw, led_f, led_i, n)
         closed[i] = True
     return n, count
 
@@ -389,10 +401,10 @@ def holds_any(pos, i):
 
 # ---------------------------------------------------------------------------- the steps of a bar
 @njit(**_HOT)
-def settle_funding(pos, acc, bars, scal, i, t, episode, led_f, led_i, n):
+def settle_funding(pos, acc, bars, sw, i, t, episode, led_f, led_i, n):
     """Step 1: funding stamped at bar ``t`` on the positions held into its open."""
-    level = int(scal[S_LEDGER_LEVEL])
-    isolated = scal[S_ISOLATED] != 0.0
+    level = sw[Q_LEDGER_LEVEL]
+    isolated = sw[Q_ISOLATED] != 0
     total = 0.0
     for a in range(pos.shape[2]):
         rate = bars[B_FUNDING_RATE, t, a]
@@ -413,11 +425,11 @@ def settle_funding(pos, acc, bars, scal, i, t, episode, led_f, led_i, n):
 
 
 @njit(**_HOT)
-def liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, episode, led_f, led_i,
+def liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, sw, i, t, episode, led_f, led_i,
                       n):
     """Step 2: positions (isolated) or accounts (cross) already below maintenance at the open."""
     A = pos.shape[2]
-    isolated = scal[S_ISOLATED] != 0.0
+    isolated = sw[Q_ISOLATED] != 0
     backstop_fraction = scal[S_BACKSTOP]
     any_hit = False
     if isolated:
@@ -451,7 +463,7 @@ def liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i
             any_hit = any_hit or held
     if not any_hit:
         return n, 0
-    return liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, led_i, n)
+    return liquidate(pos, opened, acc, iacc, closed, work, sw, i, t, episode, led_f, led_i, n)
 
 
 @njit(**_RULE)
@@ -537,12 +549,12 @@ def margin_scale(pos, acc, work, scal, asset_par, bars, i, t, isolated):
 
 
 @njit(**_RULE)
-def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, orders, i, t):
+def validate_account(pos, acc, closed, work, flags, scal, sw, asset_par, bars, orders, i, t):
     """Step 3a: the validation rules (module docstring) for account ``i``'s orders at bar ``t``'s
     open. Leaves the final targets, leverages and exit levels in ``work``; returns the margin
     scale."""
     A = pos.shape[2]
-    isolated = scal[S_ISOLATED] != 0.0
+    isolated = sw[Q_ISOLATED] != 0
     for a in range(A):
         cur = pos[P_SIZE, i, a]
         req = orders[O_SIZE, i, a]
@@ -603,14 +615,14 @@ def validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, order
 
 
 @njit(**_HOT)
-def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par, bars, orders, has_hooks, hooks,
+def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, sw, asset_par, bars, orders, has_hooks,
                    h_maker, i, t, episode, led_f, led_i, n):
-    """Step 3: validate account ``i``'s orders and fill the changes at the open plus slippage.
-    Returns (ledger rows, margin scale)."""
+    """Step 3: validate account ``i``'s orders and fill the changes at the open plus slippage
+    (with ``has_hooks``, at the replay hooks of ``orders``). Returns (ledger rows, margin scale)."""
     A = pos.shape[2]
-    level = int(scal[S_LEDGER_LEVEL])
-    isolated = scal[S_ISOLATED] != 0.0
-    phi = validate_account(pos, acc, closed, work, flags, scal, asset_par, bars, orders, i, t)
+    level = sw[Q_LEDGER_LEVEL]
+    isolated = sw[Q_ISOLATED] != 0
+    phi = validate_account(pos, acc, closed, work, flags, scal, sw, asset_par, bars, orders, i, t)
     realized_total = 0.0
     fee_total = 0.0
     count = 0
@@ -627,13 +639,13 @@ def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
             rate = work[W_TAKER, a]
             is_maker = False
             if has_hooks:   # replayed fills: only prices and fees that keep the account finite
-                price = hooks[H_FILL_PRICE, i, a]
+                price = orders[H_FILL_PRICE, i, a]
                 if price > 0.0 and np.isfinite(price) and np.isfinite(qty * price):
                     fill = price
-                fee_rate = hooks[H_FEE_RATE, i, a]
+                fee_rate = orders[H_FEE_RATE, i, a]
                 if np.isfinite(fee_rate) and np.isfinite(qty * fill * fee_rate):
                     rate = fee_rate
-                is_maker = h_maker[i, a]
+                is_maker = h_maker[i, a] != 0
             fee = qty * fill * rate
             closing = min(qty, abs(cur)) if cur * delta < 0.0 else 0.0
             realized = closing * np.sign(cur) * (fill - entry)
@@ -676,16 +688,15 @@ def execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
 
 
 @njit(**_RULE)
-def trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, episode, led_f, led_i, n):
+def trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, sw, i, t, episode, led_f, led_i, n):
     """Step 4: stop-losses reached by the bar's adverse extreme before the liquidation point."""
     A = pos.shape[2]
-    isolated = scal[S_ISOLATED] != 0.0
+    isolated = sw[Q_ISOLATED] != 0
     any_hit = False
     for a in range(A):
         size = pos[P_SIZE, i, a]
         hit = size != 0.0 and stop_hit(size, pos[P_STOP, i, a], bars[B_HIGH, t, a], bars[B_LOW, t, a])
         work[W_MASK, a] = 1.0 if hit else 0.0
-        work[W_BACKSTOP, a] = 0.0
         any_hit = any_hit or hit
     if not any_hit:
         return n, 0
@@ -704,12 +715,11 @@ def trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, episode
             move = (bars[B_LOW, t, a] if size > 0.0 else bars[B_HIGH, t, a]) - o
             stop_frac = (stop - o) / move if move != 0.0 else 0.0
             hit = stop_frac <= liq_frac
-        work[W_BACKSTOP, a] = 1.0 if hit else 0.0
+        work[W_MASK, a] = 1.0 if hit else 0.0     # reached before the liquidation: it fills
         any_hit = any_hit or hit
     if not any_hit:
         return n, 0
     for a in range(A):
-        work[W_MASK, a] = work[W_BACKSTOP, a]
         if work[W_MASK, a] != 0.0:
             size = pos[P_SIZE, i, a]
             o = bars[B_OPEN, t, a]
@@ -717,17 +727,17 @@ def trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, episode
             lvl = min(stop, o) if size > 0.0 else max(stop, o)
             slip = slippage(scal, abs(size), bars[B_PREV_VOLUME, t, a])
             work[W_PRICE, a] = lvl * (1.0 - np.sign(size) * slip)
-    return close_positions(pos, opened, acc, iacc, work, np.int64(W_TAKER), i, t, np.int64(K_STOP_LOSS), np.bool_(False), episode, scal, led_f,
-                           led_i, n)
+    return close_positions(pos, opened, acc, iacc, work, np.int64(W_TAKER), i, t, np.int64(K_STOP_LOSS), np.bool_(False),
+                           episode, sw, led_f, led_i, n)
 
 
 @njit(**_HOT)
-def liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, episode, led_f, led_i,
+def liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, sw, i, t, episode, led_f, led_i,
                        n):
     """Step 5: liquidation on the path from the open to the adverse extremes."""
     A = pos.shape[2]
     any_hit = False
-    if scal[S_ISOLATED] != 0.0:
+    if sw[Q_ISOLATED] != 0:
         for a in range(A):
             size = pos[P_SIZE, i, a]
             work[W_BACKSTOP, a] = 0.0
@@ -753,14 +763,14 @@ def liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, 
             any_hit = any_hit or size != 0.0
     if not any_hit:
         return n, 0
-    return liquidate(pos, opened, acc, iacc, closed, work, scal, i, t, episode, led_f, led_i, n)
+    return liquidate(pos, opened, acc, iacc, closed, work, sw, i, t, episode, led_f, led_i, n)
 
 
 @njit(**_RULE)
-def trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, episode, led_f, led_i, n):
+def trigger_targets(pos, opened, acc, iacc, work, bars, scal, sw, i, t, episode, led_f, led_i, n):
     """Step 6: take-profits reached by the bar's favourable extreme."""
     A = pos.shape[2]
-    as_maker = scal[S_TP_MAKER] != 0.0
+    as_maker = sw[Q_TP_MAKER] != 0
     any_hit = False
     for a in range(A):
         size = pos[P_SIZE, i, a]
@@ -779,7 +789,7 @@ def trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, episode, led
     if not any_hit:
         return n, 0
     return close_positions(pos, opened, acc, iacc, work, W_MAKER if as_maker else W_TAKER, i, t, np.int64(K_TAKE_PROFIT),
-                           as_maker, episode, scal, led_f, led_i, n)
+                           as_maker, episode, sw, led_f, led_i, n)
 
 
 @njit(**_RULE)
@@ -792,19 +802,19 @@ def exits_armed(pos, i):
 
 # ---------------------------------------------------------------------------- the kernel
 @njit(**_ONCE)
-def step_account(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers,
-                 scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n, i):
+def step_account(n_bars, has_orders, has_hooks, orders, bars, scal, sw, asset_par, tiers, fees, fee_tier, pos, opened,
+                 flags, h_maker, acc, iacc, closed, work, led_f, led_i, n, i):
     """Run ``n_bars`` bars for account ``i`` (the timeline of the module docstring); the arguments
-    are those of :func:`step_accounts`, ``work`` this account's scratch. Returns the ledger row
-    count."""
+    are the blocks of :func:`step_accounts` with their parts unpacked (:func:`unpack`), ``work``
+    this account's scratch slot. Returns the ledger row count."""
     A = pos.shape[2]
-    scale[i] = 1.0
+    acc[A_MARGIN_SCALE, i] = 1.0
     for a in range(A):
         flags[i, a] = 0
-    for r in range(N_REPORT_FIELDS):
-        rep[r, i] = 0
+    for r in range(R_LIQUIDATED, R_LIQUIDATED + N_REPORT_FIELDS):
+        iacc[r, i] = 0
     fills_before = iacc[I_FILLS, i]
-    ep = episode[i]
+    ep = iacc[I_EPISODE, i]
     for b in range(n_bars):
         t = iacc[I_BAR, i] + 1
         tier = fee_tier[t]
@@ -812,53 +822,63 @@ def step_account(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fe
             work[W_TAKER, a] = fees[0, tier, a]
             work[W_MAKER, a] = fees[1, tier, a]
         if holds_any(pos, i):
-            n = settle_funding(pos, acc, bars, scal, i, t, ep, led_f, led_i, n)
+            n = settle_funding(pos, acc, bars, sw, i, t, ep, led_f, led_i, n)
             mark(pos, bars, np.int64(B_OPEN), i, t)
-            n, count = liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i, t, ep,
+            n, count = liquidate_at_open(pos, opened, acc, iacc, closed, work, tiers, bars, scal, sw, i, t, ep,
                                          led_f, led_i, n)
-            rep[R_LIQUIDATED, i] += count
+            iacc[R_LIQUIDATED, i] += count
         if b == 0 and has_orders:
-            n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, asset_par,
-                                    bars, orders, has_hooks, hooks, h_maker, i, t, ep, led_f, led_i, n)
-            scale[i] = phi
+            n, phi = execute_orders(pos, opened, acc, iacc, closed, work, flags, scal, sw, asset_par,
+                                    bars, orders, has_hooks, h_maker, i, t, ep, led_f, led_i, n)
+            acc[A_MARGIN_SCALE, i] = phi
             mark(pos, bars, np.int64(B_OPEN), i, t)
         if holds_any(pos, i):
             armed = exits_armed(pos, i)
             if armed:
-                n, count = trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, i, t, ep,
+                n, count = trigger_stops(pos, opened, acc, iacc, work, tiers, bars, scal, sw, i, t, ep,
                                          led_f, led_i, n)
-                rep[R_STOPS, i] += count
-            n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, scal, i,
+                iacc[R_STOPS, i] += count
+            n, count = liquidate_intrabar(pos, opened, acc, iacc, closed, work, tiers, bars, sw, i,
                                           t, ep, led_f, led_i, n)
-            rep[R_LIQUIDATED, i] += count
+            iacc[R_LIQUIDATED, i] += count
             if armed:
-                n, count = trigger_targets(pos, opened, acc, iacc, work, bars, scal, i, t, ep,
+                n, count = trigger_targets(pos, opened, acc, iacc, work, bars, scal, sw, i, t, ep,
                                            led_f, led_i, n)
-                rep[R_TARGETS, i] += count
+                iacc[R_TARGETS, i] += count
         mark(pos, bars, np.int64(B_CLOSE), i, t)
         iacc[I_BAR, i] = t
         bankrupt_below = scal[S_BANKRUPT_BELOW]
         if acc[A_COLLATERAL, i] < bankrupt_below and not holds_any(pos, i) \
                 and equity_of(pos, acc, i) < bankrupt_below:
             closed[i] = True
-    rep[R_FILLS, i] = iacc[I_FILLS, i] - fills_before
+    iacc[R_FILLS, i] = iacc[I_FILLS, i] - fills_before
     return n
 
 
-@njit(**_JIT)
-def step_accounts(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par, tiers,
-                  scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i, n):
-    """Run ``n_bars`` bars for every account (the timeline of the module docstring), ``orders``
-    (when ``has_orders``) filling at the first bar's open, with the replay ``hooks`` and
-    ``h_maker`` (when ``has_hooks``). Writes the step report into ``flags`` (N, A), ``scale`` (N,)
-    and ``rep`` (report fields, N); returns the ledger row count.
+@njit(**_HOT)
+def unpack(par_f, par_i, pos_i):
+    """The parts of the parameter blocks (:func:`~arena_gym.exchange.layout.param_views`) and of
+    the per-position integers, as views: ``(scal, asset_par, tiers, fees, fee_tier, opened,
+    flags, h_maker)``."""
+    scal, asset_par, tiers, fees, fee_tier = param_views(par_f, par_i)
+    return scal, asset_par, tiers, fees, fee_tier, pos_i[PI_OPENED], pos_i[PI_FLAGS], pos_i[PI_MAKER]
 
-    The arguments from ``orders`` on are the exchange's own arrays, in the order
-    :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them."""
+
+@njit(**_JIT)
+def step_accounts(n_bars, has_orders, has_hooks, orders, bars, par_f, par_i, pos, pos_i, acc, iacc, closed, work,
+                  led_f, led_i, n):
+    """Run ``n_bars`` bars for every account (the timeline of the module docstring), ``orders``
+    (when ``has_orders``) filling at the first bar's open, with its replay hooks and the maker
+    marks of ``pos_i`` (when ``has_hooks``). Writes the step report (order flags, margin scale,
+    counts: rows of ``pos_i``, ``acc`` and ``iacc``); returns the ledger row count.
+
+    The arguments from ``orders`` on are the exchange's blocks (:mod:`arena_gym.exchange.layout`),
+    in the order :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them;
+    the accounts share the scratch slot ``work[0]``."""
+    scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = unpack(par_f, par_i, pos_i)
     for i in range(pos.shape[1]):
-        n = step_account(n_bars, has_orders, has_hooks, orders, hooks, h_maker, bars, fee_tier, fees, asset_par,
-                         tiers, scal, pos, opened, acc, iacc, closed, episode, flags, scale, rep, work, led_f, led_i,
-                         n, i)
+        n = step_account(n_bars, has_orders, has_hooks, orders, bars, scal, par_i, asset_par, tiers, fees, fee_tier,
+                         pos, opened, flags, h_maker, acc, iacc, closed, work[0], led_f, led_i, n, i)
     return n
 
 

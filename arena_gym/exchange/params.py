@@ -1,9 +1,11 @@
 """The exchange's parameters: built once from a market and a rule preset, then frozen.
 
-Everything the rules read that does not change while accounts trade lives here, packed into the
-flat arrays the compiled kernel takes (their layouts are the ``AP_*``, ``S_*``, ``T_*`` and
-``B_*`` indices of :mod:`arena_gym.exchange.kernel`); the accounts' state lives in
-:class:`~arena_gym.exchange.state.AccountState`. The arrays are read-only.
+Everything the rules read that does not change while accounts trade lives here, packed into two
+flat blocks the compiled kernel takes, one of floats and one of integers (integers stay
+integers), plus the market's bar table; their parts are views (layouts: the ``S_*``, ``Q_*``,
+``AP_*``, ``T_*`` and ``B_*`` indices and :func:`~arena_gym.exchange.layout.param_views`). The
+accounts' state lives in :class:`~arena_gym.exchange.state.AccountState`. The arrays are
+read-only.
 
 Dated fee tiers (the preset's ``fee_schedule``) resolve here, once per market: ``fee_tier[bar]``
 is the index of the tier in force at that bar's open time (the last entry whose ``from`` is at
@@ -21,7 +23,8 @@ import numpy as np
 
 from ..row_buffer import RowBuffer
 from .rules import ExchangeRules
-from .layout import LEDGER_FILLS, LEDGER_FULL, LEDGER_OFF
+from .layout import (LEDGER_FILLS, LEDGER_FULL, LEDGER_OFF, N_INT_SCALARS, Q_ASSETS, Q_FEE_TIERS,
+                     Q_FORFEIT_ON_LIQUIDATION, Q_ISOLATED, Q_LEDGER_LEVEL, Q_TIERS, Q_TP_MAKER, param_views)
 from .slippage import SlippageModel
 
 if TYPE_CHECKING:
@@ -67,25 +70,46 @@ class ExchangeParams:
     """Frozen parameters of one exchange over one market (see the module docstring).
 
     Attributes:
-        asset_par: (4, A) max leverage, size step, minimum notional, default leverage.
-        tiers: (3, A, K) maintenance tier floors, rates and amounts (unused tiers: floor inf).
-        scal: (10,) exchange-wide switches and numbers (margin mode, take-profit liquidity,
-            bankruptcy close, backstop fraction, bankruptcy threshold, slippage model, ledger level).
-        fee_tier: (T,) int64 fee tier in force at each bar; fees: (2, F, A) taker, maker rates.
+        par_f: float64 block: the exchange-wide numbers (``S_*``: backstop fraction, bankruptcy
+            threshold, slippage model), then ``asset_par``, ``tiers`` and ``fees``.
+        par_i: int64 block: the table sizes and switches (``Q_*``: margin mode, take-profit
+            liquidity, bankruptcy close, ledger level), then ``fee_tier``.
         bars: (7, T, A) the market fields the rules read.
+
+    Views into the blocks: ``asset_par`` (4, A) max leverage, size step, minimum notional,
+    default leverage; ``tiers`` (3, A, K) maintenance tier floors, rates and amounts (unused
+    tiers: floor inf); ``fees`` (2, F, A) taker, maker rates of each fee tier; ``fee_tier`` (T,)
+    the fee tier in force at each bar; ``scal`` the exchange-wide numbers.
     """
 
-    asset_par: np.ndarray
-    tiers: np.ndarray
-    scal: np.ndarray
-    fee_tier: np.ndarray
-    fees: np.ndarray
+    par_f: np.ndarray
+    par_i: np.ndarray
     bars: np.ndarray
 
     def __repr__(self) -> str:
         from arena_gym.text_format import arrays_repr
 
         return arrays_repr(self)
+
+    @property
+    def scal(self) -> np.ndarray:
+        return param_views(self.par_f, self.par_i)[0]
+
+    @property
+    def asset_par(self) -> np.ndarray:
+        return param_views(self.par_f, self.par_i)[1]
+
+    @property
+    def tiers(self) -> np.ndarray:
+        return param_views(self.par_f, self.par_i)[2]
+
+    @property
+    def fees(self) -> np.ndarray:
+        return param_views(self.par_f, self.par_i)[3]
+
+    @property
+    def fee_tier(self) -> np.ndarray:
+        return param_views(self.par_f, self.par_i)[4]
 
     @classmethod
     def build(cls, market: MarketData, rules: ExchangeRules, slippage: SlippageModel, *, isolated: bool,
@@ -102,12 +126,8 @@ class ExchangeParams:
             for j, tier in enumerate(a.maintenance_tiers):
                 tiers[:, i, j] = tier
         use_mark = rules.funding_price == "mark" and market.mark is not None
-        scal = np.array([
-            float(isolated), float(rules.take_profit_liquidity == "maker"),
-            float(rules.liquidation_close == "bankruptcy_price"), rules.backstop_fraction,
-            float(np.min(min_notional / max_leverage)), slippage.half_spread, slippage.impact,
-            slippage.max_slippage, slippage.min_volume, float(LEDGER_LEVELS[ledger_level]),
-        ])
+        scal = np.array([rules.backstop_fraction, float(np.min(min_notional / max_leverage)), slippage.half_spread,
+                         slippage.impact, slippage.max_slippage, slippage.min_volume])
         schedule = rules.fee_schedule
         fees = np.zeros((2, 1 + len(schedule), n_assets))
         fees[0, 0] = [a.taker_fee for a in specs]          # tier 0: the assets' own fees
@@ -117,5 +137,12 @@ class ExchangeParams:
         starts = np.array([t.start_ns for t in schedule], np.int64)
         bar_ns = np.asarray(market.timestamps).astype("datetime64[ns]").astype(np.int64)
         fee_tier = np.searchsorted(starts, bar_ns, side="right").astype(np.int64)
-        return cls(asset_par=_frozen(asset_par), tiers=_frozen(tiers), scal=_frozen(scal),
-                   fee_tier=_frozen(fee_tier), fees=_frozen(fees), bars=market_bars(market, use_mark))
+        ints = np.zeros(N_INT_SCALARS, np.int64)
+        ints[Q_ASSETS], ints[Q_TIERS], ints[Q_FEE_TIERS] = n_assets, k, fees.shape[1]
+        ints[Q_ISOLATED] = isolated
+        ints[Q_TP_MAKER] = rules.take_profit_liquidity == "maker"
+        ints[Q_FORFEIT_ON_LIQUIDATION] = rules.liquidation_close == "bankruptcy_price"
+        ints[Q_LEDGER_LEVEL] = LEDGER_LEVELS[ledger_level]
+        par_f = np.concatenate([scal, asset_par.ravel(), tiers.ravel(), fees.ravel()])
+        par_i = np.concatenate([ints, fee_tier])
+        return cls(par_f=_frozen(par_f), par_i=_frozen(par_i), bars=market_bars(market, use_mark))

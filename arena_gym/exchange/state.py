@@ -19,7 +19,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .layout import (A_CAPITAL, A_COLLATERAL, A_FEES, A_FORFEITED, A_FUNDING, A_REALIZED, I_BAR, I_FILLS,
-                     I_LIQUIDATIONS, N_ACC_FIELDS, N_IACC_FIELDS, N_POS_FIELDS, P_ENTRY, P_LEVERAGE, P_MARGIN, P_MARK,
+                     I_LIQUIDATIONS, N_ACC_FIELDS, N_IACC_FIELDS, N_POS_FIELDS, N_POS_INT_FIELDS, PI_OPENED, P_ENTRY,
+                     P_LEVERAGE, P_MARGIN, P_MARK,
                      P_SIZE, P_STOP, P_TAKE, P_UPNL)
 
 CROSS, ISOLATED = "cross", "isolated"
@@ -105,7 +106,9 @@ class AccountState:
     def packed(cls, n_accounts: int, n_assets: int, initial_capital: float | np.ndarray
                ) -> tuple["AccountState", np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A fresh state whose fields are views into the packed arrays the exchange kernel writes:
-        returns ``(state, pos, opened, acc, iacc)`` (layout in :mod:`arena_gym.exchange.layout`).
+        returns ``(state, pos, pos_i, acc, iacc)`` (layout in :mod:`arena_gym.exchange.layout`;
+        ``pos_i`` and ``iacc`` also hold rows that are not account state: the step's flags and
+        report, the ledger's episode).
 
         Write into the fields (``state.size[...] = ...``); rebinding one (``state.size = ...``)
         detaches it from the exchange.
@@ -114,13 +117,14 @@ class AccountState:
         pos = np.zeros((N_POS_FIELDS, n_accounts, n_assets))
         acc = np.zeros((N_ACC_FIELDS, n_accounts))
         iacc = np.zeros((N_IACC_FIELDS, n_accounts), np.int64)
-        state = cls.over(pos, np.empty((n_accounts, n_assets), np.int64), acc, iacc, np.empty(n_accounts, bool))
+        pos_i = np.zeros((N_POS_INT_FIELDS, n_accounts, n_assets), np.int64)
+        state = cls.over(pos, pos_i, acc, iacc, np.empty(n_accounts, bool))
         for f in fields(cls):
             getattr(state, f.name)[...] = getattr(fresh, f.name)
-        return state, pos, state.opened_bar, acc, iacc
+        return state, pos, pos_i, acc, iacc
 
     @classmethod
-    def over(cls, pos: np.ndarray, opened: np.ndarray, acc: np.ndarray, iacc: np.ndarray, closed: np.ndarray
+    def over(cls, pos: np.ndarray, pos_i: np.ndarray, acc: np.ndarray, iacc: np.ndarray, closed: np.ndarray
              ) -> "AccountState":
         """The state whose fields are views into the given packed arrays (see :meth:`packed`)."""
         return cls(
@@ -128,7 +132,7 @@ class AccountState:
             stop_loss=pos[P_STOP], take_profit=pos[P_TAKE], mark=pos[P_MARK], unrealized_pnl=pos[P_UPNL],
             initial_capital=acc[A_CAPITAL], collateral=acc[A_COLLATERAL], realized_pnl=acc[A_REALIZED],
             fees_paid=acc[A_FEES], funding_paid=acc[A_FUNDING], forfeited=acc[A_FORFEITED], n_fills=iacc[I_FILLS],
-            n_liquidations=iacc[I_LIQUIDATIONS], bar=iacc[I_BAR], opened_bar=opened, closed=closed)
+            n_liquidations=iacc[I_LIQUIDATIONS], bar=iacc[I_BAR], opened_bar=pos_i[PI_OPENED], closed=closed)
 
     def reset_rows(self, rows: np.ndarray, initial_capital: float | np.ndarray | None = None) -> None:
         """Reset the accounts selected by ``rows`` (bool mask, indices or slice) to a fresh start: the
