@@ -20,7 +20,7 @@ from arena_gym.llm.prompt import (
     price_decimals,
     render_system_prompt,
 )
-from arena_gym.exchange.rules import load_rules
+from arena_gym.venue import load_rules
 from arena_gym.market.data import MarketData
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

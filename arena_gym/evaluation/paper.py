@@ -68,7 +68,7 @@ import pandas as pd
 
 from arena_gym.data.live import Bars, FeedEvent, LiveFeed
 from arena_gym.env.config import EnvConfig
-from arena_gym.exchange.rules import asset_specs, load_rules
+from arena_gym.venue import asset_specs, load_rules
 from arena_gym.market.data import MarketData
 from arena_gym.row_buffer import RowBuffer
 

@@ -119,7 +119,7 @@ def load_season_market(data: str | Path | None) -> MarketData:
             raise FileNotFoundError(f"the contest preset reads 1h candles and funding of {', '.join(COINS)} on "
                                     f"binanceusdm from the download cache, which lacks them ({err}); {_how_to_get()}; "
                                     "or pass --data FOLDER with the freqtrade files") from None
-        from arena_gym.exchange.rules import asset_specs
+        from arena_gym.venue import asset_specs
 
         return market.with_assets(asset_specs(list(market.symbols), rules))
     path = Path(data)
@@ -497,6 +497,8 @@ def season_text(result: dict[str, Any]) -> str:
 
 def recorded_text(result: dict[str, Any]) -> list[str]:
     """The recorded LLMs' sections of the printout: against the contest, discrepancies, outcomes."""
+    from .season1_report import CAUSE_HEADERS, VERSUS_HEADERS
+
     versus = result["versus_contest"]
     parts = ["## Recorded LLMs: as traded and on bars against the contest's own net PnL",
              "Net PnL over the whole log, $, gross - fees, before funding, as the contest's log reports it (the "
@@ -522,24 +524,6 @@ def recorded_text(result: dict[str, Any]) -> list[str]:
               _fmt_table(result["leverage_sources"].reset_index().set_index("model"), "{:,.0f}"),
               "## What the env did with each recorded position", _fmt_table(result["outcomes"], "{:,.0f}")]
     return parts
-
-
-#: recorded_vs_contest columns and their headers in the printout.
-VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", "as_traded_net_usd": "as traded $",
-                  "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
-                  "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
-                  "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
-                  "as_traded_discrepancies": "as traded discrepancies",
-                  "on_bars_discrepancies": "on bars discrepancies",
-                  "on_bars_funding_usd": "on bars funding $",
-                  "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
-                  "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}
-
-
-#: difference_causes columns and their headers in the printout and the page.
-CAUSE_HEADERS = {"difference_usd": "difference $", "log_net_vs_gross_minus_fees_usd": "log net vs gross - fees $",
-                 "fill_prices_usd": "fill prices $", "fees_usd": "fees $", "discrepancies_usd": "discrepancies $",
-                 "not_played_usd": "not played $", "open_at_end_usd": "open at end $", "residual_usd": "residual $"}
 
 
 def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:

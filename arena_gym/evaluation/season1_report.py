@@ -27,6 +27,24 @@ LINE_STYLES = ("-", "--", ":", "-.")
 DAILY_TABLE = Path("daily") / "daily_returns.csv"
 
 
+#: recorded_vs_contest columns and their headers in the printout.
+VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", "as_traded_net_usd": "as traded $",
+                  "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
+                  "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
+                  "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
+                  "as_traded_discrepancies": "as traded discrepancies",
+                  "on_bars_discrepancies": "on bars discrepancies",
+                  "on_bars_funding_usd": "on bars funding $",
+                  "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
+                  "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}
+
+
+#: difference_causes columns and their headers in the printout and the page.
+CAUSE_HEADERS = {"difference_usd": "difference $", "log_net_vs_gross_minus_fees_usd": "log net vs gross - fees $",
+                 "fill_prices_usd": "fill prices $", "fees_usd": "fees $", "discrepancies_usd": "discrepancies $",
+                 "not_played_usd": "not played $", "open_at_end_usd": "open at end $", "residual_usd": "residual $"}
+
+
 def contestant_styles(names: list[str], executions: dict[str, str]) -> dict[str, tuple[Any, str]]:
     """(colour, line style) per contestant, all distinct: a recorded model's two executions share
     one of matplotlib's ten colours (solid as traded, dashed on bars); PPO is black; the baselines
@@ -124,8 +142,6 @@ def plot_pnl_versus_contest(curves: pd.DataFrame, path: Path) -> Path:
 
 def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     """Write the page (module docstring) to ``path``; the plots go beside it as PNG too."""
-    from .season1 import CAUSE_HEADERS, VERSUS_HEADERS
-
     f = result["facts"]
     table = result["table"]
     executions = {n: e for n, e in table["execution"].items() if e} if "execution" in table else {}

@@ -29,8 +29,8 @@ N_ASSET_PARAMS = 4
 (S_ISOLATED, S_TP_MAKER, S_FORFEIT_ON_LIQUIDATION, S_BACKSTOP, S_BANKRUPT_BELOW, S_HALF_SPREAD, S_IMPACT,
  S_MAX_SLIPPAGE, S_MIN_VOLUME, S_LEDGER_LEVEL) = range(10)
 N_SCALARS = 10
-# tiers[field, asset, tier]
-T_FLOOR, T_RATE, T_AMOUNT = range(3)
+# tiers[field, asset, tier]: defined with the tier rule in the venue
+from ..venue.formulas import T_AMOUNT, T_FLOOR, T_RATE  # noqa: E402,F401
 # report counters rep[field, account]
 R_LIQUIDATED, R_STOPS, R_TARGETS, R_FILLS = range(4)
 N_REPORT_FIELDS = 4

@@ -72,7 +72,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from arena_gym.exchange.formulas import clamp_leverage
+from arena_gym.venue.formulas import clamp_leverage
 from arena_gym.llm.decision import CoinDecision, Fallback, ParsedDecision, Signal
 
 #: Longest kept ``invalidation_condition`` or ``justification``, in characters.

@@ -1,0 +1,53 @@
+"""Old module paths of arena-gym that still import, for one release, with a DeprecationWarning.
+
+The package was laid out again by role (see the README's layout section). Importing a module by
+its old path returns the module at its new path (the same object, so its names, classes and any
+state are shared) after a :class:`DeprecationWarning` naming the new path. :data:`MOVED` maps
+each old path to its new one; ``import arena_gym`` installs the lookup.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+from types import ModuleType
+
+#: Old module path -> new module path. Removed in the release after 0.1.
+MOVED: dict[str, str] = {
+    "arena_gym.exchange.rules": "arena_gym.venue",
+    "arena_gym.exchange.formulas": "arena_gym.venue.formulas",
+}
+
+
+class _MovedModuleLoader(importlib.abc.Loader):
+    """Loads an old path as the module at its new path."""
+
+    def __init__(self, new: str) -> None:
+        self.new = new
+
+    def create_module(self, spec) -> ModuleType:
+        warnings.warn(f"{spec.name} moved to {self.new}; the old path goes away in the next release",
+                      DeprecationWarning, stacklevel=2)  # the importing line: warnings skips the import machinery's frames
+        return importlib.import_module(self.new)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: the module at the new path is already imported."""
+
+
+class MovedModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds the old paths of :data:`MOVED` (and only those)."""
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        new = MOVED.get(fullname)
+        if new is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _MovedModuleLoader(new))
+
+
+def install() -> None:
+    """Put the finder in front of Python's import machinery (once per process)."""
+    if not any(isinstance(finder, MovedModuleFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, MovedModuleFinder())
