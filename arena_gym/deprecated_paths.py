@@ -19,6 +19,20 @@ from types import ModuleType
 MOVED: dict[str, str] = {
     "arena_gym.exchange.rules": "arena_gym.venue",
     "arena_gym.exchange.formulas": "arena_gym.venue.formulas",
+    "arena_gym.llm.decision": "arena_gym.protocol.decision",
+    "arena_gym.llm.schema": "arena_gym.protocol.schema",
+    "arena_gym.llm.parse": "arena_gym.protocol.parse",
+    "arena_gym.llm.decode": "arena_gym.protocol.decode",
+    "arena_gym.llm.prompt": "arena_gym.protocol.prompt",
+    "arena_gym.llm.policy": "arena_gym.agents.llm_policy",
+    "arena_gym.llm.cache": "arena_gym.agents.response_cache",
+    "arena_gym.llm.budget": "arena_gym.agents.budget",
+    "arena_gym.llm.profiles": "arena_gym.agents.profiles",
+    "arena_gym.llm.local_server": "arena_gym.agents.local_server",
+    "arena_gym.llm.response": "arena_gym.agents.response",
+    "arena_gym.evaluation.policies": "arena_gym.agents.policies",
+    "arena_gym.evaluation.baselines": "arena_gym.agents.baselines",
+    "arena_gym.evaluation.recorded": "arena_gym.agents.recorded",
 }
 
 

@@ -60,7 +60,7 @@ def main() -> int:
     from arena_gym.data.live import LiveFeed
     from arena_gym.data.symbols import to_millis
     from arena_gym.evaluation.paper import PaperSession, policies_for
-    from arena_gym.evaluation.policies import CallablePolicy, LLMTrader
+    from arena_gym.agents.policies import CallablePolicy, LLMTrader
     from arena_gym.presets import env_config, read_env_preset
     from ccxt_venues import FakeClock, FakeHyperliquid, OnFakeClock, hyperliquid_client
 

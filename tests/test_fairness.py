@@ -11,8 +11,8 @@ import pytest
 
 from arena_gym.env.config import EnvConfig
 from arena_gym.evaluation.arena import ArenaPlan, run_arena, shared_config
-from arena_gym.evaluation.baselines import make_baseline
-from arena_gym.evaluation.policies import CallablePolicy
+from arena_gym.agents.baselines import make_baseline
+from arena_gym.agents.policies import CallablePolicy
 
 from markets import random_market
 

@@ -26,17 +26,17 @@ LAYERS: list[set[str]] = [
     {"preset_files"},
     {"venue"},
     {"exchange", "market"},
-    {"data", "llm"},
+    {"data", "protocol"},
     {"env", "replay"},
     {"presets"},
-    {"openenv"},
+    {"agents", "openenv"},
     {"evaluation"},
     {"llm_training"},
-    {"rllib", "cli"},
+    {"llm", "rllib", "cli"},
 ]
 
 #: Back-arrows still to be removed: (from room, to room).
-KNOWN_BACK_ARROWS = {("evaluation", "llm_training")}
+KNOWN_BACK_ARROWS = {("agents", "llm_training")}
 
 
 def module_name(path: Path) -> str:
@@ -146,7 +146,10 @@ def test_imports_go_down_the_layers_only():
 
 
 @pytest.mark.parametrize("old, new", [("arena_gym.exchange.rules", "arena_gym.venue"),
-                                      ("arena_gym.exchange.formulas", "arena_gym.venue.formulas")])
+                                      ("arena_gym.exchange.formulas", "arena_gym.venue.formulas"),
+                                      ("arena_gym.llm.parse", "arena_gym.protocol.parse"),
+                                      ("arena_gym.llm.policy", "arena_gym.agents.llm_policy"),
+                                      ("arena_gym.evaluation.policies", "arena_gym.agents.policies")])
 def test_an_old_module_path_still_imports_with_a_deprecation_warning(old, new):
     import importlib
     import sys
@@ -157,3 +160,17 @@ def test_an_old_module_path_still_imports_with_a_deprecation_warning(old, new):
     with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
         moved = importlib.import_module(old)
     assert moved is importlib.import_module(new)
+
+
+def test_the_old_llm_face_still_exports_its_names_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    import arena_gym.agents
+    import arena_gym.protocol
+
+    sys.modules.pop("arena_gym.llm", None)
+    with pytest.warns(DeprecationWarning, match="arena_gym.llm is deprecated"):
+        llm = importlib.import_module("arena_gym.llm")
+    assert llm.parse_decision is arena_gym.protocol.parse_decision
+    assert llm.LLMPolicy is arena_gym.agents.LLMPolicy

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_gym.llm.prompt import (
+from arena_gym.protocol.prompt import (
     AccountView,
     PositionView,
     PromptRenderer,

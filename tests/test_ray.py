@@ -76,7 +76,7 @@ def _without_latency(text: str) -> str:
 
 
 def test_numeric_tables_match_byte_for_byte_and_a_policy_without_spec_is_shipped_whole(cluster, tmp_path):
-    from arena_gym.evaluation.baselines import EMAMomentum, RandomWeights
+    from arena_gym.agents.baselines import EMAMomentum, RandomWeights
     from arena_gym.evaluation.runner import evaluate, load_results
 
     market = random_market(3, n_bars=200)

@@ -12,7 +12,7 @@ import pytest
 from arena_gym.env.config import EnvConfig
 from arena_gym.env import PerpTradingEnv
 from arena_gym.env.recorded_fills import RecordedFills, RecordedOrder
-from arena_gym.evaluation.recorded import (AS_TRADED, ON_BARS, RECORDED_ENV, compare_with_log, outcome_summary,
+from arena_gym.agents.recorded import (AS_TRADED, ON_BARS, RECORDED_ENV, compare_with_log, outcome_summary,
                                            recorded_policies)
 from arena_gym.evaluation.runner import EpisodeKey, evaluate, make_env, play_episode
 from arena_gym.evaluation.windows import pinned_plan
@@ -303,7 +303,7 @@ def test_leverage_never_comes_from_a_prompt_dated_after_the_position_closed(cont
 
 
 def test_a_recorded_account_is_a_policy_spec(tmp_path: Path):
-    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.agents.policies import policy_from_spec
 
     path = tmp_path / "my_trades.csv"
     log_frame([["paper", "BTC", 0.1, at(2.5), at(5.2), 100_610.0, 100_640.0]]).to_csv(path, index=False)

@@ -14,7 +14,7 @@ import pytest
 from markets import bars_market
 
 from arena_gym.env import EnvConfig
-from arena_gym.evaluation.baselines import BuyAndHold, HoldCash, RandomWeights
+from arena_gym.agents.baselines import BuyAndHold, HoldCash, RandomWeights
 from arena_gym.evaluation.report import write_report
 from arena_gym.evaluation.runner import evaluate
 

@@ -16,7 +16,7 @@ from .evaluation_options import (add_env_options, add_plan_options, executor_fro
 
 
 def register(subparsers) -> None:
-    from arena_gym.evaluation.baselines import BASELINES
+    from arena_gym.agents.baselines import BASELINES
 
     p = subparsers.add_parser(
         "arena", help="rank baselines, trained models and LLMs on one env preset",

@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field
-    from arena_gym.evaluation.baselines import BASELINES
-    from arena_gym.evaluation.policies import LOCAL_PRESET
-    from arena_gym.llm.local_server import local_model_unavailable_reason
+    from arena_gym.agents.baselines import BASELINES
+    from arena_gym.agents.policies import LOCAL_PRESET
+    from arena_gym.agents.local_server import local_model_unavailable_reason
     from arena_gym.presets import load_env_preset
 
     from .arena import llm_specs

@@ -136,7 +136,7 @@ def built_policies(specs: Sequence[str], *, llm_cache_dir: str | Path | None = N
 
     With ``llm_cache_dir``, each LLM contestant records and replays its calls in ``auto`` mode at
     ``llm_cache_dir/<spec>.jsonl``."""
-    from .policies import policy_from_spec
+    from arena_gym.agents.policies import policy_from_spec
 
     policies: list[Any] = []
     try:
@@ -280,7 +280,7 @@ def ppo_against_field(
     Returns:
         :func:`run_arena`'s summary plus ``ppo_model``, the path of the model played.
     """
-    from .policies import check_spec
+    from arena_gym.agents.policies import check_spec
     from .training import load_policy_preset
 
     for spec in opponents:   # a typo or a missing key fails now, not after training
@@ -319,16 +319,16 @@ def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
     """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
 
     A hosted model can run when litellm routes it and finds its provider key in the environment
-    (see :func:`~arena_gym.llm.policy.configuration_problem`). The local model can run when
+    (see :func:`~arena_gym.agents.llm_policy.configuration_problem`). The local model can run when
     ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
     decision on a small machine). The offline ``mock`` preset is left out: it always holds.
     """
     from importlib.util import find_spec
 
-    from arena_gym.llm.local_server import local_model_unavailable_reason
-    from arena_gym.llm.profiles import available_profiles, load_profile
+    from arena_gym.agents.local_server import local_model_unavailable_reason
+    from arena_gym.agents.profiles import available_profiles, load_profile
 
-    from .policies import LOCAL_PRESET
+    from arena_gym.agents.policies import LOCAL_PRESET
 
     status: dict[str, str | None] = {}
     for name in available_profiles():
@@ -342,7 +342,7 @@ def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
         if find_spec("litellm") is None:
             status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
             continue
-        from arena_gym.llm.policy import configuration_problem, missing_keys
+        from arena_gym.agents.llm_policy import configuration_problem, missing_keys
 
         profile = load_profile(name)
         problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)

@@ -8,7 +8,7 @@ same tables, byte for byte) and a killed driver resumes without replaying finish
 * The market goes into Ray's object store once (``ray.put``); each worker process reads it once
   and keeps it for the next tasks.
 * A policy travels as its spec (``random``, ``ppo:model.zip``, ``llm:gpt-5``, see
-  :data:`~arena_gym.evaluation.policies.SPEC_FORMS`) and is rebuilt in the worker, once per
+  :data:`~arena_gym.agents.policies.SPEC_FORMS`) and is rebuilt in the worker, once per
   worker process. A ``ppo:`` model file travels with it (read on this machine, written to a
   temporary folder on the worker), so the cluster's nodes need no shared disk. A policy given
   without a spec is shipped as the object itself (it must pickle).
@@ -123,7 +123,7 @@ class PolicySource:
         """The policy, in a worker."""
         if self.spec is None:
             return self.obj
-        from .policies import policy_from_spec
+        from arena_gym.agents.policies import policy_from_spec
 
         spec = self.spec
         if self.files:
@@ -142,7 +142,7 @@ def provider_of(spec: str | None, policy: Any) -> str:
         spec = spec.split("=", 1)[1] if "=" in spec else spec
         kind, _, rest = spec.partition(":")
         if kind == "llm" and rest:
-            from arena_gym.llm.profiles import load_profile
+            from arena_gym.agents.profiles import load_profile
 
             model = rest if "/" in rest and not rest.endswith(".toml") else load_profile(rest).model
             return model.split("/", 1)[0] if "/" in model else model

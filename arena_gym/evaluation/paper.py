@@ -118,7 +118,7 @@ def decode_action(record: dict[str, Any]) -> Any:
     if kind == "array":
         return np.array(record["values"], dtype=record["dtype"]).reshape(record["shape"])
     if kind == "llm":
-        from arena_gym.llm.response import LLMResponse
+        from arena_gym.agents.response import LLMResponse
 
         return LLMResponse.from_record(record["record"])
     return record["value"]

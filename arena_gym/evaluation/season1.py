@@ -176,7 +176,7 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     """
     from .arena import ArenaPlan, run_arena, with_fields
     from .days import cut_into_days
-    from .policies import SB3Policy, policy_from_spec
+    from arena_gym.agents.policies import SB3Policy, policy_from_spec
     from .report import write_report
     from .training import load_policy_preset
     from .windows import DateWindow, pinned_plan
@@ -288,7 +288,7 @@ def ppo_seed_table(table: pd.DataFrame, ppo_models: dict[str, Path]) -> pd.DataF
 
     from scipy import stats
 
-    from .policies import model_config_path
+    from arena_gym.agents.policies import model_config_path
 
     columns = ["return %", "Sharpe (annualized)", "max drawdown %", "avg exposure x equity",
                "alpha % (return - beta x EW index)", "trades"]
@@ -347,7 +347,7 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
                          market: MarketData, config: EnvConfig, window: str) -> list:
     """Each model of the log twice, as traded and on bars, each position at the leverage of the
     nearest contest record that covers it (:mod:`.season1_recorded`)."""
-    from .recorded import AS_TRADED, ON_BARS, recorded_policies
+    from arena_gym.agents.recorded import AS_TRADED, ON_BARS, recorded_policies
     from .season1_recorded import carry_every_entry, position_leverage
     from .windows import pinned_plan
 
@@ -363,7 +363,7 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
 
 def _recorded_against_contest(recorded, trade_log, market, config, window, data, log) -> dict[str, Any]:
     """Both executions of every recorded model against the contest's log (:mod:`.season1_recorded`)."""
-    from .recorded import ON_BARS, outcome_summary
+    from arena_gym.agents.recorded import ON_BARS, outcome_summary
     from .season1_recorded import (contest_curves, difference_causes, discrepancies, finer_on_bars, leverage_sources,
                                    play_recorded, versus_contest)
     from .windows import pinned_plan

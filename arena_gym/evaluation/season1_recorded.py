@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .recorded import AS_TRADED, ON_BARS, compare_with_log
+from arena_gym.agents.recorded import AS_TRADED, ON_BARS, compare_with_log
 
 PROMPTS_NAME = "prompt_open_positions.csv"
 ANALYTICS_NAME = "analytics_flat_2025-10-26_10-28.csv"
@@ -115,7 +115,7 @@ def carry_every_entry(log: pd.DataFrame, leverage: dict[int, tuple[float, str, f
     Each round plays every model as traded; for each such entry the positions kept open beside it
     get the least common leverage (each at most the highest it survives) that frees the missing
     collateral plus 5 %. Rounds stop when no entry is short or after ``rounds``."""
-    from .recorded import recorded_policies
+    from arena_gym.agents.recorded import recorded_policies
     from .runner import EpisodeKey, play_episode
 
     leverage = dict(leverage)

@@ -238,7 +238,7 @@ def folder_episodes(out_dir: str | Path, initial_capital: float) -> dict[str, li
 def benchmark_episodes(market: MarketData, config: EnvConfig, keys: Sequence[tuple[int, int, int]],
                        names: Sequence[str] = BENCHMARKS) -> dict[str, list[Episode]]:
     """Episodes of the baselines ``names`` on ``keys`` ((window, start, seed)), played here."""
-    from .baselines import make_baseline
+    from arena_gym.agents.baselines import make_baseline
     from .runner import EpisodeKey, play_episode
 
     out: dict[str, list[Episode]] = {}

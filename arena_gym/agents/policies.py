@@ -124,10 +124,10 @@ LOCAL_PRESET = "local-smollm2"
 
 
 class LLMTrader:
-    """An :class:`~arena_gym.llm.policy.LLMPolicy` as a harness policy.
+    """An :class:`~arena_gym.agents.llm_policy.LLMPolicy` as a harness policy.
 
     The env runs in decision mode with text observations; ``act``/``aact`` return the model's
-    :class:`~arena_gym.llm.response.LLMResponse`, which the env parses (invalid output becomes a
+    :class:`~arena_gym.agents.response.LLMResponse`, which the env parses (invalid output becomes a
     counted hold). The runner reads tokens, cost and latency from the responses.
 
     Args:
@@ -152,18 +152,18 @@ class LLMTrader:
         model string with its provider (``openai/gpt-4o``: the settings of the preset with that
         model, else plain ones); ``kwargs`` go to ``LLMPolicy``.
 
-        The preset is read and checked at once (see :func:`~arena_gym.llm.policy.configuration_problem`),
+        The preset is read and checked at once (see :func:`~arena_gym.agents.llm_policy.configuration_problem`),
         so an unknown name fails here listing the presets, and a model whose provider key is not
-        set raises :class:`~arena_gym.llm.policy.LLMConfigurationError` naming the variable,
+        set raises :class:`~arena_gym.agents.llm_policy.LLMConfigurationError` naming the variable,
         before any episode starts. The local preset (also when named by its model string) starts its server on 127.0.0.1
         (stopped by :meth:`close`).
         """
-        from arena_gym.llm.policy import LLMPolicy
+        from arena_gym.agents.llm_policy import LLMPolicy
 
         profile = cls.checked_profile(preset, **kwargs)
         server = None
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
-            from arena_gym.llm.local_server import LocalModelServer
+            from arena_gym.agents.local_server import LocalModelServer
 
             server = LocalModelServer(log=_to_stderr).start()
             kwargs.update(server.policy_kwargs())
@@ -177,14 +177,14 @@ class LLMTrader:
         """The model profile of ``preset`` (as :meth:`from_preset` reads it), checked without
         calling the model or starting a server: an unknown name raises ``FileNotFoundError``
         listing the presets; a hosted model whose provider key is not set, or the local model
-        when its extra is not installed, raises :class:`~arena_gym.llm.policy.LLMConfigurationError`."""
-        from arena_gym.llm.policy import LLMConfigurationError, configuration_problem
-        from arena_gym.llm.profiles import load_profile, profile_for_model
+        when its extra is not installed, raises :class:`~arena_gym.agents.llm_policy.LLMConfigurationError`."""
+        from arena_gym.agents.llm_policy import LLMConfigurationError, configuration_problem
+        from arena_gym.agents.profiles import load_profile, profile_for_model
 
         is_model_string = "/" in preset and Path(preset).suffix != ".toml" and not Path(preset).is_file()
         profile = profile_for_model(preset) if is_model_string else load_profile(preset)
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
-            from arena_gym.llm.local_server import local_model_unavailable_reason
+            from arena_gym.agents.local_server import local_model_unavailable_reason
 
             problem = local_model_unavailable_reason()
         elif profile.name != LOCAL_PRESET and kwargs.get("cache_mode") != "replay":
