@@ -2,8 +2,9 @@
 
 The package was laid out again by role (see the README's layout section). Importing a module by
 its old path returns the module at its new path (the same object, so its names, classes and any
-state are shared) after a :class:`DeprecationWarning` naming the new path. :data:`MOVED` maps
-each old path to its new one; ``import arena_gym`` installs the lookup.
+state are shared) after a :class:`DeprecationWarning` naming the new path. A module whose names
+went to two new modules imports as a module holding the public names of both. :data:`MOVED`
+maps each old path to its new one(s); ``import arena_gym`` installs the lookup.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import sys
 import warnings
 from types import ModuleType
 
-#: Old module path -> new module path. Removed in the release after 0.1.
-MOVED: dict[str, str] = {
+#: Old module path -> new module path (or paths). Removed in the release after 0.1.
+MOVED: dict[str, str | tuple[str, ...]] = {
     "arena_gym.exchange.rules": "arena_gym.venue",
     "arena_gym.exchange.formulas": "arena_gym.venue.formulas",
     "arena_gym.llm.decision": "arena_gym.protocol.decision",
@@ -30,22 +31,41 @@ MOVED: dict[str, str] = {
     "arena_gym.llm.profiles": "arena_gym.agents.profiles",
     "arena_gym.llm.local_server": "arena_gym.agents.local_server",
     "arena_gym.llm.response": "arena_gym.agents.response",
-    "arena_gym.evaluation.policies": "arena_gym.agents.policies",
+    "arena_gym.evaluation.policies": ("arena_gym.agents.policies", "arena_gym.campaigns.policy_specs"),
     "arena_gym.evaluation.baselines": "arena_gym.agents.baselines",
     "arena_gym.evaluation.recorded": "arena_gym.agents.recorded",
+    "arena_gym.evaluation.training": "arena_gym.training.ppo_training",
+    "arena_gym.evaluation.walk_forward": "arena_gym.training.walk_forward",
+    "arena_gym.evaluation.sweep": "arena_gym.training.ppo_sweep",
+    "arena_gym.evaluation.arena": "arena_gym.campaigns.arena_campaign",
+    "arena_gym.evaluation.season1": "arena_gym.campaigns.season1_campaign",
+    "arena_gym.evaluation.season1_recorded": "arena_gym.campaigns.season1_recorded",
+    "arena_gym.evaluation.season1_report": "arena_gym.campaigns.season1_report",
+    "arena_gym.evaluation.paper": "arena_gym.campaigns.paper_trading",
+    "arena_gym.evaluation.distributed": ("arena_gym.campaigns.distributed", "arena_gym.ray_cluster"),
+    "arena_gym.evaluation.report": "arena_gym.evaluation.evaluation_report",
+    "arena_gym.replay.replay": "arena_gym.replay.log_replay",
+    "arena_gym.replay.report": "arena_gym.replay.replay_report",
 }
 
 
 class _MovedModuleLoader(importlib.abc.Loader):
     """Loads an old path as the module at its new path."""
 
-    def __init__(self, new: str) -> None:
-        self.new = new
+    def __init__(self, new: str | tuple[str, ...]) -> None:
+        self.new = (new,) if isinstance(new, str) else new
 
     def create_module(self, spec) -> ModuleType:
-        warnings.warn(f"{spec.name} moved to {self.new}; the old path goes away in the next release",
-                      DeprecationWarning, stacklevel=2)  # the importing line: warnings skips the import machinery's frames
-        return importlib.import_module(self.new)
+        # stacklevel 2: the importing line (warnings skips the import machinery's frames)
+        warnings.warn(f"{spec.name} moved to {' and '.join(self.new)}; the old path goes away in the next release",
+                      DeprecationWarning, stacklevel=2)
+        modules = [importlib.import_module(name) for name in self.new]
+        if len(modules) == 1:
+            return modules[0]
+        merged = ModuleType(spec.name, f"Deprecated: the public names of {' and '.join(self.new)}.")
+        for module in modules:
+            merged.__dict__.update({k: v for k, v in vars(module).items() if not k.startswith("_")})
+        return merged
 
     def exec_module(self, module: ModuleType) -> None:
         """Nothing to run: the module at the new path is already imported."""

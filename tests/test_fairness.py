@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.arena import ArenaPlan, run_arena, shared_config
+from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena, shared_config
 from arena_gym.agents.baselines import make_baseline
 from arena_gym.agents.policies import CallablePolicy
 

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "arena_gym"
 #: package's face, which registers the env ids and the old module paths) and the preset folders'
 #: lookup (which finds them from the package's own file).
 LAYERS: list[set[str]] = [
-    {"deprecated_paths", "registration", "row_buffer", "text_format"},
+    {"deprecated_paths", "ray_cluster", "registration", "row_buffer", "text_format"},
     {"arena_gym"},
     {"preset_files"},
     {"venue"},
@@ -31,12 +31,10 @@ LAYERS: list[set[str]] = [
     {"presets"},
     {"agents", "openenv"},
     {"evaluation"},
-    {"llm_training"},
+    {"training", "llm_training"},
+    {"campaigns"},
     {"llm", "rllib", "cli"},
 ]
-
-#: Back-arrows still to be removed: (from room, to room).
-KNOWN_BACK_ARROWS = {("agents", "llm_training")}
 
 
 def module_name(path: Path) -> str:
@@ -127,7 +125,6 @@ def test_no_package_imports_itself_back():
     rooms: dict[str, set[str]] = defaultdict(set)
     for module, targets in GRAPH.items():
         rooms[room(module)] |= {room(t) for t in targets if room(t) != room(module)}
-    rooms = {r: {t for t in ts if (r, t) not in KNOWN_BACK_ARROWS} for r, ts in rooms.items()}
     assert find_cycle(rooms) is None, " -> ".join(find_cycle(rooms) or [])
 
 
@@ -140,8 +137,7 @@ def test_every_room_has_a_layer():
 def test_imports_go_down_the_layers_only():
     layer_of = {r: i for i, layer in enumerate(LAYERS) for r in layer}
     against = sorted(f"{module} -> {target}" for module, targets in GRAPH.items() for target in targets
-                     if room(module) != room(target) and layer_of[room(target)] >= layer_of[room(module)]
-                     and (room(module), room(target)) not in KNOWN_BACK_ARROWS)
+                     if room(module) != room(target) and layer_of[room(target)] >= layer_of[room(module)])
     assert not against, "imports against the layer order:\n" + "\n".join(against)
 
 
@@ -149,7 +145,9 @@ def test_imports_go_down_the_layers_only():
                                       ("arena_gym.exchange.formulas", "arena_gym.venue.formulas"),
                                       ("arena_gym.llm.parse", "arena_gym.protocol.parse"),
                                       ("arena_gym.llm.policy", "arena_gym.agents.llm_policy"),
-                                      ("arena_gym.evaluation.policies", "arena_gym.agents.policies")])
+                                      ("arena_gym.evaluation.arena", "arena_gym.campaigns.arena_campaign"),
+                                      ("arena_gym.evaluation.training", "arena_gym.training.ppo_training"),
+                                      ("arena_gym.replay.replay", "arena_gym.replay.log_replay")])
 def test_an_old_module_path_still_imports_with_a_deprecation_warning(old, new):
     import importlib
     import sys
@@ -160,6 +158,28 @@ def test_an_old_module_path_still_imports_with_a_deprecation_warning(old, new):
     with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
         moved = importlib.import_module(old)
     assert moved is importlib.import_module(new)
+
+
+def test_a_module_split_in_two_keeps_the_public_names_of_both_at_its_old_path():
+    import importlib
+    import sys
+
+    from arena_gym.agents.policies import SB3Policy
+    from arena_gym.campaigns.policy_specs import policy_from_spec
+
+    sys.modules.pop("arena_gym.evaluation.policies", None)
+    with pytest.warns(DeprecationWarning, match="arena_gym.evaluation.policies moved to arena_gym.agents.policies and "
+                                                "arena_gym.campaigns.policy_specs"):
+        old = importlib.import_module("arena_gym.evaluation.policies")
+    assert old.SB3Policy is SB3Policy and old.policy_from_spec is policy_from_spec
+
+
+def test_file_names_are_unique_across_the_package():
+    names: dict[str, list[str]] = defaultdict(list)
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "__init__.py":
+            names[path.name].append(str(path.relative_to(PACKAGE)))
+    assert not {name: paths for name, paths in names.items() if len(paths) > 1}
 
 
 def test_the_old_llm_face_still_exports_its_names_with_a_deprecation_warning():

@@ -118,7 +118,7 @@ def test_a_rejected_key_fails_every_episode_loudly_and_the_command_exit_code_say
 
     from arena_gym.cli.evaluation_options import exit_code
     from arena_gym.env.config import EnvConfig
-    from arena_gym.evaluation.arena import ArenaPlan, run_arena
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena
     from arena_gym.agents.policies import LLMTrader
     from markets import random_market
 

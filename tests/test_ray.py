@@ -15,8 +15,8 @@ from processes import kill_once_logged  # noqa: E402
 
 from arena_gym import cli  # noqa: E402
 from arena_gym.env import EnvConfig  # noqa: E402
-from arena_gym.evaluation.arena import ArenaPlan, built_policies, run_arena  # noqa: E402
-from arena_gym.evaluation.distributed import RayExecutor  # noqa: E402
+from arena_gym.campaigns.arena_campaign import ArenaPlan, built_policies, run_arena  # noqa: E402
+from arena_gym.campaigns.distributed import RayExecutor  # noqa: E402
 
 TABLES = ("results.csv", "metrics.csv", "metrics.json", "metrics_ci.csv", "leaderboard.csv", "leaderboard.json")
 

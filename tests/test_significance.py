@@ -314,10 +314,10 @@ def test_ppo_with_the_projects_config_learns_a_planted_edge():
     """PPO with policies/ppo.toml, trained on the train split of a market with a planted
     persistent drift, beats hold_cash on the held-out test windows with null p < 0.01: the
     pipeline can learn an edge where there is one (about a minute on two cores)."""
-    from arena_gym.evaluation.arena import with_fields
+    from arena_gym.campaigns.arena_campaign import with_fields
     from arena_gym.agents.policies import SB3Policy
     from arena_gym.evaluation.splits import evaluation_windows, split_config, time_splits
-    from arena_gym.evaluation.training import load_policy_preset, train_ppo
+    from arena_gym.training.ppo_training import load_policy_preset, train_ppo
 
     market = synthetic_market(8760, seed=7, trend_drift=0.0, range_reversion=0.0, signal_strength=0.5,
                               signal_halflife_hours=48.0)
@@ -342,7 +342,7 @@ def test_report_and_cli_carry_the_significance_table(tmp_path, capsys):
 
     from arena_gym.cli import main
     from arena_gym.agents.baselines import BuyAndHold, HoldCash
-    from arena_gym.evaluation.report import write_report
+    from arena_gym.evaluation.evaluation_report import write_report
     from arena_gym.evaluation.runner import evaluate
     from arena_gym.evaluation.significance import evaluation_significance, remove_significance
 
@@ -373,7 +373,7 @@ def test_identical_contestants_share_their_place_in_the_confidence_set():
 
 
 def test_a_rerun_that_played_nothing_new_keeps_the_table(tmp_path):
-    from arena_gym.evaluation.arena import ArenaPlan, run_arena
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena
     from arena_gym.agents.baselines import BuyAndHold
     from arena_gym.evaluation.significance import FACTS_NAME, significance_is_current
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluation.arena import built_policies
+from arena_gym.campaigns.arena_campaign import built_policies
 from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
                                  print_summary)
 
@@ -45,7 +45,7 @@ def llm_specs(choice: str, log=print) -> list[str]:
     if choice == "none":
         return []
     if choice == "auto":
-        from arena_gym.evaluation.arena import llm_preset_status
+        from arena_gym.campaigns.arena_campaign import llm_preset_status
 
         status = llm_preset_status(include_local=False)
         added = [name for name, reason in status.items() if reason is None]
@@ -61,7 +61,7 @@ def sweep_specs_of(folders: list[str]) -> list[str]:
     """Policy specs of ``--add-sweep``: every seed of each sweep's best configuration."""
     if not folders:
         return []
-    from arena_gym.evaluation.sweep import sweep_specs
+    from arena_gym.training.ppo_sweep import sweep_specs
 
     return [spec for folder in folders for spec in sweep_specs(folder)]
 
@@ -69,7 +69,7 @@ def sweep_specs_of(folders: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import run_arena
+    from arena_gym.campaigns.arena_campaign import run_arena
 
     market, config = load_env(args)
     specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add + sweep_specs_of(args.add_sweep) \

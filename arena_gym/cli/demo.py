@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, head_to_head, ppo_against_field
     from arena_gym.agents.baselines import BASELINES
     from arena_gym.agents.policies import LOCAL_PRESET
     from arena_gym.agents.local_server import local_model_unavailable_reason

@@ -50,7 +50,7 @@ def executor_from(args: argparse.Namespace, specs: list[str], policies: list[Any
     """The Ray executor asked for by ``--ray`` / ``--ray-address``, else ``None`` (local)."""
     if not (args.ray or args.ray_address):
         return None
-    from arena_gym.evaluation.distributed import RayExecutor
+    from arena_gym.campaigns.distributed import RayExecutor
 
     return RayExecutor({p.name: spec for spec, p in zip(specs, policies)}, address=args.ray_address,
                        concurrency=args.concurrency)
@@ -72,7 +72,7 @@ def parse_fields(pairs: list[str], option: str = "--set") -> dict[str, Any]:
 
 def load_env(args: argparse.Namespace) -> tuple[MarketData, EnvConfig]:
     """The market and config of ``--env`` with the ``--set`` overrides applied."""
-    from arena_gym.evaluation.arena import with_fields
+    from arena_gym.campaigns.arena_campaign import with_fields
     from arena_gym.presets import env_config, load_env_preset
 
     market, config = load_env_preset(args.env)
@@ -95,7 +95,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan_from(args: argparse.Namespace):
-    from arena_gym.evaluation.arena import ArenaPlan
+    from arena_gym.campaigns.arena_campaign import ArenaPlan
 
     from arena_gym.evaluation.windows import DateWindow
 
@@ -127,7 +127,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     """The leaderboard (or why there is none), failed episodes and where the report is."""
     import textwrap
 
-    from arena_gym.evaluation.report import LEADERBOARD_LEGEND, METRIC_UNITS, format_leaderboard, metric_header
+    from arena_gym.evaluation.evaluation_report import LEADERBOARD_LEGEND, METRIC_UNITS, format_leaderboard, metric_header
 
     print()
     print(textwrap.fill(summary.get("env_line", ""), width=110))

@@ -7,7 +7,7 @@ Example::
 
 The env preset gives the env settings (its ``[market]`` table is not used: the bars come from
 the exchange); rerunning the same command resumes the session and catches up the bars it
-missed. See :mod:`arena_gym.evaluation.paper` and :mod:`arena_gym.data.live`.
+missed. See :mod:`arena_gym.campaigns.paper_trading` and :mod:`arena_gym.data.live`.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace, client=None, clock=None) -> int:
     from pathlib import Path
 
     from arena_gym.data.live import LiveFeed, VenueUnreachable
-    from arena_gym.evaluation.arena import with_fields
-    from arena_gym.evaluation.paper import PaperSession, policies_for
+    from arena_gym.campaigns.arena_campaign import with_fields
+    from arena_gym.campaigns.paper_trading import PaperSession, policies_for
     from arena_gym.presets import env_config, read_env_preset
 
     from .arena import llm_specs

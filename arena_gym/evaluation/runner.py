@@ -26,7 +26,7 @@ Who plays the episodes is an *executor*: an object with ``run(policies, todo, ma
 deliver)`` that plays the episode keys of ``todo`` (policy name -> keys still to play) and calls
 ``deliver(key, seconds, outcome, error)`` as each one finishes, in any order. The runner writes
 the files and the log line of each delivered episode. :class:`LocalExecutor` (the default) plays
-in this process; :class:`~arena_gym.evaluation.distributed.RayExecutor` on a Ray cluster.
+in this process; :class:`~arena_gym.campaigns.distributed.RayExecutor` on a Ray cluster.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
 """
 
 from .market import ReplayMarket, load_replay_market
-from .replay import FEE_SOURCES, MODES, TIMINGS, FeeTier, ReplayResult, replay_trades
-from .report import error_distribution, summary_text, write_report
+from .log_replay import FEE_SOURCES, MODES, TIMINGS, FeeTier, ReplayResult, replay_trades
+from .replay_report import error_distribution, summary_text, write_report
 from .tradelog import LOG_COLUMNS, TradeLogError, load_trade_log, position_ids
 
 __all__ = ["FEE_SOURCES", "FeeTier", "LOG_COLUMNS", "MODES", "ReplayMarket", "ReplayResult", "TIMINGS",

@@ -22,9 +22,9 @@ import pandas as pd
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
-from .report import write_report
-from .runner import evaluate, policy_slug
-from .splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
+from arena_gym.evaluation.evaluation_report import write_report
+from arena_gym.evaluation.runner import evaluate, policy_slug
+from arena_gym.evaluation.splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
 
 #: EnvConfig fields every policy in one evaluation plays alike, so that its episodes compare: the
 #: timing and capital of an episode, the tradable assets, and the settings that limit what a
@@ -131,12 +131,12 @@ def check_comparable(policies: Sequence[Any], config: EnvConfig) -> None:
 @contextlib.contextmanager
 def built_policies(specs: Sequence[str], *, llm_cache_dir: str | Path | None = None,
                    **llm_kwargs: Any) -> Iterator[list[Any]]:
-    """The policies of ``specs`` (see :func:`~.policies.policy_from_spec`, which gets ``llm_kwargs``);
+    """The policies of ``specs`` (see :func:`~.policy_specs.policy_from_spec`, which gets ``llm_kwargs``);
     those holding resources (LLM event loops, the local model server) are closed afterwards.
 
     With ``llm_cache_dir``, each LLM contestant records and replays its calls in ``auto`` mode at
     ``llm_cache_dir/<spec>.jsonl``."""
-    from arena_gym.agents.policies import policy_from_spec
+    from .policy_specs import policy_from_spec
 
     policies: list[Any] = []
     try:
@@ -187,7 +187,7 @@ def run_arena(
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
-        from .windows import DateWindow, daily_windows, left_out_notes, pinned_plan
+        from arena_gym.evaluation.windows import DateWindow, daily_windows, left_out_notes, pinned_plan
 
         dated = [DateWindow.parse(w) for w in plan.date_windows]
         pinned = pinned_plan(market, config, daily_windows(dated) if plan.flat_days else dated)
@@ -203,7 +203,7 @@ def run_arena(
         facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
                  "moved_fields": moved, **(extra or {})}
     if plan.daily:   # steps that cross midnight fail here, before any episode is played
-        from .days import day_bounds
+        from arena_gym.evaluation.days import day_bounds
 
         step = pd.Timedelta(seconds=market.bar_seconds * eval_config.bars_per_decision)
         for window in dated:
@@ -211,7 +211,7 @@ def run_arena(
     played = Path(out_dir) / CONTINUOUS_DIR if plan.daily else out_dir
     results = evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts,
                        progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor)
-    from .significance import evaluation_significance, remove_significance, significance_is_current
+    from arena_gym.evaluation.significance import evaluation_significance, remove_significance, significance_is_current
 
     # the null plays whole episodes: with --daily, those of the continuous runs (their report carries it)
     if n_surrogates > 0 and (results["status"] == "ok").any():
@@ -220,7 +220,7 @@ def run_arena(
     else:
         remove_significance(played)   # no stale table from an earlier run
     if plan.daily:
-        from .days import cut_into_days
+        from arena_gym.evaluation.days import cut_into_days
 
         write_report(played, title=f"{title or 'arena-gym evaluation'} (continuous runs)", n_boot=n_boot)
         days = cut_into_days(played, out_dir)
@@ -233,7 +233,7 @@ def run_arena(
 def trained_ppo(market: MarketData, config: EnvConfig, splits: Splits, folder: str | Path,
                 preset: dict[str, Any], total_timesteps: int | None = None, log=print) -> Path:
     """``folder/best_model.zip``, trained on ``splits.train`` unless the folder already holds it."""
-    from .training import train_ppo
+    from arena_gym.training.ppo_training import train_ppo
 
     model = Path(folder) / "best_model.zip"
     if model.is_file():
@@ -270,8 +270,8 @@ def ppo_against_field(
     when there (see :func:`trained_ppo`); the evaluation is :func:`run_arena` into ``out_dir``.
 
     Args:
-        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), checked before training (see
-            :func:`~.policies.check_spec`), built after it and closed at the end.
+        opponents: policy specs (see :data:`~.policy_specs.SPEC_FORMS`), checked before training (see
+            :func:`~.policy_specs.check_spec`), built after it and closed at the end.
         preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
         n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
@@ -280,8 +280,8 @@ def ppo_against_field(
     Returns:
         :func:`run_arena`'s summary plus ``ppo_model``, the path of the model played.
     """
-    from arena_gym.agents.policies import check_spec
-    from .training import load_policy_preset
+    from .policy_specs import check_spec
+    from arena_gym.training.ppo_training import load_policy_preset
 
     for spec in opponents:   # a typo or a missing key fails now, not after training
         check_spec(spec)

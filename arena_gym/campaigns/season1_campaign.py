@@ -174,12 +174,14 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     baselines (default the five); ``ppo_preset`` is the PPO preset (name, path or dict),
     ``total_timesteps`` overrides its budget and ``ppo_seeds`` are the seeds it is trained with.
     """
-    from .arena import ArenaPlan, run_arena, with_fields
-    from .days import cut_into_days
-    from arena_gym.agents.policies import SB3Policy, policy_from_spec
-    from .report import write_report
-    from .training import load_policy_preset
-    from .windows import DateWindow, pinned_plan
+    from arena_gym.agents.policies import SB3Policy
+    from arena_gym.evaluation.days import cut_into_days
+    from arena_gym.evaluation.evaluation_report import write_report
+    from arena_gym.evaluation.windows import DateWindow, pinned_plan
+    from arena_gym.training.ppo_training import load_policy_preset
+
+    from .arena_campaign import ArenaPlan, run_arena, with_fields
+    from .policy_specs import policy_from_spec
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -244,7 +246,7 @@ def train_ppo_seeds(market: MarketData, config: EnvConfig, cut: str, folder: Pat
                     log: Callable[[str], None] = print) -> dict[str, Path]:
     """Walk-forward PPO once per seed, one after another, into ``folder/seed-<seed>`` (a finished
     seed is reused); returns ``{"ppo-s<seed>": best model path}``."""
-    from .walk_forward import train_walk_forward
+    from arena_gym.training.walk_forward import train_walk_forward
 
     if not seeds:
         raise ValueError("PPO needs at least one seed")
@@ -264,8 +266,8 @@ def exposure_table(full_dir: Path, market: MarketData, start: int) -> pd.DataFra
     steps it played."""
     import json
 
-    from .exposure import exposure_comparison, index_step_returns
-    from .metrics import exposure_from_positions
+    from arena_gym.evaluation.exposure import exposure_comparison, index_step_returns
+    from arena_gym.evaluation.metrics import exposure_from_positions
 
     capital = float(json.loads((full_dir / "config.json").read_text())["env"]["initial_capital"])
     steps = pd.read_parquet(full_dir / "steps.parquet")
@@ -312,7 +314,7 @@ def ppo_seed_table(table: pd.DataFrame, ppo_models: dict[str, Path]) -> pd.DataF
 def window_index_return(market: MarketData, start: int, config: EnvConfig) -> float:
     """The equal-weight index's return over the window after bar ``start`` (hourly rebalanced,
     before costs), in %."""
-    from .exposure import index_step_returns
+    from arena_gym.evaluation.exposure import index_step_returns
 
     bars = np.arange(start, start + config.episode_length * config.bars_per_decision + 1)
     return 100.0 * float(np.prod(1.0 + index_step_returns(market.close, bars)) - 1.0)
@@ -335,7 +337,7 @@ def buy_and_hold_check(table: pd.DataFrame, market: MarketData, start: int, conf
 def daily_compounding_check(returns: pd.DataFrame, table: pd.DataFrame) -> dict[str, float]:
     """The largest gap, over contestants, between the compounded daily returns and the
     full-window return (percentage points)."""
-    from .days import compounded
+    from arena_gym.evaluation.days import compounded
 
     days = compounded(returns[returns["seed"] == returns["seed"].min()]).droplevel("seed")
     gap = (days - table["return %"].reindex(days.index)).abs()
@@ -349,7 +351,7 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
     nearest contest record that covers it (:mod:`.season1_recorded`)."""
     from arena_gym.agents.recorded import AS_TRADED, ON_BARS, recorded_policies
     from .season1_recorded import carry_every_entry, position_leverage
-    from .windows import pinned_plan
+    from arena_gym.evaluation.windows import pinned_plan
 
     plan = pinned_plan(market, config, [window])
     leverage = carry_every_entry(trade_log, position_leverage(trade_log, records, market, FALLBACK_LEVERAGE), market,
@@ -366,7 +368,7 @@ def _recorded_against_contest(recorded, trade_log, market, config, window, data,
     from arena_gym.agents.recorded import ON_BARS, outcome_summary
     from .season1_recorded import (contest_curves, difference_causes, discrepancies, finer_on_bars, leverage_sources,
                                    play_recorded, versus_contest)
-    from .windows import pinned_plan
+    from arena_gym.evaluation.windows import pinned_plan
 
     plan = pinned_plan(market, config, [window])
     played = play_recorded(recorded, market, plan.config, plan)
@@ -413,7 +415,7 @@ def significance_columns(significance: pd.DataFrame | None) -> pd.DataFrame:
 
 def significance_text(full: dict[str, Any]) -> list[str]:
     """The "could it be chance?" section of the printout, with how it was computed."""
-    from .significance import format_significance
+    from arena_gym.evaluation.significance import format_significance
 
     table = full.get("significance")
     if table is None or table.empty:
@@ -475,7 +477,7 @@ def daily_text(facts: dict[str, Any]) -> list[str]:
 
 def season_text(result: dict[str, Any]) -> str:
     """Everything the command prints, as Markdown."""
-    from .report import format_leaderboard
+    from arena_gym.evaluation.evaluation_report import format_leaderboard
 
     f = result["facts"]
     parts = [f"# Alpha Arena Season 1 on the record: {f['window']} UTC",

@@ -72,7 +72,7 @@ from arena_gym.venue import asset_specs, load_rules
 from arena_gym.market.data import MarketData
 from arena_gym.row_buffer import RowBuffer
 
-from .runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
+from arena_gym.evaluation.runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
                      market_summary, policy_seed)
 
 BARS_NAME = "bars.npz"
@@ -256,7 +256,7 @@ class BarStore:
 def policies_for(specs: Sequence[str], out_dir: str | Path):
     """The policies of ``specs`` (see :func:`~.arena.built_policies`), each LLM contestant with
     its response cache in ``auto`` mode at ``out_dir/llm-cache/<spec>.jsonl``; closed afterwards."""
-    from .arena import built_policies
+    from .arena_campaign import built_policies
 
     return built_policies(specs, llm_cache_dir=Path(out_dir) / "llm-cache")
 
@@ -303,7 +303,7 @@ class PaperSession:
     def __init__(self, feed: LiveFeed, policies: Sequence[Any], config: EnvConfig, out_dir: str | Path, *,
                  history_bars: int = 500, seed: int = 0, status: Callable[[str], None] | None = None,
                  log: Callable[[str], None] | None = None, outputs_every_s: float = 60.0) -> None:
-        from .arena import shared_config
+        from .arena_campaign import shared_config
 
         names = [p.name for p in policies]
         if len(set(names)) != len(names):

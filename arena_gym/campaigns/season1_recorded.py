@@ -116,7 +116,7 @@ def carry_every_entry(log: pd.DataFrame, leverage: dict[int, tuple[float, str, f
     get the least common leverage (each at most the highest it survives) that frees the missing
     collateral plus 5 %. Rounds stop when no entry is short or after ``rounds``."""
     from arena_gym.agents.recorded import recorded_policies
-    from .runner import EpisodeKey, play_episode
+    from arena_gym.evaluation.runner import EpisodeKey, play_episode
 
     leverage = dict(leverage)
     for _ in range(rounds):
@@ -188,7 +188,7 @@ def play_recorded(policies: Sequence[Any], market, config, plan) -> dict[str, pd
     """Play every recorded policy once over the window; returns ``outcomes``, ``compared`` (per
     position), ``totals`` (per policy: net PnL before funding, funding, $) and ``curves``
     (per policy and bar: cumulative realized net PnL before funding)."""
-    from .runner import EpisodeKey, play_episode
+    from arena_gym.evaluation.runner import EpisodeKey, play_episode
 
     outcomes, compared, totals, curves = [], [], [], []
     for policy in policies:
@@ -300,7 +300,7 @@ def finer_on_bars(policies: Sequence[Any], data: Path, window: str, config, log:
     market (:data:`FINER`, a sibling folder of the data folder), played on those bars."""
     from arena_gym.replay.market import load_replay_market
     from dataclasses import replace
-    from .windows import pinned_plan
+    from arena_gym.evaluation.windows import pinned_plan
 
     folder = Path(data).resolve().parent / FINER[0]
     if not folder.is_dir():

@@ -41,8 +41,8 @@ from arena_gym.market.data import MarketData
 from arena_gym.preset_files import policies_dir, preset_names, preset_path, read_toml
 
 from arena_gym.agents.policies import SB3Policy, model_config_path
-from .runner import EpisodeKey, market_summary, play_episode
-from .splits import Splits, evaluation_windows, split_config
+from arena_gym.evaluation.runner import EpisodeKey, market_summary, play_episode
+from arena_gym.evaluation.splits import Splits, evaluation_windows, split_config
 
 #: EnvConfig fields that shape a model's observations and actions; saved with the model and
 #: applied when it is evaluated.

@@ -1,5 +1,5 @@
 """Season 1's ``report.html``: one self-contained page (tables rendered with their units, plots
-embedded as PNG) of what :func:`arena_gym.evaluation.season1.run_season1` found.
+embedded as PNG) of what :func:`arena_gym.campaigns.season1_campaign.run_season1` found.
 
 Sections: the full-window table (recorded LLMs as traded beside on bars), whether each result
 could be chance (the full window's significance table and null histograms, :mod:`.significance`),
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import PAGE_STYLE, html_table, png_tag, format_leaderboard
+from arena_gym.evaluation.evaluation_report import PAGE_STYLE, html_table, png_tag, format_leaderboard
 
 #: Line styles cycled per colour, so that no two contestants share colour and style.
 LINE_STYLES = ("-", "--", ":", "-.")
@@ -152,7 +152,7 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     sections += [f"<p class='note'>{html.escape(n)}</p>" for n in f.get("metric_notes", [])]
     significance = result.get("full", {}).get("significance")
     if significance is not None and not significance.empty:
-        from .significance import SIGNIFICANCE_LEGEND, display_table
+        from arena_gym.evaluation.significance import SIGNIFICANCE_LEGEND, display_table
 
         sections += ["<h2>Could it be chance? (full window)</h2>", shown(display_table(significance), index=True),
                      f"<p class='note'>{html.escape(SIGNIFICANCE_LEGEND)}</p>",
