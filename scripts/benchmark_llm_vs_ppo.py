@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from arena_gym.cli.arena import llm_specs
+from arena_gym.cli.evaluation_options import llm_specs
 from arena_gym.cli.evaluation_options import parse_seeds, print_summary
 from arena_gym.campaigns.arena_campaign import ArenaPlan, head_to_head, ppo_against_field, with_fields
 from arena_gym.agents.baselines import BASELINES

@@ -8,7 +8,7 @@ from importlib.util import find_spec
 import pytest
 
 from arena_gym.cli import main
-from arena_gym.cli.arena import llm_specs
+from arena_gym.cli.evaluation_options import llm_specs
 
 pytestmark = pytest.mark.skipif(find_spec("litellm") is None, reason="needs the llm extra (litellm)")
 

@@ -217,6 +217,45 @@ class LLMTrader:
             self._server = None
 
 
+def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
+    """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
+
+    A hosted model can run when litellm routes it and finds its provider key in the environment
+    (see :func:`~arena_gym.agents.llm_policy.configuration_problem`). The local model can run when
+    ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
+    decision on a small machine). The offline ``mock`` preset is left out: it always holds.
+    """
+    from importlib.util import find_spec
+
+    from .local_server import local_model_unavailable_reason
+    from .profiles import available_profiles, load_profile
+
+    status: dict[str, str | None] = {}
+    for name in available_profiles():
+        if name == "mock":
+            continue
+        if name == LOCAL_PRESET:
+            reason = local_model_unavailable_reason()
+            status[name] = reason if reason is not None else (
+                None if include_local else f"slow on a CPU: name it to add it (--llm {LOCAL_PRESET})")
+            continue
+        if find_spec("litellm") is None:
+            status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
+            continue
+        from .llm_policy import configuration_problem, missing_keys
+
+        profile = load_profile(name)
+        problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
+        missing = missing_keys(profile.model, profile.api_base) if problem is not None else []
+        status[name] = f"{' or '.join(missing)} not set" if missing else problem
+    return status
+
+
+def available_llm_presets(include_local: bool = False) -> list[str]:
+    """The LLM presets :func:`llm_preset_status` finds runnable here."""
+    return [name for name, reason in llm_preset_status(include_local).items() if reason is None]
+
+
 def _to_stderr(line: str) -> None:
     import sys
 

@@ -1,11 +1,9 @@
 """One call from an env preset and a list of policies to a finished, reported evaluation.
 
 :func:`run_arena` cuts the market into time splits, draws the evaluation windows of one split,
-plays every policy on every window and seed (resumably, see :mod:`.runner`) and writes the
-report (see :mod:`.report`). :func:`ppo_against_field` trains PPO (or reuses it) and runs it
-against other policies that way. :func:`available_llm_presets` lists the LLM presets that can run
-here: those whose provider key is set in the environment, and the local model when its extra
-is installed.
+plays every policy on every window and seed (resumably, see :mod:`arena_gym.evaluation.runner`) and writes the
+report (see :mod:`arena_gym.evaluation.evaluation_report`). :func:`ppo_against_field` trains
+PPO (or reuses it) and runs it against other policies that way.
 """
 
 from __future__ import annotations
@@ -313,47 +311,6 @@ def splits_for(market: MarketData, config: EnvConfig, plan: ArenaPlan = ArenaPla
 def with_fields(config: EnvConfig, fields: dict[str, Any]) -> EnvConfig:
     """``config`` with fields replaced (TOML/JSON lists become tuples)."""
     return replace(config, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
-
-
-def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
-    """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
-
-    A hosted model can run when litellm routes it and finds its provider key in the environment
-    (see :func:`~arena_gym.agents.llm_policy.configuration_problem`). The local model can run when
-    ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
-    decision on a small machine). The offline ``mock`` preset is left out: it always holds.
-    """
-    from importlib.util import find_spec
-
-    from arena_gym.agents.local_server import local_model_unavailable_reason
-    from arena_gym.agents.profiles import available_profiles, load_profile
-
-    from arena_gym.agents.policies import LOCAL_PRESET
-
-    status: dict[str, str | None] = {}
-    for name in available_profiles():
-        if name == "mock":
-            continue
-        if name == LOCAL_PRESET:
-            reason = local_model_unavailable_reason()
-            status[name] = reason if reason is not None else (
-                None if include_local else f"slow on a CPU: name it to add it (--llm {LOCAL_PRESET})")
-            continue
-        if find_spec("litellm") is None:
-            status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
-            continue
-        from arena_gym.agents.llm_policy import configuration_problem, missing_keys
-
-        profile = load_profile(name)
-        problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
-        missing = missing_keys(profile.model, profile.api_base) if problem is not None else []
-        status[name] = f"{' or '.join(missing)} not set" if missing else problem
-    return status
-
-
-def available_llm_presets(include_local: bool = False) -> list[str]:
-    """The LLM presets :func:`llm_preset_status` finds runnable here."""
-    return [name for name, reason in llm_preset_status(include_local).items() if reason is None]
 
 
 def head_to_head(results: pd.DataFrame, policy: str, others: Sequence[str], score: str = "total_return") -> pd.DataFrame:
