@@ -5,6 +5,10 @@
   mode (recorded prices) or ``bars`` mode (the simulator's fill model);
 * :func:`write_report`: CSV tables, a text and HTML summary and plots of a :class:`ReplayResult`;
 * :func:`load_replay_market`: the market to replay on, from a file, a folder or the cache.
+
+The replay itself is :mod:`arena_gym.replay.log_replay`, its tables and plots
+:mod:`arena_gym.replay.replay_report`. Arrows: reads the exchange, the market, the venue and
+the data loaders; the recorded agents and the campaigns read it.
 """
 
 from .market import ReplayMarket, load_replay_market
