@@ -37,7 +37,7 @@ MOVED: dict[str, str | tuple[str, ...]] = {
     "arena_gym.evaluation.training": "arena_gym.training.ppo_training",
     "arena_gym.evaluation.walk_forward": "arena_gym.training.walk_forward",
     "arena_gym.evaluation.sweep": "arena_gym.training.ppo_sweep",
-    "arena_gym.evaluation.arena": "arena_gym.campaigns.arena_campaign",
+    "arena_gym.evaluation.arena": ("arena_gym.campaigns.arena_campaign", "arena_gym.agents.policies"),
     "arena_gym.evaluation.season1": "arena_gym.campaigns.season1_campaign",
     "arena_gym.evaluation.season1_recorded": "arena_gym.campaigns.season1_recorded",
     "arena_gym.evaluation.season1_report": "arena_gym.campaigns.season1_report",

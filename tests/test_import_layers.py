@@ -145,7 +145,7 @@ def test_imports_go_down_the_layers_only():
                                       ("arena_gym.exchange.formulas", "arena_gym.venue.formulas"),
                                       ("arena_gym.llm.parse", "arena_gym.protocol.parse"),
                                       ("arena_gym.llm.policy", "arena_gym.agents.llm_policy"),
-                                      ("arena_gym.evaluation.arena", "arena_gym.campaigns.arena_campaign"),
+                                      ("arena_gym.evaluation.season1", "arena_gym.campaigns.season1_campaign"),
                                       ("arena_gym.evaluation.training", "arena_gym.training.ppo_training"),
                                       ("arena_gym.replay.replay", "arena_gym.replay.log_replay")])
 def test_an_old_module_path_still_imports_with_a_deprecation_warning(old, new):
