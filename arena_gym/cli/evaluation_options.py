@@ -12,14 +12,16 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
 
-def add_env_options(parser: argparse.ArgumentParser, default_env: str = "synthetic") -> None:
-    """``--env`` (a preset) and ``--set`` (field overrides); :func:`load_env` and
-    :func:`env_config_of` read them."""
+def add_env_options(parser: argparse.ArgumentParser, default_env: str = "synthetic", env_note: str = "",
+                    set_note: str = "") -> None:
+    """``--env`` (a preset) and ``--set`` (field overrides); :func:`load_env`, :func:`env_config_of`
+    and :func:`parse_fields` read them. ``env_note`` and ``set_note`` add what a command needs
+    of them to their help."""
     parser.add_argument("--env", default=default_env,
-                        help=f"env preset name under envs/ or a TOML path (default {default_env})")
+                        help=f"env preset name under envs/ or a TOML path{env_note} (default {default_env})")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EnvConfig field, e.g. --set episode_length=84 (value read as JSON, "
-                             "else as text); repeatable")
+                             f"else as text){set_note}; repeatable")
 
 
 def add_contestant_options(parser: argparse.ArgumentParser, all_baselines: bool, sweeps: bool = False) -> None:
