@@ -13,7 +13,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.env import PerpTradingEnv
 from arena_gym.env.recorded_fills import RecordedFills, RecordedOrder
 from arena_gym.agents.recorded import (AS_TRADED, ON_BARS, RECORDED_ENV, compare_with_log, outcome_summary,
-                                           recorded_policies)
+                                      recorded_policies)
 from arena_gym.evaluation.runner import EpisodeKey, evaluate, make_env, play_episode
 from arena_gym.evaluation.windows import pinned_plan
 from arena_gym.market import MarketData

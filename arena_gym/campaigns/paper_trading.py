@@ -68,12 +68,11 @@ import pandas as pd
 
 from arena_gym.data.live import Bars, FeedEvent, LiveFeed
 from arena_gym.env.config import EnvConfig
-from arena_gym.venue import asset_specs, load_rules
+from arena_gym.evaluation.runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
+                                         market_summary, policy_seed)
 from arena_gym.market.data import MarketData
 from arena_gym.row_buffer import RowBuffer
-
-from arena_gym.evaluation.runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
-                     market_summary, policy_seed)
+from arena_gym.venue import asset_specs, load_rules
 
 BARS_NAME = "bars.npz"
 LIVE_BARS_NAME = "live_bars.jsonl"
