@@ -42,7 +42,7 @@ class ArenaPlan:
     run and ranks its UTC days, the day-by-day segments of that run (positions carried across
     midnight, partial days kept; see :mod:`.days`). ``flat_days`` instead plays every whole UTC
     day inside them as its own episode starting flat with the initial capital (partial days
-    left out, see :mod:`.windows`).
+    left out, see :mod:`arena_gym.evaluation.windows`).
     """
 
     split: str = "test"
@@ -176,10 +176,10 @@ def run_arena(
 
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
     ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
-    ``moved_fields``. ``executor`` plays the episodes (see :func:`~.runner.evaluate`; default: in
+    ``moved_fields``. ``executor`` plays the episodes (see :func:`~arena_gym.evaluation.runner.evaluate`; default: in
     this process).
 
-    Before the report, :func:`~.significance.evaluation_significance` tests every policy's result
+    Before the report, :func:`~arena_gym.evaluation.significance.evaluation_significance` tests every policy's result
     against chance (``n_surrogates`` random-entry surrogates per episode; 0 skips it) and the
     report carries the table (kept as it is when a rerun played nothing new).
     """
@@ -270,7 +270,7 @@ def ppo_against_field(
     Args:
         opponents: policy specs (see :data:`~.policy_specs.SPEC_FORMS`), checked before training (see
             :func:`~.policy_specs.check_spec`), built after it and closed at the end.
-        preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
+        preset: a PPO preset as read by :func:`~arena_gym.training.ppo_training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
         n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
         log: receives the progress lines.

@@ -253,7 +253,7 @@ class BarStore:
 
 # ---------------------------------------------------------------------- contestants
 def policies_for(specs: Sequence[str], out_dir: str | Path):
-    """The policies of ``specs`` (see :func:`~.arena.built_policies`), each LLM contestant with
+    """The policies of ``specs`` (see :func:`~.arena_campaign.built_policies`), each LLM contestant with
     its response cache in ``auto`` mode at ``out_dir/llm-cache/<spec>.jsonl``; closed afterwards."""
     from .arena_campaign import built_policies
 

@@ -6,11 +6,11 @@ schedule, isolated margin, $10,000, house rules) on the same real 1-hour bars (B
 which tracks Hyperliquid's prices within about 0.05-0.1 %), offline:
 
 * the **recorded LLMs**, each twice: the contest's trade log played back through ``env.step``
-  (:mod:`.recorded`) **as traded** (every fill at its recorded price and time) and **on bars**
+  (:mod:`arena_gym.agents.recorded`) **as traded** (every fill at its recorded price and time) and **on bars**
   (the contest's JSON decision, filled at the next open like every other contestant), each
   position at the leverage of the nearest contest record that covers it
   (:mod:`.season1_recorded`; the log itself carries a placeholder leverage of 1);
-* **PPO**, trained and validated only on bars before the window (:mod:`.walk_forward`, preset
+* **PPO**, trained and validated only on bars before the window (:mod:`arena_gym.training.walk_forward`, preset
   ``policies/ppo-season1.toml``), under the same env, once per seed of :data:`PPO_SEEDS` (one
   after another, one thread each): each seed is its own contestant (``ppo-s<seed>``) and the
   seeds' mean is reported with a t-interval over seeds;
@@ -80,7 +80,7 @@ COMMON_LOG_NOTE = ("The log holds closed trades only: positions still open when 
                    "are not in it")
 #: Seeds PPO is trained with, each its own contestant ``ppo-s<seed>``.
 PPO_SEEDS = (0, 1, 2, 3, 4)
-#: Exposure columns of the table (:func:`~.exposure.exposure_comparison`): (key, header, scale).
+#: Exposure columns of the table (:func:`~arena_gym.evaluation.exposure.exposure_comparison`): (key, header, scale).
 EXPOSURE_COLUMNS = (("peak_exposure", "peak exposure x equity", 1.0), ("beta", "beta to EW index", 1.0),
                     ("alpha", "alpha % (return - beta x EW index)", 100.0),
                     ("index_at_avg_exposure", "EW index at own avg exposure %", 100.0),

@@ -12,7 +12,7 @@ position closed (the first that counts it), floored to an integer (a leverage is
 Where that leverage would have the position liquidated on the bars before its recorded exit
 (which the contest did not do), it is lowered to the highest leverage the position survives;
 where the account's free collateral cannot carry the recorded size at it, the policy raises it to
-the least that does, never above that survival bound (:class:`~.recorded.RecordedPolicy`).
+the least that does, never above that survival bound (:class:`~arena_gym.agents.recorded.RecordedPolicy`).
 
 A *discrepancy* is a position the simulator scaled, refused or closed (liquidation, stop) where
 the contest held it to its recorded exit at full size: listed with its cause and its full-size

@@ -31,7 +31,7 @@ zero returns when it did not (never trading, its equity does not move).
 
 :func:`evaluation_significance` does all of it for an evaluation folder of
 :func:`~.runner.evaluate` and writes ``significance.csv``, ``significance.json`` and
-``null_distributions.parquet`` there, which :func:`~.report.write_report` shows.
+``null_distributions.parquet`` there, which :func:`~.evaluation_report.write_report` shows.
 """
 
 from __future__ import annotations

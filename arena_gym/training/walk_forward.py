@@ -62,7 +62,7 @@ def walk_forward_splits(market: MarketData, cut, validation_days: float = 30.0, 
 def train_walk_forward(market: MarketData, config: EnvConfig, cut, out_dir: str | Path,
                        preset: str | Path | dict[str, Any] = "ppo", *, validation_days: float = 30.0,
                        total_timesteps: int | None = None, log: Callable[[str], None] | None = print) -> Path:
-    """Train PPO (:func:`~.training.train_ppo`) on the bars before ``cut``; reuse
+    """Train PPO (:func:`~.ppo_training.train_ppo`) on the bars before ``cut``; reuse
     ``out_dir/best_model.zip`` when a finished training left it (the final ``model.zip`` is
     written last: an interrupted training starts over). Returns the model path."""
     from .ppo_training import train_ppo
