@@ -5,8 +5,10 @@ Gymnasium. Heavy optional libraries (stable-baselines3, litellm, ccxt) are impor
 modules that need them.
 """
 
+from . import deprecated_paths
 from .registration import register_envs
 
 __version__ = "0.1.0"
 
+deprecated_paths.install()
 register_envs()

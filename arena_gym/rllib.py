@@ -41,7 +41,7 @@ def env_creator(env_config: dict[str, Any] | None = None) -> PerpTradingEnv:
         raise ValueError(f"env_config: unknown keys {unknown}; use 'preset' and EnvConfig fields")
     if preset is None:
         return PerpTradingEnv(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
-    from arena_gym.evaluation.arena import with_fields
+    from arena_gym.campaigns.arena_campaign import with_fields
     from arena_gym.presets import load_env_preset
 
     market, config = load_env_preset(preset)

@@ -5,7 +5,7 @@ Usage (from the repository root, in the project's environment)::
     python scripts/bench_paper.py                 # 10,000 live bars
     python scripts/bench_paper.py --bars 2000 --out runs/bench-paper
 
-Runs :class:`~arena_gym.evaluation.paper.PaperSession` as ``arena-gym paper`` does (the
+Runs :class:`~arena_gym.campaigns.paper_trading.PaperSession` as ``arena-gym paper`` does (the
 ``alpha-arena-s1`` env preset, 500 history bars, 5-minute bars of BTC, ETH and SOL) with three
 contestants: the ``ema_momentum`` and ``random`` baselines and a mock LLM that sees the contest
 prompt (rendered at every decision) and answers at once with the ``mock`` LLM preset's fixed
@@ -59,8 +59,8 @@ def main() -> int:
     from arena_gym.data import Backoff
     from arena_gym.data.live import LiveFeed
     from arena_gym.data.symbols import to_millis
-    from arena_gym.evaluation.paper import PaperSession, policies_for
-    from arena_gym.evaluation.policies import CallablePolicy, LLMTrader
+    from arena_gym.campaigns.paper_trading import PaperSession, policies_for
+    from arena_gym.agents.policies import CallablePolicy, LLMTrader
     from arena_gym.presets import env_config, read_env_preset
     from ccxt_venues import FakeClock, FakeHyperliquid, OnFakeClock, hyperliquid_client
 

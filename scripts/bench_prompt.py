@@ -17,7 +17,7 @@ import argparse
 import statistics
 import time
 
-from arena_gym.llm.prompt import AccountView, PositionView, PromptRenderer
+from arena_gym.protocol.prompt import AccountView, PositionView, PromptRenderer
 from arena_gym.market.indicators import WARMUP_BARS
 from arena_gym.market.synthetic import synthetic_market
 

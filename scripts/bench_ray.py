@@ -34,7 +34,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def plan(args):
-    from arena_gym.evaluation.arena import ArenaPlan, splits_for
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, splits_for
     from arena_gym.evaluation.splits import evaluation_windows, split_config
     from arena_gym.presets import load_env_preset
 
@@ -46,7 +46,7 @@ def plan(args):
 
 
 def timed_evaluation(market, config, windows, seeds, executor=None) -> tuple[float, int]:
-    from arena_gym.evaluation.arena import built_policies
+    from arena_gym.campaigns.arena_campaign import built_policies
     from arena_gym.evaluation.runner import evaluate
 
     specs = ["random", "ema_momentum", "buy_and_hold", "funding_carry"]
@@ -63,7 +63,7 @@ def timed_evaluation(market, config, windows, seeds, executor=None) -> tuple[flo
 def ray_run(num_cpus: int, market, config, windows, seeds, n_empty: int) -> dict[str, float]:
     import ray
 
-    from arena_gym.evaluation.distributed import RayExecutor
+    from arena_gym.campaigns.distributed import RayExecutor
 
     t0 = time.perf_counter()
     ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR")
@@ -86,7 +86,7 @@ def ray_run(num_cpus: int, market, config, windows, seeds, n_empty: int) -> dict
 
 def llm_episode_cpu_seconds() -> float:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from arena_gym.evaluation.arena import built_policies
+    from arena_gym.campaigns.arena_campaign import built_policies
     from arena_gym.evaluation.runner import EpisodeKey, play_episode
     from arena_gym.presets import load_env_preset
 
@@ -98,8 +98,8 @@ def llm_episode_cpu_seconds() -> float:
 
 
 def ppo_timesteps_per_second(timesteps: int) -> tuple[float, int]:
-    from arena_gym.evaluation.arena import splits_for, with_fields
-    from arena_gym.evaluation.training import load_policy_preset, train_ppo
+    from arena_gym.campaigns.arena_campaign import splits_for, with_fields
+    from arena_gym.training.ppo_training import load_policy_preset, train_ppo
     from arena_gym.presets import load_env_preset
 
     market, config = load_env_preset("synthetic")

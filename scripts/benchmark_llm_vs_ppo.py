@@ -23,12 +23,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from arena_gym.cli.arena import llm_specs
+from arena_gym.cli.evaluation_options import llm_specs
 from arena_gym.cli.evaluation_options import parse_seeds, print_summary
-from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field, with_fields
-from arena_gym.evaluation.baselines import BASELINES
-from arena_gym.evaluation.report import format_head_to_head
-from arena_gym.evaluation.training import load_policy_preset
+from arena_gym.campaigns.arena_campaign import ArenaPlan, head_to_head, ppo_against_field, with_fields
+from arena_gym.agents.baselines import BASELINES
+from arena_gym.evaluation.evaluation_report import format_head_to_head
+from arena_gym.training.ppo_training import load_policy_preset
 from arena_gym.presets import load_env_preset, load_market
 from arena_gym.registration import CONTEST_COINS
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from arena_gym.env import PerpTradingEnv
-from arena_gym.evaluation.baselines import BASELINES, BuyAndHold, EMAMomentum, FundingCarry, HoldCash, RandomWeights, make_baseline
+from arena_gym.agents.baselines import BASELINES, BuyAndHold, EMAMomentum, FundingCarry, HoldCash, RandomWeights, make_baseline
 from arena_gym.market.indicators import WARMUP_BARS
 from markets import bars_market, flat_bars, random_market
 

@@ -101,7 +101,7 @@ def run_episode(argv, capsys) -> dict:
 
 
 def test_episode_plays_the_harness_episode_from_the_given_start(capsys):
-    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.campaigns.policy_specs import policy_from_spec
     from arena_gym.evaluation.runner import EpisodeKey, play_episode
     from arena_gym.presets import load_env_preset
 

@@ -12,8 +12,8 @@ import pytest
 
 from arena_gym import cli
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.arena import CONTINUOUS_DIR, ArenaPlan, run_arena
-from arena_gym.evaluation.baselines import BuyAndHold, EMAMomentum, HoldCash, RandomWeights
+from arena_gym.campaigns.arena_campaign import CONTINUOUS_DIR, ArenaPlan, run_arena
+from arena_gym.agents.baselines import BuyAndHold, EMAMomentum, HoldCash, RandomWeights
 from arena_gym.evaluation.days import DAILY_RETURNS_NAME, compounded
 from arena_gym.evaluation.runner import load_results
 from arena_gym.market.synthetic import synthetic_market

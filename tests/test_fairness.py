@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.arena import ArenaPlan, run_arena, shared_config
-from arena_gym.evaluation.baselines import make_baseline
-from arena_gym.evaluation.policies import CallablePolicy
+from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena, shared_config
+from arena_gym.agents.baselines import make_baseline
+from arena_gym.agents.policies import CallablePolicy
 
 from markets import random_market
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from arena_gym.exchange import Exchange, Orders
-from arena_gym.exchange.rules import FeeTier, load_rules
+from arena_gym.venue import FeeTier, load_rules
 from arena_gym.market import MarketData
 from arena_gym.replay import replay_trades
 

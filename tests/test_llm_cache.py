@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from arena_gym.llm.cache import ResponseCache, canonical_json, request_key
-from arena_gym.llm.response import LLMResponse
+from arena_gym.agents.response_cache import ResponseCache, canonical_json, request_key
+from arena_gym.agents.response import LLMResponse
 
 REQUEST = {"model": "openai/gpt-5", "messages": [{"role": "user", "content": "BTC 104,000 é"}],
            "params": {"max_tokens": 100, "temperature": 0.0}}

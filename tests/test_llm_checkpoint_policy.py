@@ -45,7 +45,7 @@ def tiny_model(tmp_path_factory):
 
 
 def test_checkpoint_answers_like_any_llm_contestant(tiny_model):
-    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.campaigns.policy_specs import policy_from_spec
     from arena_gym.openenv.environment import ArenaEnvironment
 
     policy = policy_from_spec(f"tiny=llm-local:{tiny_model}")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from arena_gym.exchange.orders import OrderFlag
-from arena_gym.llm import CoinDecision, Fallback, ParsedDecision, Signal, decode_decisions, parse_decision
+from arena_gym.protocol import CoinDecision, Fallback, ParsedDecision, Signal, decode_decisions, parse_decision
 
 CONTEST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alpha-arena-s1"
 SYMBOLS = ("BTC", "ETH", "SOL")

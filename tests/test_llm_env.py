@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from arena_gym.env import PerpTradingEnv
-from arena_gym.llm.budget import Budget
-from arena_gym.llm.policy import LLMPolicy, import_litellm
-from arena_gym.llm.profiles import ModelProfile, Price
-from arena_gym.llm.response import LLMResponse
+from arena_gym.agents.budget import Budget
+from arena_gym.agents.llm_policy import LLMPolicy, import_litellm
+from arena_gym.agents.profiles import ModelProfile, Price
+from arena_gym.agents.response import LLMResponse
 from arena_gym.market import synthetic_market
 
 ENTRY = {"BTC": {"coin": "BTC", "signal": "buy_to_enter", "quantity": 0.02, "leverage": 10,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arena_gym.exchange.orders import OrderFlag
-from arena_gym.llm import (
+from arena_gym.protocol import (
     FALLBACK_REASONS,
     MAX_TEXT_FIELD_CHARS,
     WHOLE_OUTPUT_REASONS,
@@ -25,7 +25,7 @@ from arena_gym.llm import (
     decode_decisions,
     parse_decision,
 )
-from arena_gym.llm.decision import MAX_DETAIL_CHARS
+from arena_gym.protocol.decision import MAX_DETAIL_CHARS
 
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from arena_gym.llm.budget import Budget
-from arena_gym.llm.policy import Backoff, LLMConfigurationError, LLMPolicy, run_many
-from arena_gym.llm.profiles import ModelProfile, Price
+from arena_gym.agents.budget import Budget
+from arena_gym.agents.llm_policy import Backoff, LLMConfigurationError, LLMPolicy, run_many
+from arena_gym.agents.profiles import ModelProfile, Price
 
 MODEL = "openai/stub-model"
 

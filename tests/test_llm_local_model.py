@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from arena_gym.llm.local_server import LocalModelServer, local_model_path, local_model_unavailable_reason
-from arena_gym.llm.policy import LLMPolicy, run_many
-from arena_gym.llm.schema import DECISION_SIGNALS
+from arena_gym.agents.local_server import LocalModelServer, local_model_path, local_model_unavailable_reason
+from arena_gym.agents.llm_policy import LLMPolicy, run_many
+from arena_gym.protocol.schema import DECISION_SIGNALS
 
 pytestmark = [
     pytest.mark.realmodel,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arena_gym.llm import (
+from arena_gym.protocol import (
     FALLBACK_REASONS,
     MAX_TEXT_FIELD_CHARS,
     CoinDecision,
@@ -19,7 +19,7 @@ from arena_gym.llm import (
     fallback_counts,
     parse_decision,
 )
-from arena_gym.llm.response import LLMResponse, error_response
+from arena_gym.agents.response import LLMResponse, error_response
 
 CONTEST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alpha-arena-s1"
 COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")

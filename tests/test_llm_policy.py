@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from arena_gym.llm.budget import Budget
-from arena_gym.llm.policy import (
+from arena_gym.agents.budget import Budget
+from arena_gym.agents.llm_policy import (
     CONFIGURATION_ERRORS,
     Backoff,
     LLMConfigurationError,
@@ -27,8 +27,8 @@ from arena_gym.llm.policy import (
     import_litellm,
     run_many,
 )
-from arena_gym.llm.profiles import ModelProfile, Price, available_profiles, load_profile
-from arena_gym.llm.response import ERROR_CODES, LLMResponse, error_response
+from arena_gym.agents.profiles import ModelProfile, Price, available_profiles, load_profile
+from arena_gym.agents.response import ERROR_CODES, LLMResponse, error_response
 from arena_gym.preset_files import POLICIES_ENV_VAR
 
 litellm = import_litellm()
@@ -537,7 +537,7 @@ def test_error_response_rejects_unknown_codes():
 
 
 def test_decision_schema_pins_each_coin_and_rejects_bad_coin_lists():
-    from arena_gym.llm.schema import decision_json_schema
+    from arena_gym.protocol.schema import decision_json_schema
 
     schema = decision_json_schema(["BTC", "DOGE"])
     assert schema["required"] == ["BTC", "DOGE"] and schema["additionalProperties"] is False

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arena_gym.llm.decision import fallback_counts
-from arena_gym.llm.parse import parse_decision
+from arena_gym.protocol.decision import fallback_counts
+from arena_gym.protocol.parse import parse_decision
 
 COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
 

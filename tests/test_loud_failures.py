@@ -8,7 +8,7 @@ from importlib.util import find_spec
 import pytest
 
 from arena_gym.cli import main
-from arena_gym.cli.arena import llm_specs
+from arena_gym.cli.evaluation_options import llm_specs
 
 pytestmark = pytest.mark.skipif(find_spec("litellm") is None, reason="needs the llm extra (litellm)")
 
@@ -118,8 +118,8 @@ def test_a_rejected_key_fails_every_episode_loudly_and_the_command_exit_code_say
 
     from arena_gym.cli.evaluation_options import exit_code
     from arena_gym.env.config import EnvConfig
-    from arena_gym.evaluation.arena import ArenaPlan, run_arena
-    from arena_gym.evaluation.policies import LLMTrader
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena
+    from arena_gym.agents.policies import LLMTrader
     from markets import random_market
 
     stub = StubServer()

@@ -18,8 +18,8 @@ SOURCE_FILES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "arena
 PROBE = """
 import json
 from arena_gym.env import PerpTradingEnv
-from arena_gym.exchange.rules import available_rules
-from arena_gym.llm.profiles import load_profile
+from arena_gym.venue import available_rules
+from arena_gym.agents.profiles import load_profile
 from arena_gym.preset_files import envs_dir, policies_dir
 from arena_gym.presets import load_env_preset
 market, config = load_env_preset("alpha-arena-s1")

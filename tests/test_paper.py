@@ -21,8 +21,8 @@ from arena_gym.data import Backoff, download, load_cached_market
 from arena_gym.data.live import LiveFeed
 from arena_gym.data.symbols import to_millis
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.baselines import make_baseline
-from arena_gym.evaluation.paper import JOURNAL_NAME, LIVE_BARS_NAME, PaperSession, policies_for, read_lines
+from arena_gym.agents.baselines import make_baseline
+from arena_gym.campaigns.paper_trading import JOURNAL_NAME, LIVE_BARS_NAME, PaperSession, policies_for, read_lines
 from arena_gym.evaluation.runner import make_env, policy_seed, read_log
 from ccxt_venues import (FakeBinanceUsdm, FakeClock, FakeHyperliquid, OnFakeClock, binance_client, candle,
                          funding_rate, hyperliquid_client)
@@ -276,7 +276,7 @@ def test_paper_command_runs_contestants_and_report_reads_the_folder(tmp_path, ca
     pytest.importorskip("litellm")
     from arena_gym.cli import build_parser
     from arena_gym.cli import paper as paper_cli
-    from arena_gym.evaluation.report import write_report
+    from arena_gym.evaluation.evaluation_report import write_report
 
     clock = FakeClock(T0)
     client = hyperliquid_client(LiveHyperliquid(clock))
@@ -325,9 +325,9 @@ def test_paper_command_gives_up_when_the_exchange_never_answers(tmp_path, capsys
 @pytest.mark.slow  # trains a tiny PPO first (about a minute on two busy cores)
 def test_ppo_contestant_deciding_every_two_bars_equals_its_offline_run(tmp_path):
     pytest.importorskip("stable_baselines3")
-    from arena_gym.evaluation.policies import SB3Policy
+    from arena_gym.agents.policies import SB3Policy
     from arena_gym.evaluation.splits import time_splits
-    from arena_gym.evaluation.training import train_ppo
+    from arena_gym.training.ppo_training import train_ppo
     from arena_gym.market.synthetic import synthetic_market
 
     market = synthetic_market(n_bars=1500, seed=1)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arena_gym.llm.prompt import (
+from arena_gym.protocol.prompt import (
     AccountView,
     PositionView,
     PromptRenderer,
@@ -20,7 +20,7 @@ from arena_gym.llm.prompt import (
     price_decimals,
     render_system_prompt,
 )
-from arena_gym.exchange.rules import load_rules
+from arena_gym.venue import load_rules
 from arena_gym.market.data import MarketData
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -15,8 +15,8 @@ from processes import kill_once_logged  # noqa: E402
 
 from arena_gym import cli  # noqa: E402
 from arena_gym.env import EnvConfig  # noqa: E402
-from arena_gym.evaluation.arena import ArenaPlan, built_policies, run_arena  # noqa: E402
-from arena_gym.evaluation.distributed import RayExecutor  # noqa: E402
+from arena_gym.campaigns.arena_campaign import ArenaPlan, built_policies, run_arena  # noqa: E402
+from arena_gym.campaigns.distributed import RayExecutor  # noqa: E402
 
 TABLES = ("results.csv", "metrics.csv", "metrics.json", "metrics_ci.csv", "leaderboard.csv", "leaderboard.json")
 
@@ -76,7 +76,7 @@ def _without_latency(text: str) -> str:
 
 
 def test_numeric_tables_match_byte_for_byte_and_a_policy_without_spec_is_shipped_whole(cluster, tmp_path):
-    from arena_gym.evaluation.baselines import EMAMomentum, RandomWeights
+    from arena_gym.agents.baselines import EMAMomentum, RandomWeights
     from arena_gym.evaluation.runner import evaluate, load_results
 
     market = random_market(3, n_bars=200)

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("ray", reason="needs the ray extra: pip install 'arena-gym[ray]'")
 
-from arena_gym.evaluation.distributed import check_reachable  # noqa: E402
+from arena_gym.ray_cluster import check_reachable  # noqa: E402
 
 
 def _closed_port() -> int:

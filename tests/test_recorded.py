@@ -12,8 +12,8 @@ import pytest
 from arena_gym.env.config import EnvConfig
 from arena_gym.env import PerpTradingEnv
 from arena_gym.env.recorded_fills import RecordedFills, RecordedOrder
-from arena_gym.evaluation.recorded import (AS_TRADED, ON_BARS, RECORDED_ENV, compare_with_log, outcome_summary,
-                                           recorded_policies)
+from arena_gym.agents.recorded import (AS_TRADED, ON_BARS, RECORDED_ENV, compare_with_log, outcome_summary,
+                                      recorded_policies)
 from arena_gym.evaluation.runner import EpisodeKey, evaluate, make_env, play_episode
 from arena_gym.evaluation.windows import pinned_plan
 from arena_gym.market import MarketData
@@ -227,8 +227,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def contest_played():
     """Every model of the contest's log played both ways on Binance 1h bars under the contest
     preset, with leverage from the contest's records."""
-    from arena_gym.evaluation.season1 import contest_log, load_season_market, recorded_contestants, season_config
-    from arena_gym.evaluation.season1_recorded import difference_causes, discrepancies, play_recorded, versus_contest
+    from arena_gym.campaigns.season1_campaign import contest_log, load_season_market, recorded_contestants, season_config
+    from arena_gym.campaigns.season1_recorded import difference_causes, discrepancies, play_recorded, versus_contest
 
     records = SHARED / "alpha-arena-s1"
     data = SHARED / "binance-usdm"
@@ -303,7 +303,7 @@ def test_leverage_never_comes_from_a_prompt_dated_after_the_position_closed(cont
 
 
 def test_a_recorded_account_is_a_policy_spec(tmp_path: Path):
-    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.campaigns.policy_specs import policy_from_spec
 
     path = tmp_path / "my_trades.csv"
     log_frame([["paper", "BTC", 0.1, at(2.5), at(5.2), 100_610.0, 100_640.0]]).to_csv(path, index=False)

@@ -231,7 +231,7 @@ def test_cli_writes_tables_summary_and_plots(tmp_path: Path):
 
 
 def test_report_without_matplotlib_still_writes_tables(tmp_path: Path, monkeypatch):
-    from arena_gym.replay import report
+    from arena_gym.replay import replay_report as report
 
     real = report.importlib.util.find_spec
     monkeypatch.setattr(report.importlib.util, "find_spec", lambda name: None if name == "matplotlib" else real(name))

@@ -14,8 +14,8 @@ import pytest
 from markets import bars_market
 
 from arena_gym.env import EnvConfig
-from arena_gym.evaluation.baselines import BuyAndHold, HoldCash, RandomWeights
-from arena_gym.evaluation.report import write_report
+from arena_gym.agents.baselines import BuyAndHold, HoldCash, RandomWeights
+from arena_gym.evaluation.evaluation_report import write_report
 from arena_gym.evaluation.runner import evaluate
 
 
@@ -83,7 +83,7 @@ def test_a_folder_without_an_evaluation_is_named(tmp_path):
 
 
 def test_printed_leaderboard_states_units_and_shows_llm_costs_only_for_llms():
-    from arena_gym.evaluation.report import format_leaderboard, leaderboard_table
+    from arena_gym.evaluation.evaluation_report import format_leaderboard, leaderboard_table
 
     board = pd.DataFrame({"policy": ["llm:x", "random"], "rating": [50.0, -50.0], "ci_low": [-10.0, -110.0],
                           "ci_high": [110.0, 10.0], "battle_win_rate": [0.75, 0.25], "n_battles": [8, 8]})

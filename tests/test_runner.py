@@ -12,8 +12,8 @@ import pytest
 from markets import random_market
 
 from arena_gym.env import EnvConfig
-from arena_gym.evaluation.baselines import EMAMomentum, HoldCash, RandomWeights
-from arena_gym.evaluation.policies import CallablePolicy
+from arena_gym.agents.baselines import EMAMomentum, HoldCash, RandomWeights
+from arena_gym.agents.policies import CallablePolicy
 from arena_gym.evaluation.runner import LOG_NAME, evaluate, load_results, read_log
 
 CONFIG = EnvConfig(episode_length=12, bars_per_decision=2)

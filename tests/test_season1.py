@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from arena_gym import cli
-from arena_gym.evaluation.season1 import COINS, run_season1
+from arena_gym.campaigns.season1_campaign import COINS, run_season1
 from arena_gym.market.synthetic import synthetic_market
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -224,7 +224,7 @@ def test_the_season_page_renders_in_a_headless_browser(tmp_path: Path):
 
 
 def test_every_contestant_gets_its_own_colour_and_line_style():
-    from arena_gym.evaluation.season1_report import contestant_styles
+    from arena_gym.campaigns.season1_report import contestant_styles
 
     models = ("claude-sonnet-4-5", "deepseek-chat-v3.1", "gemini-2.5-pro", "gpt-5", "grok-4", "qwen3-max")
     executions = {f"{m} ({e})": e for m in models for e in ("as traded", "on bars")}

@@ -208,7 +208,7 @@ def test_a_planted_edge_is_found_and_its_absence_is_not():
 def test_no_trades_and_no_freedom_give_n_a_with_the_reason():
     market = synthetic_market(2000, seed=3)
     config = EnvConfig(episode_length=60)
-    from arena_gym.evaluation.baselines import BuyAndHold, HoldCash
+    from arena_gym.agents.baselines import BuyAndHold, HoldCash
 
     contestants = {"hold_cash": played(HoldCash(), market, config, [900]),
                    "buy_and_hold": played(BuyAndHold(), market, config, [900])}
@@ -316,7 +316,7 @@ def test_bootstrap_intervals_cover_the_statistic():
 
 # ---------------------------------------------------------------------- the table
 def test_significance_table_has_every_column_for_every_contestant():
-    from arena_gym.evaluation.baselines import BuyAndHold, HoldCash
+    from arena_gym.agents.baselines import BuyAndHold, HoldCash
 
     market = synthetic_market(2000, seed=3)
     config = EnvConfig(episode_length=60)
@@ -343,10 +343,10 @@ def test_ppo_with_the_projects_config_learns_a_planted_edge():
     """PPO with policies/ppo.toml, trained on the train split of a market with a planted
     persistent drift, beats hold_cash on the held-out test windows with null p < 0.01: the
     pipeline can learn an edge where there is one (about a minute on two cores)."""
-    from arena_gym.evaluation.arena import with_fields
-    from arena_gym.evaluation.policies import SB3Policy
+    from arena_gym.campaigns.arena_campaign import with_fields
+    from arena_gym.agents.policies import SB3Policy
     from arena_gym.evaluation.splits import evaluation_windows, split_config, time_splits
-    from arena_gym.evaluation.training import load_policy_preset, train_ppo
+    from arena_gym.training.ppo_training import load_policy_preset, train_ppo
 
     market = synthetic_market(8760, seed=7, trend_drift=0.0, range_reversion=0.0, signal_strength=0.5,
                               signal_halflife_hours=48.0)
@@ -370,8 +370,8 @@ def test_report_and_cli_carry_the_significance_table(tmp_path, capsys):
     import matplotlib.image
 
     from arena_gym.cli import main
-    from arena_gym.evaluation.baselines import BuyAndHold, HoldCash
-    from arena_gym.evaluation.report import write_report
+    from arena_gym.agents.baselines import BuyAndHold, HoldCash
+    from arena_gym.evaluation.evaluation_report import write_report
     from arena_gym.evaluation.runner import evaluate
     from arena_gym.evaluation.significance import evaluation_significance, remove_significance
 
@@ -402,8 +402,8 @@ def test_identical_contestants_share_their_place_in_the_confidence_set():
 
 
 def test_a_rerun_that_played_nothing_new_keeps_the_table(tmp_path):
-    from arena_gym.evaluation.arena import ArenaPlan, run_arena
-    from arena_gym.evaluation.baselines import BuyAndHold
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena
+    from arena_gym.agents.baselines import BuyAndHold
     from arena_gym.evaluation.significance import FACTS_NAME, significance_is_current
 
     market = synthetic_market(3000, seed=3)

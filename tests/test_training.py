@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from arena_gym.env import EnvConfig
-from arena_gym.evaluation.policies import SB3Policy
+from arena_gym.agents.policies import SB3Policy
 from arena_gym.evaluation.splits import evaluation_windows, minimum_gap, split_config, time_splits, valid_starts
-from arena_gym.evaluation.training import load_policy_preset, train_ppo
+from arena_gym.training.ppo_training import load_policy_preset, train_ppo
 from arena_gym.market.indicators import WARMUP_BARS
 from arena_gym.market.synthetic import synthetic_market
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.walk_forward import train_walk_forward, walk_forward_splits
+from arena_gym.training.walk_forward import train_walk_forward, walk_forward_splits
 from arena_gym.market.synthetic import synthetic_market
 
 CUT = "2025-02-20T00:00"

@@ -10,8 +10,8 @@ import pytest
 
 from arena_gym import cli
 from arena_gym.env.config import EnvConfig
-from arena_gym.evaluation.arena import ArenaPlan, run_arena
-from arena_gym.evaluation.baselines import HoldCash
+from arena_gym.campaigns.arena_campaign import ArenaPlan, run_arena
+from arena_gym.agents.baselines import HoldCash
 from arena_gym.evaluation.windows import (DateWindow, WindowError, daily_windows, left_out_notes, pinned_plan,
                                          window_times)
 from arena_gym.market.synthetic import synthetic_market

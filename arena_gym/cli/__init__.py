@@ -3,6 +3,10 @@
 Each subcommand lives in its own module under ``arena_gym.cli`` and defines
 ``register(subparsers)`` (adds its parser and sets ``func``). Modules are imported only when
 the command line is built, and heavy libraries only inside the command that needs them.
+Options several commands share are declared once, in :mod:`arena_gym.cli.evaluation_options`.
+
+Arrows: the top floor; reads the campaigns, training, evaluation, agents, presets and data, and
+nothing reads it.
 """
 
 from __future__ import annotations

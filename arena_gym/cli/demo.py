@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from .evaluation_options import add_llm_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -25,9 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--windows", type=int, default=16, help="held-out test windows (default 16)")
     p.add_argument("--seeds", default="0", help="comma-separated env seeds per window (default 0; episodes depend "
                                                 "on the seed only through stochastic policies)")
-    p.add_argument("--llm", default="auto",
-                   help="'auto' (default): hosted LLM presets whose provider key is set; 'none'; or named presets, "
-                        "e.g. local-smollm2 (the local model takes minutes per decision on a small CPU)")
+    add_llm_option(p, "auto")
     p.add_argument("--fresh", action="store_true", help="delete the output folder first (retrain, replay)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -57,14 +57,13 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import ArenaPlan, head_to_head, ppo_against_field
-    from arena_gym.evaluation.baselines import BASELINES
-    from arena_gym.evaluation.policies import LOCAL_PRESET
-    from arena_gym.llm.local_server import local_model_unavailable_reason
+    from arena_gym.campaigns.arena_campaign import ArenaPlan, head_to_head, ppo_against_field
+    from arena_gym.agents.baselines import BASELINES
+    from arena_gym.agents.policies import LOCAL_PRESET
+    from arena_gym.agents.local_server import local_model_unavailable_reason
     from arena_gym.presets import load_env_preset
 
-    from .arena import llm_specs
-    from .evaluation_options import exit_code, parse_seeds, print_summary
+    from .evaluation_options import exit_code, llm_specs, parse_seeds, print_summary
 
     t0 = time.perf_counter()
     plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..evaluation.arena import built_policies
+    from arena_gym.campaigns.arena_campaign import built_policies
     from ..evaluation.runner import EpisodeKey, make_env, play_episode
     from ..presets import load_env_preset
 
@@ -97,7 +97,7 @@ def print_result(result: dict, undefined: dict[str, str]) -> None:
     %), n/a with its reason where a metric is undefined."""
     import math
 
-    from ..evaluation.report import METRIC_UNITS, metric_header
+    from arena_gym.evaluation.evaluation_report import METRIC_UNITS, metric_header
 
     rows = []
     for key, value in result.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluation.arena import built_policies
+from arena_gym.campaigns.arena_campaign import built_policies
 from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
                                  print_summary)
 
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import run_arena
+    from arena_gym.campaigns.arena_campaign import run_arena
 
     market, config = load_env(args)
     out = Path(args.out or f"runs/eval-{Path(args.env).stem}")

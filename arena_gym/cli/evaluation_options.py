@@ -1,4 +1,6 @@
-"""Command-line options shared by ``train``, ``eval``, ``arena`` and ``demo``."""
+"""Command-line options shared by the commands, each declared once: the env (``--env``,
+``--set``), the contestants (``--baselines``, ``--add``, ``--add-sweep``, ``--llm``), the
+evaluation plan (windows, seeds, significance, Ray), and the leaderboard printout."""
 
 from __future__ import annotations
 
@@ -10,12 +12,73 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
 
-def add_env_options(parser: argparse.ArgumentParser, default_env: str = "synthetic") -> None:
+def add_env_options(parser: argparse.ArgumentParser, default_env: str = "synthetic", env_note: str = "",
+                    set_note: str = "") -> None:
+    """``--env`` (a preset) and ``--set`` (field overrides); :func:`load_env`, :func:`env_config_of`
+    and :func:`parse_fields` read them. ``env_note`` and ``set_note`` add what a command needs
+    of them to their help."""
     parser.add_argument("--env", default=default_env,
-                        help=f"env preset name under envs/ or a TOML path (default {default_env})")
+                        help=f"env preset name under envs/ or a TOML path{env_note} (default {default_env})")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EnvConfig field, e.g. --set episode_length=84 (value read as JSON, "
-                             "else as text); repeatable")
+                             f"else as text){set_note}; repeatable")
+
+
+def add_contestant_options(parser: argparse.ArgumentParser, all_baselines: bool, sweeps: bool = False) -> None:
+    """``--baselines`` (default every baseline when ``all_baselines``, else none), ``--add``,
+    ``--add-sweep`` (with ``sweeps``) and ``--llm``; :func:`contestant_specs` reads them."""
+    from arena_gym.agents.baselines import BASELINES
+
+    every = ",".join(BASELINES)
+    parser.add_argument("--baselines", default=every if all_baselines else "",
+                        help=f"comma-separated baselines of {every} (default {'all' if all_baselines else 'none'}; "
+                             "'' for none)")
+    parser.add_argument("--add", action="append", default=[], metavar="SPEC",
+                        help="another contestant: a baseline, ppo:<model.zip>, llm:<preset> or LABEL=<spec>; repeatable")
+    if sweeps:
+        parser.add_argument("--add-sweep", action="append", default=[], metavar="DIR",
+                            help="every seed of the best configuration of a finished 'arena-gym sweep' in DIR; "
+                                 "repeatable")
+    add_llm_option(parser, "none")
+
+
+def add_llm_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--llm``: ``none``, ``auto`` or LLM presets by name (see :func:`llm_specs`)."""
+    parser.add_argument("--llm", default=default,
+                        help="'auto' adds every hosted LLM preset whose provider key is set; or name presets, e.g. "
+                             "gpt-5,local-smollm2 (the local model runs on the CPU: minutes per decision on a small "
+                             f"one); 'none' adds none (default {default})")
+
+
+def llm_specs(choice: str, log=print) -> list[str]:
+    """Policy specs for ``--llm``: ``none``, ``auto``, or a comma-separated list of presets.
+
+    With ``auto``, ``log`` receives which presets were added and which were skipped and why.
+    """
+    if choice == "none":
+        return []
+    if choice == "auto":
+        from arena_gym.agents.policies import llm_preset_status
+
+        status = llm_preset_status(include_local=False)
+        added = [name for name, reason in status.items() if reason is None]
+        log(f"--llm auto: added {', '.join(added) if added else 'no LLM preset'}")
+        skipped = [f"{name} ({reason})" for name, reason in status.items() if reason is not None]
+        if skipped:
+            log(f"  skipped: {'; '.join(skipped)}")
+        return [f"llm:{name}" for name in added]
+    return [f"llm:{name.strip()}" for name in choice.split(",") if name.strip()]
+
+
+def contestant_specs(args: argparse.Namespace) -> list[str]:
+    """The policy specs of :func:`add_contestant_options`' options, in order: baselines, ``--add``,
+    each seed of the best configuration of each ``--add-sweep`` folder, ``--llm``."""
+    specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add
+    if getattr(args, "add_sweep", None):
+        from arena_gym.training.ppo_sweep import sweep_specs
+
+        specs += [spec for folder in args.add_sweep for spec in sweep_specs(folder)]
+    return specs + llm_specs(args.llm)
 
 
 def add_plan_options(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +113,7 @@ def executor_from(args: argparse.Namespace, specs: list[str], policies: list[Any
     """The Ray executor asked for by ``--ray`` / ``--ray-address``, else ``None`` (local)."""
     if not (args.ray or args.ray_address):
         return None
-    from arena_gym.evaluation.distributed import RayExecutor
+    from arena_gym.campaigns.distributed import RayExecutor
 
     return RayExecutor({p.name: spec for spec, p in zip(specs, policies)}, address=args.ray_address,
                        concurrency=args.concurrency)
@@ -72,15 +135,30 @@ def parse_fields(pairs: list[str], option: str = "--set") -> dict[str, Any]:
 
 def load_env(args: argparse.Namespace) -> tuple[MarketData, EnvConfig]:
     """The market and config of ``--env`` with the ``--set`` overrides applied."""
-    from arena_gym.evaluation.arena import with_fields
-    from arena_gym.presets import env_config, load_env_preset
+    from arena_gym.presets import load_env_preset
 
     market, config = load_env_preset(args.env)
-    fields = parse_fields(args.set)
+    return market, with_overrides(config, args.set)
+
+
+def env_config_of(args: argparse.Namespace) -> EnvConfig:
+    """The config of ``--env`` with the ``--set`` overrides applied, without loading its market."""
+    from arena_gym.presets import env_config, read_env_preset
+
+    preset = read_env_preset(args.env)
+    return with_overrides(env_config(preset.get("env", {}), preset["path"]), args.set)
+
+
+def with_overrides(config: EnvConfig, pairs: list[str]) -> EnvConfig:
+    """``config`` with the ``--set FIELD=VALUE`` pairs applied (an unknown field is named)."""
+    from arena_gym.campaigns.arena_campaign import with_fields
+    from arena_gym.presets import env_config
+
+    fields = parse_fields(pairs)
     if fields:
         env_config(fields, "--set")  # names unknown fields clearly
         config = with_fields(config, fields)
-    return market, config
+    return config
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -95,7 +173,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan_from(args: argparse.Namespace):
-    from arena_gym.evaluation.arena import ArenaPlan
+    from arena_gym.campaigns.arena_campaign import ArenaPlan
 
     from arena_gym.evaluation.windows import DateWindow
 
@@ -127,7 +205,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     """The leaderboard (or why there is none), failed episodes and where the report is."""
     import textwrap
 
-    from arena_gym.evaluation.report import LEADERBOARD_LEGEND, METRIC_UNITS, format_leaderboard, metric_header
+    from arena_gym.evaluation.evaluation_report import LEADERBOARD_LEGEND, METRIC_UNITS, format_leaderboard, metric_header
 
     print()
     print(textwrap.fill(summary.get("env_line", ""), width=110))

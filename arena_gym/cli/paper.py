@@ -7,13 +7,15 @@ Example::
 
 The env preset gives the env settings (its ``[market]`` table is not used: the bars come from
 the exchange); rerunning the same command resumes the session and catches up the bars it
-missed. See :mod:`arena_gym.evaluation.paper` and :mod:`arena_gym.data.live`.
+missed. See :mod:`arena_gym.campaigns.paper_trading` and :mod:`arena_gym.data.live`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from .evaluation_options import add_contestant_options, add_env_options
 
 
 def register(subparsers) -> None:
@@ -22,18 +24,12 @@ def register(subparsers) -> None:
         description="Poll an exchange through ccxt for closed bars, let every contestant decide at each bar close "
                     "through the same env as offline, and write the evaluation files after every bar (arena-gym "
                     "report works on the folder while it runs). No order is ever sent to the exchange.")
-    p.add_argument("--env", default="alpha-arena-s1", help="env preset for the env settings (default alpha-arena-s1)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override an EnvConfig field (value read as JSON, else as text); repeatable")
+    add_env_options(p, default_env="alpha-arena-s1")
     p.add_argument("--exchange", default="hyperliquid", help="ccxt exchange id: hyperliquid (default), binanceusdm, "
                                                             "bybit, okx")
     p.add_argument("--timeframe", default="5m", help="bar length (default 5m)")
     p.add_argument("--coins", help="comma-separated coins (default: the env preset's assets)")
-    p.add_argument("--baselines", default="", help="comma-separated baselines to add (default none)")
-    p.add_argument("--add", action="append", default=[], metavar="SPEC",
-                   help="another contestant: a baseline, ppo:<model.zip>, llm:<preset> or LABEL=<spec>; repeatable")
-    p.add_argument("--llm", default="none", help="LLM presets to add, comma-separated (e.g. gpt-5,mock), 'auto' or "
-                                                 "'none' (default)")
+    add_contestant_options(p, all_baselines=False)
     p.add_argument("--out", default="runs/paper", help="session folder (default runs/paper)")
     p.add_argument("--history-bars", type=int, default=500, help="closed bars fetched before the first decision "
                                                                  "(default 500)")
@@ -52,26 +48,18 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace, client=None, clock=None) -> int:
     from pathlib import Path
 
+    from arena_gym.campaigns.paper_trading import PaperSession, policies_for
     from arena_gym.data.live import LiveFeed, VenueUnreachable
-    from arena_gym.evaluation.arena import with_fields
-    from arena_gym.evaluation.paper import PaperSession, policies_for
-    from arena_gym.presets import env_config, read_env_preset
 
-    from .arena import llm_specs
-    from .evaluation_options import parse_fields
+    from .evaluation_options import contestant_specs, env_config_of
 
     if args.max_bars is not None and args.max_bars < 1:
         raise ValueError(f"--max-bars must be >= 1, got {args.max_bars}")
-    preset = read_env_preset(args.env)
-    config = env_config(preset.get("env", {}), preset["path"])
-    fields = parse_fields(args.set)
-    if fields:
-        env_config(fields, "--set")
-        config = with_fields(config, fields)
+    config = env_config_of(args)
     coins = args.coins or ",".join(config.assets or ())
     if not coins:
         raise ValueError(f"the env preset {args.env} names no assets; give --coins, e.g. BTC,ETH,SOL")
-    specs = [b.strip() for b in args.baselines.split(",") if b.strip()] + args.add + llm_specs(args.llm)
+    specs = contestant_specs(args)
     if not specs:
         raise ValueError("no contestants: add some with --add, --llm or --baselines")
     out = Path(args.out)

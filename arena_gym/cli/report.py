@@ -23,7 +23,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from arena_gym.evaluation.report import write_report
+    from arena_gym.evaluation.evaluation_report import write_report
 
     print_summary(write_report(args.run, title=args.title))
     return 0

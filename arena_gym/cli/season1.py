@@ -1,6 +1,6 @@
 """``arena-gym season1``: the six recorded Alpha Arena LLMs, walk-forward PPO and the five
 baselines on the contest's window, under one env, offline (see
-:mod:`arena_gym.evaluation.season1`).
+:mod:`arena_gym.campaigns.season1_campaign`).
 
 Example::
 
@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from arena_gym.evaluation.season1 import run_season1
+    from arena_gym.campaigns.season1_campaign import run_season1
 
     from .evaluation_options import parse_seeds
 

@@ -13,14 +13,13 @@ import importlib.util
 def register(sub: argparse._SubParsersAction) -> None:
     from ..openenv.limits import (DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_SESSIONS,
                                   DEFAULT_PORT, LOOPBACK)
+    from .evaluation_options import add_env_options
 
     p = sub.add_parser("serve-env", help="serve the contest env as an OpenEnv environment (train-llm extra)",
                        description="Serve an env preset over OpenEnv's WebSocket protocol: each connection to /ws "
                                    "is one isolated session (reset / step / state / close). Listens on 127.0.0.1 "
                                    "unless --host says otherwise.")
-    p.add_argument("--env", default="alpha-arena-s1", help="env preset in decision/text mode (default alpha-arena-s1)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override an EnvConfig field, e.g. --set episode_length=24 (value read as JSON); repeatable")
+    add_env_options(p, default_env="alpha-arena-s1", env_note=" in decision/text mode")
     p.add_argument("--host", default=LOOPBACK, help=f"address to listen on (default {LOOPBACK})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS,

@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import splits_for, with_fields
-    from arena_gym.evaluation.distributed import import_ray
-    from arena_gym.evaluation.sweep import METRIC, load_sweep, run_sweep
-    from arena_gym.evaluation.training import load_policy_preset
+    from arena_gym.campaigns.arena_campaign import splits_for, with_fields
+    from arena_gym.ray_cluster import import_ray
+    from arena_gym.training.ppo_sweep import METRIC, load_sweep, run_sweep
+    from arena_gym.training.ppo_training import load_policy_preset
 
     import_ray()
     sweep = load_sweep(args.sweep)

@@ -36,8 +36,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from arena_gym.evaluation.arena import splits_for, with_fields
-    from arena_gym.evaluation.training import load_policy_preset, train_ppo
+    from arena_gym.campaigns.arena_campaign import splits_for, with_fields
+    from arena_gym.training.ppo_training import load_policy_preset, train_ppo
 
     overrides = parse_fields(args.ppo, option="--ppo")
     market, config = load_env(args)

@@ -11,6 +11,8 @@ import importlib.util
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .evaluation_options import add_env_options
+
     p = sub.add_parser("train-llm", help="fine-tune a chat model on the contest env with GRPO (train-llm extra)",
                        description="GRPO (TRL) on windows of the train split: each sampled answer plays one short "
                                    "episode and earns its return in %% minus a penalty per parser fallback. Prints "
@@ -19,9 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="local-smollm2",
                    help="local-smollm2 (the local-llm extra's GGUF, default), a transformers folder, or a model "
                         "hub name when a hub is reachable (e.g. HuggingFaceTB/SmolLM2-360M-Instruct)")
-    p.add_argument("--env", default="alpha-arena-s1", help="env preset in decision/text mode (default alpha-arena-s1)")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help='override an EnvConfig field (default assets=["BTC"], episode_length=4); repeatable')
+    add_env_options(p, default_env="alpha-arena-s1", env_note=" in decision/text mode",
+                    set_note='; default assets=["BTC"], episode_length=4')
     p.add_argument("--steps", type=int, default=2, help="GRPO optimizer steps (default 2)")
     p.add_argument("--generations", type=int, default=2, help="answers sampled per window (default 2)")
     p.add_argument("--max-completion-tokens", type=int, default=64, help="tokens per answer (default 64)")

@@ -6,6 +6,8 @@
 * :func:`load_cached_market` builds a multi-asset :class:`~arena_gym.market.MarketData` from it.
 
 ccxt (the ``data`` extra) is imported only when something is downloaded.
+
+Arrows: reads the venue and the market; presets, the replay and the campaigns read it.
 """
 
 from .cache import ENV_VAR, Cache, SeriesKey, default_cache_dir

@@ -179,7 +179,7 @@ class LiveFeed:
             raise DataError(f"connect_timeout_s must be > 0, got {connect_timeout_s}")
         self.connect_timeout_s = float(connect_timeout_s)
         if funding_interval_hours is None:
-            from arena_gym.exchange.rules import load_rules
+            from arena_gym.venue import load_rules
 
             funding_interval_hours = load_rules(self.venue.preset).funding_interval_hours
         self.funding_ms = int(funding_interval_hours) * 3_600_000

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from arena_gym.exchange.rules import load_rules
+from arena_gym.venue import load_rules
 from arena_gym.market.data import MarketData
 from arena_gym.market.registry import MarketRecipe, file_fingerprint, shared_market
 

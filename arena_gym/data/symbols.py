@@ -18,7 +18,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from arena_gym.exchange.rules import available_rules
+from arena_gym.venue import available_rules
 from arena_gym.market.data import utc_timestamp
 from arena_gym.market.timeframes import timeframe_seconds
 
@@ -73,7 +73,7 @@ class Venue:
         """The exchange-rules preset used for contract specs of this exchange's assets.
 
         Hyperliquid and Binance USD-M have their own presets; another exchange uses a preset
-        of its own name when one exists under ``arena_gym/exchange/rules/``, else Binance
+        of its own name when one exists under ``arena_gym/venue/``, else Binance
         USD-M's (same USDT collateral and 8-hour funding).
         """
         if self.id == "binanceusdm":

@@ -41,7 +41,7 @@ target weight of ``+-1 / A``, then as ``target``.
 
 The numeric modes are decoded per account by the compiled step
 (:func:`arena_gym.env.compiled.decode_account`), into the same orders the contest's JSON
-decisions decode into (:mod:`arena_gym.llm.decode`, :class:`~arena_gym.exchange.orders.Orders`).
+decisions decode into (:mod:`arena_gym.protocol.decode`, :class:`~arena_gym.exchange.orders.Orders`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from ..exchange.trades import trades_from_ledger
 from ..exchange.orders import Orders
 from ..market.data import MarketData
 from ..market.indicators import WARMUP_BARS
-from ..exchange.rules import ExchangeRules, load_rules
+from ..venue import ExchangeRules, load_rules
 from . import rewards
 from .buffers import (BOOL_INFO, E_ACTION_MODE, E_BARS_PER_DECISION, E_CURRENT_WIDTH, E_DEADBAND, E_EPISODE_LENGTH,
                       E_LEVERAGE_CAP, E_LOOKBACK, E_REWARD, E_SPLIT_END, E_WINDOW_WIDTH, FLOAT_INFO,

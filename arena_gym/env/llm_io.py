@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from ..exchange.orders import Orders
-from ..llm.decision import Fallback, ParsedDecision, Signal
-from ..llm.decode import decode_decisions
-from ..llm.parse import parse_decision
-from ..llm.prompt import AccountView, PositionView, PromptRenderer, render_system_prompt
+from ..protocol.decision import Fallback, ParsedDecision, Signal
+from ..protocol.decode import decode_decisions
+from ..protocol.parse import parse_decision
+from ..protocol.prompt import AccountView, PositionView, PromptRenderer, render_system_prompt
 from .core import PerpCore
 
 

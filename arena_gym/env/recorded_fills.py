@@ -84,7 +84,7 @@ class RecordedFills:
 def tape_fee_rates(tape: FillTape, symbols: Sequence[str], taker: np.ndarray, maker: np.ndarray,
                    schedule: Sequence) -> np.ndarray:
     """Fee rate (fraction of fill notional) of every tape fill: the taker or maker rate (by its
-    flag) of the dated ``schedule`` entry (:class:`~arena_gym.exchange.rules.FeeTier`) in force
+    flag) of the dated ``schedule`` entry (:class:`~arena_gym.venue.FeeTier`) in force
     at the fill's time, before the first entry the contract's ``taker`` / ``maker`` (per asset of
     ``symbols``)."""
     column = {s: j for j, s in enumerate(symbols)}

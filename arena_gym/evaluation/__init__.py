@@ -1,5 +1,18 @@
-"""Evaluation: per-episode metrics, their aggregation with bootstrap intervals, and the
-Bradley-Terry leaderboard over paired episodes."""
+"""Evaluation: how policies are scored, whatever built them.
+
+The runner (:mod:`~arena_gym.evaluation.runner`: paired episodes, resumable logs), the windows
+and time splits they play on (:mod:`~arena_gym.evaluation.windows`,
+:mod:`~arena_gym.evaluation.splits`, :mod:`~arena_gym.evaluation.days`), per-episode metrics and
+their aggregation with bootstrap intervals (:mod:`~arena_gym.evaluation.metrics`), the
+Bradley-Terry leaderboard (:mod:`~arena_gym.evaluation.ranking`), the null of random trades and
+the significance tables (:mod:`~arena_gym.evaluation.null`, :mod:`~arena_gym.evaluation.significance`,
+:mod:`~arena_gym.evaluation.sharpe`, :mod:`~arena_gym.evaluation.comparison`,
+:mod:`~arena_gym.evaluation.exposure`) and the written reports
+(:mod:`~arena_gym.evaluation.evaluation_report`).
+
+Arrows: reads the env, the market and the agents (the policy protocol, recorded policies);
+training, the LLM fine-tuning and the campaigns read it.
+"""
 
 from .metrics import (
     EXIT_REASONS,

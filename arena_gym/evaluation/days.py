@@ -4,7 +4,7 @@ A contestant's days are not separate episodes that each start flat: they are the
 one continuous run over the window, positions carried across midnight. :func:`cut_into_days`
 reads a finished evaluation folder (see :mod:`.runner`) whose episodes are such continuous runs
 and writes a second evaluation folder with one episode per ``(day, seed)`` and contestant,
-which the report (:func:`~.report.write_report`) reads like any other:
+which the report (:func:`~.evaluation_report.write_report`) reads like any other:
 
 * a day's equity curve starts at the equity the run had at the previous midnight (the initial
   capital on the first day) and holds the run's own equity after each step of the day, so a

@@ -26,7 +26,7 @@ Who plays the episodes is an *executor*: an object with ``run(policies, todo, ma
 deliver)`` that plays the episode keys of ``todo`` (policy name -> keys still to play) and calls
 ``deliver(key, seconds, outcome, error)`` as each one finishes, in any order. The runner writes
 the files and the log line of each delivered episode. :class:`LocalExecutor` (the default) plays
-in this process; :class:`~arena_gym.evaluation.distributed.RayExecutor` on a Ray cluster.
+in this process; :class:`~arena_gym.campaigns.distributed.RayExecutor` on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def make_env(market: MarketData, config: EnvConfig, policy: Any) -> PerpTradingE
     """A fresh env for one episode of ``policy`` (its ``env_overrides`` applied). A recorded
     trade log replayed as traded gets an env built with its fill tape (the only env that fills
     at a price from inside a bar, see :mod:`arena_gym.env.recorded_fills`); no other policy does."""
-    from .recorded import AS_TRADED, RecordedPolicy
+    from arena_gym.agents.recorded import AS_TRADED, RecordedPolicy
 
     config = replace(config, **dict(getattr(policy, "env_overrides", {}) or {}))
     if isinstance(policy, RecordedPolicy) and policy.execution == AS_TRADED:
@@ -298,7 +298,7 @@ def evaluate(
     """Play ``policies`` x ``windows`` x ``seeds`` into ``out_dir``, resuming what is there.
 
     Args:
-        policies: objects following :class:`~arena_gym.evaluation.policies.Policy`, unique names.
+        policies: objects following :class:`~arena_gym.agents.policies.Policy`, unique names.
         market: the shared market.
         config: the env config every policy starts from (each applies its ``env_overrides``).
         windows: episode start bars (see :func:`~arena_gym.evaluation.splits.evaluation_windows`).

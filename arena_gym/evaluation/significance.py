@@ -31,7 +31,7 @@ zero returns when it did not (never trading, its equity does not move).
 
 :func:`evaluation_significance` does all of it for an evaluation folder of
 :func:`~.runner.evaluate` and writes ``significance.csv``, ``significance.json`` and
-``null_distributions.parquet`` there, which :func:`~.report.write_report` shows.
+``null_distributions.parquet`` there, which :func:`~.evaluation_report.write_report` shows.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def folder_episodes(out_dir: str | Path, initial_capital: float) -> dict[str, li
 def benchmark_episodes(market: MarketData, config: EnvConfig, keys: Sequence[tuple[int, int, int]],
                        names: Sequence[str] = BENCHMARKS) -> dict[str, list[Episode]]:
     """Episodes of the baselines ``names`` on ``keys`` ((window, start, seed)), played here."""
-    from .baselines import make_baseline
+    from arena_gym.agents.baselines import make_baseline
     from .runner import EpisodeKey, play_episode
 
     out: dict[str, list[Episode]] = {}

@@ -1,7 +1,9 @@
 """The batch perpetual-futures exchange core (no Gymnasium, no pandas in the hot path).
 
-The rule schema, the per-asset contract specs and the TOML rule presets are in
-:mod:`arena_gym.exchange.rules`.
+Reads the venue (:mod:`arena_gym.venue`: the rule schema, the per-asset contract specs and the
+TOML rule presets) and takes any market with the arrays of
+:class:`~arena_gym.exchange.params.MarketArrays`; it imports nothing of :mod:`arena_gym.market`.
+The env, the replay and the data loaders read it.
 """
 
 from .engine import Exchange, StepReport

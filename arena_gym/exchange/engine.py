@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ import numpy as np
 from .layout import (A_MARGIN_SCALE, H_FEE_RATE, H_FILL_PRICE, I_EPISODE, N_ORDER_ROWS, N_WORK_ROWS, O_LEVERAGE,
                      O_SIZE, O_STOP_LOSS, O_TAKE_PROFIT, P_FUNDING, PI_FLAGS, PI_MAKER, R_FILLS, R_LIQUIDATED, R_STOPS,
                      R_TARGETS)
-from .rules import ExchangeRules, load_rules
+from ..venue import ExchangeRules, load_rules
 from .ledger import Ledger
 from .orders import Orders
 from .params import ExchangeParams
@@ -33,7 +32,7 @@ from .slippage import SlippageModel, slippage_model
 from .state import CROSS, ISOLATED, AccountState
 
 if TYPE_CHECKING:
-    from ..market.data import MarketData
+    from .params import MarketArrays
 
 _KERNEL = None
 
@@ -95,19 +94,6 @@ class CompiledEntry:
         return out
 
 
-def compile_seconds() -> float:
-    """Seconds taken to load (or compile) and run the kernel once on a tiny market; for benchmarks."""
-    from ..market.synthetic import synthetic_market
-
-    start = time.perf_counter()
-    ex = Exchange(synthetic_market(n_bars=64, seed=0, symbols=("BTC",)), 1, ledger="full")
-    ex.reset(0)
-    ex.step(Orders.hold(1, 1))
-    ex.liquidation_price()
-    ex.maintenance_margin()
-    return time.perf_counter() - start
-
-
 @dataclass
 class StepReport:
     """What happened during one :meth:`Exchange.step`, per account.
@@ -146,7 +132,7 @@ class Exchange:
         ledger: ``"full"``, ``"fills"``, ``"episode"`` or ``"off"`` (see :mod:`arena_gym.exchange.ledger`).
     """
 
-    def __init__(self, market: MarketData, n_accounts: int = 1, initial_capital: float = 10_000.0, *,
+    def __init__(self, market: MarketArrays, n_accounts: int = 1, initial_capital: float = 10_000.0, *,
                  margin_mode: str = CROSS, rules: str | ExchangeRules = "hyperliquid",
                  slippage: str | SlippageModel | None = "default", default_leverage: float | np.ndarray | None = None,
                  ledger: str = "full") -> None:

@@ -88,7 +88,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import formulas
+from ..venue import formulas
 
 from .layout import (  # noqa: F401  (the layout is part of the rule book)
     P_SIZE, P_ENTRY, P_LEVERAGE, P_MARGIN, P_STOP, P_TAKE, P_MARK, P_UPNL, P_FUNDING, N_POS_FIELDS, A_CAPITAL,

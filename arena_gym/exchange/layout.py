@@ -51,8 +51,8 @@ N_SCALARS = 6
 # (assets, maintenance tiers per asset, fee tiers), then the switches (0 / 1) and the ledger level
 (Q_ASSETS, Q_TIERS, Q_FEE_TIERS, Q_ISOLATED, Q_TP_MAKER, Q_FORFEIT_ON_LIQUIDATION, Q_LEDGER_LEVEL) = range(7)
 N_INT_SCALARS = 7
-# tiers[field, asset, tier]
-T_FLOOR, T_RATE, T_AMOUNT = range(3)
+# tiers[field, asset, tier]: defined with the tier rule in the venue
+from ..venue.formulas import T_AMOUNT, T_FLOOR, T_RATE  # noqa: E402,F401
 # ledger columns
 LF_QUANTITY, LF_PRICE, LF_FEE, LF_REALIZED, LF_FUNDING, LF_LEVERAGE = range(6)
 LI_KIND, LI_ACCOUNT, LI_EPISODE, LI_ASSET, LI_BAR, LI_MAKER = range(6)

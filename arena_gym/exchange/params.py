@@ -17,18 +17,40 @@ liquidations) is charged at that bar's tier.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ..row_buffer import RowBuffer
-from .rules import ExchangeRules
+from ..venue import AssetSpec, ExchangeRules
 from .layout import (LEDGER_FILLS, LEDGER_FULL, LEDGER_OFF, N_INT_SCALARS, Q_ASSETS, Q_FEE_TIERS,
                      Q_FORFEIT_ON_LIQUIDATION, Q_ISOLATED, Q_LEDGER_LEVEL, Q_TIERS, Q_TP_MAKER, param_views)
 from .slippage import SlippageModel
 
-if TYPE_CHECKING:
-    from ..market.data import MarketData
+
+class MarketArrays(Protocol):
+    """What the exchange reads of a market (an :class:`arena_gym.market.MarketData` has all of it):
+    arrays of shape ``(n_bars, n_assets)`` in quote currency (volume in coins, funding rate a
+    fraction per settlement, ``mark`` None when the data has no mark price)."""
+
+    assets: tuple[AssetSpec, ...]
+    timestamps: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    funding_rate: np.ndarray
+    mark: np.ndarray | None
+
+    @property
+    def n_bars(self) -> int: ...
+
+    @property
+    def n_assets(self) -> int: ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
 
 LEDGER_LEVELS = {"off": LEDGER_OFF, "fills": LEDGER_FILLS, "full": LEDGER_FULL}
 
@@ -39,7 +61,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _bar_fields(market: MarketData, use_mark: bool, start: int) -> np.ndarray:
+def _bar_fields(market: MarketArrays, use_mark: bool, start: int) -> np.ndarray:
     """(7, T - start, A) the fields of the bars ``start:``."""
     rows = slice(start, market.n_bars)
     prev_volume = market.volume[max(start - 1, 0):market.n_bars - 1]
@@ -49,7 +71,7 @@ def _bar_fields(market: MarketData, use_mark: bool, start: int) -> np.ndarray:
                      market.funding_rate[rows], (market.mark if use_mark else market.open)[rows]]).astype(np.float64)
 
 
-def market_bars(market: MarketData, use_mark: bool) -> np.ndarray:
+def market_bars(market: MarketArrays, use_mark: bool) -> np.ndarray:
     """(7, T, A) open, high, low, close, previous bar's volume, funding rate, funding price;
     shared by every exchange on the same bars.
 
@@ -112,7 +134,7 @@ class ExchangeParams:
         return param_views(self.par_f, self.par_i)[4]
 
     @classmethod
-    def build(cls, market: MarketData, rules: ExchangeRules, slippage: SlippageModel, *, isolated: bool,
+    def build(cls, market: MarketArrays, rules: ExchangeRules, slippage: SlippageModel, *, isolated: bool,
               default_leverage: np.ndarray, ledger_level: str) -> "ExchangeParams":
         specs = market.assets
         n_assets = len(specs)

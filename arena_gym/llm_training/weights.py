@@ -28,7 +28,7 @@ def load_model_and_tokenizer(model: str = LOCAL_MODEL, dtype: str = "float32") -
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model == LOCAL_MODEL:
-        from arena_gym.llm.local_server import local_model_path
+        from arena_gym.agents.local_server import local_model_path
 
         path = local_model_path()
         source, extra = str(path.parent), {"gguf_file": path.name}

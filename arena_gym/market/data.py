@@ -42,18 +42,15 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..exchange.rules import AssetSpec, ExchangeRules, asset_specs
+from ..venue import AssetSpec, ExchangeRules, asset_specs
 from ..row_buffer import RowBuffer
+from .errors import MarketDataError
 from .indicators import Indicators
 from .registry import MarketRecipe, derive_market, file_fingerprint, rebuild_market, shared_market
 from .timeframes import timeframe_seconds
 
 PRICE_FIELDS = ("open", "high", "low", "close")
 FIELDS = PRICE_FIELDS + ("volume",)
-
-
-class MarketDataError(ValueError):
-    """Invalid market data; the message names the asset and the timestamp."""
 
 
 def utc_timestamp(value) -> pd.Timestamp:
@@ -498,7 +495,7 @@ class MarketData:
     def _load_freqtrade(cls, directory, symbols, timeframe, *, quote, rules, with_funding, name) -> "MarketData":
         directory = Path(directory)
         if not isinstance(rules, ExchangeRules):
-            from ..exchange.rules import load_rules
+            from ..venue import load_rules
             rules = load_rules(rules)
         folders = [f for f in (directory, directory / "futures") if f.is_dir()]
         quote = quote or _freqtrade_quote(folders, symbols, timeframe, rules.quote)

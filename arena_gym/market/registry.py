@@ -25,7 +25,8 @@ Markets built from in-memory frames (``MarketData.from_frames``, replays of trad
 recipe and pickle their arrays.
 
 The registry keeps the :data:`MAX_MARKETS` most recently requested markets;
-:func:`clear_markets` empties it.
+:func:`clear_markets` empties it. It holds markets without knowing their class (so
+:mod:`arena_gym.market.data` imports it, not the other way round).
 """
 
 from __future__ import annotations
@@ -35,15 +36,14 @@ import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
-if TYPE_CHECKING:
-    from .data import MarketData
+from .errors import MarketDataError
 
 #: How many distinct markets the process keeps (least recently requested dropped first).
 MAX_MARKETS = 8
 
-_MARKETS: OrderedDict[MarketRecipe, MarketData] = OrderedDict()
+_MARKETS: OrderedDict[MarketRecipe, Any] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,11 @@ class MarketRecipe:
     def of(cls, builder: Callable, arguments: dict[str, Any], fingerprint: tuple = ()) -> "MarketRecipe":
         return cls(f"{builder.__module__}:{builder.__qualname__}", pickle.dumps(arguments, protocol=4), fingerprint)
 
-    def build(self) -> "MarketData":
+    def build(self) -> Any:
         """Call the builder; refuse when the files it reads changed since the recipe was made."""
         if self.fingerprint:
             now = file_fingerprint(Path(name) for name, _, _ in self.fingerprint if Path(name).exists())
             if now != self.fingerprint:
-                from .data import MarketDataError
-
                 raise MarketDataError(f"the market files changed since this market was built: "
                                       f"{sorted(set(self.fingerprint) ^ set(now))[:3]}")
         module, name = self.builder.split(":")
@@ -84,7 +82,7 @@ def file_fingerprint(paths: Iterable[Path]) -> tuple:
     return tuple(out)
 
 
-def shared_market(recipe: MarketRecipe, build: Callable[[], "MarketData"] | None = None) -> "MarketData":
+def shared_market(recipe: MarketRecipe, build: Callable[[], Any] | None = None) -> Any:
     """The market of ``recipe``: the one already built in this process, else ``build()`` (default:
     ``recipe.build()``), remembered with its recipe."""
     market = _MARKETS.get(recipe)
@@ -99,12 +97,12 @@ def shared_market(recipe: MarketRecipe, build: Callable[[], "MarketData"] | None
     return market
 
 
-def rebuild_market(recipe: MarketRecipe) -> "MarketData":
+def rebuild_market(recipe: MarketRecipe) -> Any:
     """Unpickling entry point of a market that has a recipe."""
     return shared_market(recipe)
 
 
-def derive_market(parent: "MarketData", method: str, args: tuple) -> "MarketData":
+def derive_market(parent: Any, method: str, args: tuple) -> Any:
     """Unpickling entry point of a market derived from another (``parent.method(*args)``)."""
     return getattr(parent, method)(*args)
 

@@ -104,7 +104,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..exchange.rules import ExchangeRules, load_rules
+from ..venue import ExchangeRules, load_rules
 from .data import MarketData
 
 CONTEST_SYMBOLS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")

@@ -77,7 +77,7 @@ def load_replay_market(spec: str | Path, coins: Sequence[str], *, timeframe: str
 
 
 def _specs(market: MarketData, rules: str):
-    from arena_gym.exchange.rules import asset_specs
+    from arena_gym.venue import asset_specs
 
     return asset_specs(list(market.symbols), rules)
 

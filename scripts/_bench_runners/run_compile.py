@@ -1,10 +1,11 @@
 """Benchmark runner: seconds to the first step of a fresh process, with an empty numba cache
-(cold: compiling) and with the cache that run left (warm), for the single and the vector env.
+(cold: compiling) and with the cache that run left (warm), for the single and the vector env
+and for the exchange kernel alone.
 
 Each repeat creates a fresh, empty numba cache folder (``NUMBA_CACHE_DIR``) and runs, in fresh
 interpreters, the single env (``PerpTradingEnv``: import, make, reset, first step) cold then
-warm, then the vector env (``PerpVectorEnv(256)``, same steps) cold then warm, each against
-its own empty folder. The time is the whole process's wall time, interpreter start-up
+warm, then the vector env (``PerpVectorEnv(256)``, same steps) cold then warm, then the
+exchange alone (:func:`compile_seconds`), each against its own empty folder. The time is the whole process's wall time, interpreter start-up
 included. ``--steps`` and ``--warmup`` are ignored.
 """
 
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from pathlib import Path
 
 from _timing import runner_arguments, write_result
 
@@ -27,7 +30,24 @@ PROBES = {
               "env = PerpVectorEnv(256, episode_length=2)\n"
               "env.reset(seed=0)\n"
               "env.step(env.action_space.sample())\n",
+    "kernel": f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+              "from run_compile import compile_seconds\n"
+              "compile_seconds()\n",
 }
+
+
+def compile_seconds() -> float:
+    """Seconds taken to load (or compile) and run the exchange kernel once on a tiny market."""
+    from arena_gym.exchange import Exchange, Orders
+    from arena_gym.market import synthetic_market
+
+    start = time.perf_counter()
+    ex = Exchange(synthetic_market(n_bars=64, seed=0, symbols=("BTC",)), 1, ledger="full")
+    ex.reset(0)
+    ex.step(Orders.hold(1, 1))
+    ex.liquidation_price()
+    ex.maintenance_margin()
+    return time.perf_counter() - start
 
 
 def first_step_seconds(probe: str, cache_dir: str) -> float:

@@ -4,7 +4,7 @@ A sweep file (``policies/ppo-sweep.toml``) names the PPO preset it starts from, 
 configurations to draw from its ``[space]`` (distributions over ``[ppo]`` keys), and the seeds:
 every configuration is trained once per seed, so configurations are compared on the mean over
 seeds and the best one comes with a model per seed. Each trial is
-:func:`~arena_gym.evaluation.training.train_ppo` on the train split, selected on the validation
+:func:`~arena_gym.training.ppo_training.train_ppo` on the train split, selected on the validation
 split; the test split stays held out for ``arena-gym arena``.
 
 Sweep folder ``out``:
@@ -41,7 +41,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 from arena_gym.preset_files import policies_dir, preset_path, read_toml
 
-from .splits import Splits
+from arena_gym.evaluation.splits import Splits
 
 #: The metric trials report and the sweep selects on (higher is better).
 METRIC = "validation_mean_total_return"
@@ -97,7 +97,7 @@ def _train_trial(params: dict[str, Any], *, market: MarketData, config: EnvConfi
     """A Tune trial: train PPO with configuration ``params["config_id"]`` and ``params["seed"]``."""
     from ray import tune
 
-    from .training import train_ppo
+    from .ppo_training import train_ppo
 
     config_id, seed = int(params["config_id"]), int(params["seed"])
     trial_preset = {**preset, "ppo": {**preset.get("ppo", {}), **configurations[config_id]},
@@ -129,8 +129,8 @@ def run_sweep(market: MarketData, config: EnvConfig, splits: Splits, sweep: dict
     """
     from ray import tune
 
-    from .distributed import connect
-    from .training import load_policy_preset
+    from arena_gym.ray_cluster import connect
+    from .ppo_training import load_policy_preset
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

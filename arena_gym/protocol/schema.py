@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from arena_gym.llm.decision import Signal
+from arena_gym.protocol.decision import Signal
 
 #: The four signals of the contest, in its own spelling.
 DECISION_SIGNALS: tuple[str, ...] = tuple(signal.value for signal in Signal)

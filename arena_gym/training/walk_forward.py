@@ -19,7 +19,7 @@ import pandas as pd
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData, utc_timestamp
 
-from .splits import Splits, minimum_gap
+from arena_gym.evaluation.splits import Splits, minimum_gap
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,10 @@ def walk_forward_splits(market: MarketData, cut, validation_days: float = 30.0, 
 def train_walk_forward(market: MarketData, config: EnvConfig, cut, out_dir: str | Path,
                        preset: str | Path | dict[str, Any] = "ppo", *, validation_days: float = 30.0,
                        total_timesteps: int | None = None, log: Callable[[str], None] | None = print) -> Path:
-    """Train PPO (:func:`~.training.train_ppo`) on the bars before ``cut``; reuse
+    """Train PPO (:func:`~.ppo_training.train_ppo`) on the bars before ``cut``; reuse
     ``out_dir/best_model.zip`` when a finished training left it (the final ``model.zip`` is
     written last: an interrupted training starts over). Returns the model path."""
-    from .training import train_ppo
+    from .ppo_training import train_ppo
 
     model = Path(out_dir) / "best_model.zip"
     if model.is_file() and (Path(out_dir) / "model.zip").is_file():

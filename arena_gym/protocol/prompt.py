@@ -42,7 +42,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from arena_gym.exchange.rules import AssetSpec, ExchangeRules
+from arena_gym.venue import AssetSpec, ExchangeRules
 from arena_gym.market.data import MarketData, MarketDataError
 from arena_gym.row_buffer import RowBuffer
 from arena_gym.market.timeframes import timeframe_seconds

@@ -112,7 +112,7 @@ class LocalModelServer:
         return f"http://{LOOPBACK}:{self.port}/v1"
 
     def policy_kwargs(self) -> dict[str, str]:
-        """``api_base`` and ``api_key`` for :class:`~arena_gym.llm.policy.LLMPolicy`."""
+        """``api_base`` and ``api_key`` for :class:`~arena_gym.agents.llm_policy.LLMPolicy`."""
         return {"api_base": self.api_base, "api_key": self.api_key}
 
     def start(self) -> LocalModelServer:

@@ -1,15 +1,18 @@
-"""Scalar rules of the exchange that are also needed outside the compiled kernel.
+"""Scalar rules of the venue that are also needed outside the compiled kernel.
 
 Plain Python on floats and NumPy arrays, free of numba: :mod:`arena_gym.exchange.kernel`
 compiles these same functions into its step, and the contract specs and the decision parser
-call them directly, so each rule exists once.
+call them directly, so each rule exists once. The field order of the maintenance tier table
+(``T_FLOOR``, ``T_RATE``, ``T_AMOUNT``) is defined here and re-exported by
+:mod:`arena_gym.exchange.layout` with the kernel's other array layouts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .layout import T_AMOUNT, T_FLOOR, T_RATE
+#: Fields of ``tiers[field, asset, tier]``: the notional floor, the rate and the amount of a tier.
+T_FLOOR, T_RATE, T_AMOUNT = range(3)
 
 
 def maintenance_tier(tiers: np.ndarray, a: int, notional: float) -> tuple[float, float]:

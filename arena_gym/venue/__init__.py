@@ -9,7 +9,7 @@ Conventions used throughout arena-gym:
 * leverage is an integer multiple; maintenance margin rates are fractions of position notional.
 
 Exchange rules are data: one TOML file per exchange in this package's folder,
-``arena_gym/exchange/rules/`` (``hyperliquid`` is the default, ``binance-usdm`` the second preset,
+``arena_gym/venue/`` (``hyperliquid`` is the default, ``binance-usdm`` the second preset,
 ``alpha-arena-s1`` the contest's). A user may pass the path of their own TOML file in the same
 shape wherever a preset name is accepted. Two optional keys:
 
@@ -20,8 +20,10 @@ shape wherever a preset name is accepted. Two optional keys:
   first entry the assets' own fees apply. A fill is charged the tier in force at the open time
   of the bar it fills on.
 
-The exchange builds its parameters from these rules; the market layer (:mod:`arena_gym.market`)
-imports the contract specs from here, never the other way round.
+The venue is the package's ground floor: the exchange builds its parameters from these rules
+and the market layer (:mod:`arena_gym.market`) reads the contract specs from here; the venue
+imports neither. :mod:`arena_gym.venue.formulas` holds the scalar rules (maintenance tier,
+leverage clamp) that the compiled kernel, the contract specs and the decision parser share.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 
 from arena_gym.preset_files import read_toml
 
-from ..formulas import maintenance_tier
+from .formulas import maintenance_tier
 
 RULES_DIR = Path(__file__).resolve().parent
 """Folder of the shipped ``*.toml`` rule presets (this package's own folder)."""
@@ -95,7 +97,7 @@ class AssetSpec:
 
     def maintenance_margin(self, notional: float) -> float:
         """Maintenance margin in quote currency for a position of ``notional`` (>= 0), by the
-        exchange's tier rule (:func:`arena_gym.exchange.formulas.maintenance_tier`)."""
+        exchange's tier rule (:func:`arena_gym.venue.formulas.maintenance_tier`)."""
         tiers = np.array(self.maintenance_tiers, dtype=np.float64).T[:, None, :]
         rate, amount = maintenance_tier(tiers, 0, notional)
         return float(notional * rate - amount)

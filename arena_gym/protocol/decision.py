@@ -7,8 +7,8 @@ An LLM policy answers each step with one decision per coin in the Alpha Arena la
              "invalidation_condition": "4h close below 105000", "confidence": 0.7,
              "risk_usd": 250, "justification": "..."}}
 
-:func:`arena_gym.llm.parse.parse_decision` reads such answers into a :class:`ParsedDecision`,
-and :func:`arena_gym.llm.decode.decode_decisions` turns that into the environment's
+:func:`arena_gym.protocol.parse.parse_decision` reads such answers into a :class:`ParsedDecision`,
+and :func:`arena_gym.protocol.decode.decode_decisions` turns that into the environment's
 :class:`~arena_gym.exchange.orders.Orders`. Whatever had to be dropped, clamped or refused on
 the way is listed as :class:`Fallback` records with a reason from :data:`FALLBACK_REASONS`.
 

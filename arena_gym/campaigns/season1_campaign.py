@@ -6,11 +6,11 @@ schedule, isolated margin, $10,000, house rules) on the same real 1-hour bars (B
 which tracks Hyperliquid's prices within about 0.05-0.1 %), offline:
 
 * the **recorded LLMs**, each twice: the contest's trade log played back through ``env.step``
-  (:mod:`.recorded`) **as traded** (every fill at its recorded price and time) and **on bars**
+  (:mod:`arena_gym.agents.recorded`) **as traded** (every fill at its recorded price and time) and **on bars**
   (the contest's JSON decision, filled at the next open like every other contestant), each
   position at the leverage of the nearest contest record that covers it
   (:mod:`.season1_recorded`; the log itself carries a placeholder leverage of 1);
-* **PPO**, trained and validated only on bars before the window (:mod:`.walk_forward`, preset
+* **PPO**, trained and validated only on bars before the window (:mod:`arena_gym.training.walk_forward`, preset
   ``policies/ppo-season1.toml``), under the same env, once per seed of :data:`PPO_SEEDS` (one
   after another, one thread each): each seed is its own contestant (``ppo-s<seed>``) and the
   seeds' mean is reported with a t-interval over seeds;
@@ -41,8 +41,29 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from arena_gym.agents.baselines import BASELINES
+from arena_gym.agents.policies import SB3Policy, model_config_path
+from arena_gym.agents.recorded import AS_TRADED, ON_BARS, outcome_summary, recorded_policies
+from arena_gym.data.cache import DataError
 from arena_gym.env.config import EnvConfig
+from arena_gym.evaluation.days import compounded, cut_into_days
+from arena_gym.evaluation.evaluation_report import format_leaderboard, write_report
+from arena_gym.evaluation.exposure import exposure_comparison, index_step_returns
+from arena_gym.evaluation.metrics import exposure_from_positions
+from arena_gym.evaluation.significance import format_significance
+from arena_gym.evaluation.windows import DateWindow, pinned_plan
 from arena_gym.market.data import MarketData
+from arena_gym.presets import env_config, load_market, read_env_preset
+from arena_gym.replay.tradelog import load_trade_log, read_table
+from arena_gym.training.ppo_training import load_policy_preset
+from arena_gym.training.walk_forward import train_walk_forward
+from arena_gym.venue import asset_specs
+
+from .arena_campaign import ArenaPlan, run_arena, with_fields
+from .policy_specs import policy_from_spec
+from .season1_recorded import (carry_every_entry, contest_curves, difference_causes, discrepancies, finer_on_bars,
+                               leverage_sources, play_recorded, position_leverage, versus_contest)
+from .season1_report import CAUSE_HEADERS, VERSUS_HEADERS, write_season_report
 
 #: The coins of the contest, in the order of its prompts.
 COINS = ("BTC", "ETH", "SOL", "BNB", "XRP", "DOGE")
@@ -57,10 +78,9 @@ LOG_NOTES = {"gemini-2.5-pro": "log incomplete: about 58 early trades are missin
 #: A gap every recorded model shares.
 COMMON_LOG_NOTE = ("The log holds closed trades only: positions still open when it was cut (2025-10-28 07:04 UTC) "
                    "are not in it")
-BASELINES = ("hold_cash", "buy_and_hold", "random", "ema_momentum", "funding_carry")
 #: Seeds PPO is trained with, each its own contestant ``ppo-s<seed>``.
 PPO_SEEDS = (0, 1, 2, 3, 4)
-#: Exposure columns of the table (:func:`~.exposure.exposure_comparison`): (key, header, scale).
+#: Exposure columns of the table (:func:`~arena_gym.evaluation.exposure.exposure_comparison`): (key, header, scale).
 EXPOSURE_COLUMNS = (("peak_exposure", "peak exposure x equity", 1.0), ("beta", "beta to EW index", 1.0),
                     ("alpha", "alpha % (return - beta x EW index)", 100.0),
                     ("index_at_avg_exposure", "EW index at own avg exposure %", 100.0),
@@ -75,15 +95,12 @@ TABLE_COLUMNS = (("total_return", "return %", 100.0), ("sharpe", "Sharpe (annual
 
 
 def season_preset() -> dict[str, Any]:
-    from arena_gym.presets import read_env_preset
 
     return read_env_preset(PRESET)
 
 
 def season_config() -> EnvConfig:
     """The env every contestant plays (the preset's ``[env]``)."""
-    from arena_gym.presets import env_config
-
     preset = season_preset()
     return env_config(preset.get("env", {}), preset["path"])
 
@@ -109,9 +126,6 @@ def load_season_market(data: str | Path | None) -> MarketData:
     preset = season_preset()
     rules = preset.get("evaluation", {}).get("rules", "alpha-arena-s1")
     if data is None:
-        from arena_gym.data.cache import DataError
-        from arena_gym.presets import load_market
-
         table = dict(preset["market"])
         try:
             market = load_market(table, Path(preset["path"]).parent)
@@ -119,7 +133,6 @@ def load_season_market(data: str | Path | None) -> MarketData:
             raise FileNotFoundError(f"the contest preset reads 1h candles and funding of {', '.join(COINS)} on "
                                     f"binanceusdm from the download cache, which lacks them ({err}); {_how_to_get()}; "
                                     "or pass --data FOLDER with the freqtrade files") from None
-        from arena_gym.exchange.rules import asset_specs
 
         return market.with_assets(asset_specs(list(market.symbols), rules))
     path = Path(data)
@@ -156,8 +169,6 @@ def find_trade_log(data: str | Path | None, trades: str | Path | None) -> Path:
 def contest_log(path: str | Path) -> pd.DataFrame:
     """The contest's trade log, loaded; its ``leverage`` column (1 on every row, a placeholder of
     the source) is dropped: leverage comes from the contest's records (:mod:`.season1_recorded`)."""
-    from arena_gym.replay.tradelog import load_trade_log, read_table
-
     raw = read_table(path)
     return load_trade_log(raw.drop(columns=[c for c in ("leverage",) if c in raw.columns]))
 
@@ -165,7 +176,7 @@ def contest_log(path: str | Path) -> pd.DataFrame:
 # ---------------------------------------------------------------------- the run
 def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path | None = None,
                 total_timesteps: int | None = None, progress: bool = True, n_boot: int = 1000,
-                models: Sequence[str] | None = None, baselines: Sequence[str] = BASELINES,
+                models: Sequence[str] | None = None, baselines: Sequence[str] = tuple(BASELINES),
                 ppo_preset: str | Path | dict[str, Any] = "ppo-season1", ppo_seeds: Sequence[int] = PPO_SEEDS,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Play the season (module docstring) into ``out``; returns the tables and paths.
@@ -174,13 +185,6 @@ def run_season1(data: str | Path | None, out: str | Path, *, trades: str | Path 
     baselines (default the five); ``ppo_preset`` is the PPO preset (name, path or dict),
     ``total_timesteps`` overrides its budget and ``ppo_seeds`` are the seeds it is trained with.
     """
-    from .arena import ArenaPlan, run_arena, with_fields
-    from .days import cut_into_days
-    from .policies import SB3Policy, policy_from_spec
-    from .report import write_report
-    from .training import load_policy_preset
-    from .windows import DateWindow, pinned_plan
-
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -244,8 +248,6 @@ def train_ppo_seeds(market: MarketData, config: EnvConfig, cut: str, folder: Pat
                     log: Callable[[str], None] = print) -> dict[str, Path]:
     """Walk-forward PPO once per seed, one after another, into ``folder/seed-<seed>`` (a finished
     seed is reused); returns ``{"ppo-s<seed>": best model path}``."""
-    from .walk_forward import train_walk_forward
-
     if not seeds:
         raise ValueError("PPO needs at least one seed")
     models = {}
@@ -263,9 +265,6 @@ def exposure_table(full_dir: Path, market: MarketData, start: int) -> pd.DataFra
     :data:`EXPOSURE_COLUMNS` against the equal-weight index of the market's coins over the
     steps it played."""
     import json
-
-    from .exposure import exposure_comparison, index_step_returns
-    from .metrics import exposure_from_positions
 
     capital = float(json.loads((full_dir / "config.json").read_text())["env"]["initial_capital"])
     steps = pd.read_parquet(full_dir / "steps.parquet")
@@ -287,8 +286,6 @@ def ppo_seed_table(table: pd.DataFrame, ppo_models: dict[str, Path]) -> pd.DataF
     import json
 
     from scipy import stats
-
-    from .policies import model_config_path
 
     columns = ["return %", "Sharpe (annualized)", "max drawdown %", "avg exposure x equity",
                "alpha % (return - beta x EW index)", "trades"]
@@ -312,8 +309,6 @@ def ppo_seed_table(table: pd.DataFrame, ppo_models: dict[str, Path]) -> pd.DataF
 def window_index_return(market: MarketData, start: int, config: EnvConfig) -> float:
     """The equal-weight index's return over the window after bar ``start`` (hourly rebalanced,
     before costs), in %."""
-    from .exposure import index_step_returns
-
     bars = np.arange(start, start + config.episode_length * config.bars_per_decision + 1)
     return 100.0 * float(np.prod(1.0 + index_step_returns(market.close, bars)) - 1.0)
 
@@ -335,8 +330,6 @@ def buy_and_hold_check(table: pd.DataFrame, market: MarketData, start: int, conf
 def daily_compounding_check(returns: pd.DataFrame, table: pd.DataFrame) -> dict[str, float]:
     """The largest gap, over contestants, between the compounded daily returns and the
     full-window return (percentage points)."""
-    from .days import compounded
-
     days = compounded(returns[returns["seed"] == returns["seed"].min()]).droplevel("seed")
     gap = (days - table["return %"].reindex(days.index)).abs()
     return {"contestants": int(gap.notna().sum()), "max_abs_difference_pp": float(gap.max())}
@@ -347,10 +340,6 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
                          market: MarketData, config: EnvConfig, window: str) -> list:
     """Each model of the log twice, as traded and on bars, each position at the leverage of the
     nearest contest record that covers it (:mod:`.season1_recorded`)."""
-    from .recorded import AS_TRADED, ON_BARS, recorded_policies
-    from .season1_recorded import carry_every_entry, position_leverage
-    from .windows import pinned_plan
-
     plan = pinned_plan(market, config, [window])
     leverage = carry_every_entry(trade_log, position_leverage(trade_log, records, market, FALLBACK_LEVERAGE), market,
                                  plan.config, plan, models)
@@ -363,11 +352,6 @@ def recorded_contestants(trade_log: pd.DataFrame, records: Path, models: Sequenc
 
 def _recorded_against_contest(recorded, trade_log, market, config, window, data, log) -> dict[str, Any]:
     """Both executions of every recorded model against the contest's log (:mod:`.season1_recorded`)."""
-    from .recorded import ON_BARS, outcome_summary
-    from .season1_recorded import (contest_curves, difference_causes, discrepancies, finer_on_bars, leverage_sources,
-                                   play_recorded, versus_contest)
-    from .windows import pinned_plan
-
     plan = pinned_plan(market, config, [window])
     played = play_recorded(recorded, market, plan.config, plan)
     disc = discrepancies(played["compared"], market)
@@ -413,8 +397,6 @@ def significance_columns(significance: pd.DataFrame | None) -> pd.DataFrame:
 
 def significance_text(full: dict[str, Any]) -> list[str]:
     """The "could it be chance?" section of the printout, with how it was computed."""
-    from .significance import format_significance
-
     table = full.get("significance")
     if table is None or table.empty:
         return ["## Could it be chance?", "No significance table (no surrogates were played)."]
@@ -475,8 +457,6 @@ def daily_text(facts: dict[str, Any]) -> list[str]:
 
 def season_text(result: dict[str, Any]) -> str:
     """Everything the command prints, as Markdown."""
-    from .report import format_leaderboard
-
     f = result["facts"]
     parts = [f"# Alpha Arena Season 1 on the record: {f['window']} UTC",
              f"{f['env']} PPO trained and validated only on bars before {f['training_cut']} UTC. Recorded LLMs: "
@@ -524,26 +504,7 @@ def recorded_text(result: dict[str, Any]) -> list[str]:
     return parts
 
 
-#: recorded_vs_contest columns and their headers in the printout.
-VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", "as_traded_net_usd": "as traded $",
-                  "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
-                  "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
-                  "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
-                  "as_traded_discrepancies": "as traded discrepancies",
-                  "on_bars_discrepancies": "on bars discrepancies",
-                  "on_bars_funding_usd": "on bars funding $",
-                  "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
-                  "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}
-
-
-#: difference_causes columns and their headers in the printout and the page.
-CAUSE_HEADERS = {"difference_usd": "difference $", "log_net_vs_gross_minus_fees_usd": "log net vs gross - fees $",
-                 "fill_prices_usd": "fill prices $", "fees_usd": "fees $", "discrepancies_usd": "discrepancies $",
-                 "not_played_usd": "not played $", "open_at_end_usd": "open at end $", "residual_usd": "residual $"}
-
-
 def _write(out: Path, result: dict[str, Any]) -> dict[str, Path]:
-    from .season1_report import write_season_report
 
     paths = {"table": out / "season1_table.csv", "ppo_seeds": out / "ppo_seeds.csv",
              "versus": out / "recorded_vs_contest.csv",

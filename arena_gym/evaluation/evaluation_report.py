@@ -463,7 +463,7 @@ def format_leaderboard(board: pd.DataFrame | None, metrics: pd.DataFrame | None 
 
 
 def format_head_to_head(h2h: pd.DataFrame, score: str = "total_return") -> str:
-    """:func:`~.arena.head_to_head` as aligned text with the score differences in percentage points."""
+    """:func:`~arena_gym.campaigns.arena_campaign.head_to_head` as aligned text with the score differences in percentage points."""
     table = h2h.rename(columns={"mean_difference": "mean_difference (pp per episode)",
                                 f"mean_{score}": f"mean_{score} (%)",
                                 f"opponent_mean_{score}": f"opponent_mean_{score} (%)"})

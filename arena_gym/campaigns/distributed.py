@@ -8,7 +8,7 @@ same tables, byte for byte) and a killed driver resumes without replaying finish
 * The market goes into Ray's object store once (``ray.put``); each worker process reads it once
   and keeps it for the next tasks.
 * A policy travels as its spec (``random``, ``ppo:model.zip``, ``llm:gpt-5``, see
-  :data:`~arena_gym.evaluation.policies.SPEC_FORMS`) and is rebuilt in the worker, once per
+  :data:`~arena_gym.campaigns.policy_specs.SPEC_FORMS`) and is rebuilt in the worker, once per
   worker process. A ``ppo:`` model file travels with it (read on this machine, written to a
   temporary folder on the worker), so the cluster's nodes need no shared disk. A policy given
   without a spec is shipped as the object itself (it must pickle).
@@ -23,7 +23,6 @@ environment; on an existing cluster install it on every node).
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,68 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from arena_gym.env.config import EnvConfig
+from arena_gym.evaluation.runner import Deliver, EpisodeKey, atimed_episode, is_async_policy, timed_episode
 from arena_gym.market.data import MarketData
-
-from .runner import Deliver, EpisodeKey, atimed_episode, is_async_policy, timed_episode
+from arena_gym.ray_cluster import connect
 
 #: Worker-side cache of one evaluation: its market and the policies built from their sources,
 #: by object id; emptied when a task of another evaluation (another market) arrives.
 _WORKER_CACHE: dict[str, Any] = {}
-
-
-def import_ray():
-    """``ray``, or a clear error naming the extra to install."""
-    try:
-        import ray
-    except ImportError as err:
-        raise ValueError("distributed runs need Ray: pip install 'arena-gym[ray]'") from err
-    return ray
-
-
-#: The logger of Ray's note that a new local cluster uses token authentication (its default
-#: since Ray 2.59), printed at every start; quiet unless asked for.
-RAY_AUTH_NOTE_LOGGER = "ray._private.authentication.authentication_token_setup"
-
-
-def connect(address: str | None = None, num_cpus: int | None = None, verbose: bool = False):
-    """``ray`` connected to a cluster: the one already joined, else ``address`` (an existing
-    cluster), else a new local one with ``num_cpus`` (default: every core).
-
-    Ray logs its warnings and errors; its note on token authentication (left on, as Ray sets
-    it) and its info lines only with ``verbose``."""
-    import logging
-
-    ray = import_ray()
-    if not ray.is_initialized():
-        check_reachable(address)
-        note = logging.getLogger(RAY_AUTH_NOTE_LOGGER)
-        level = note.level
-        if not verbose:
-            note.setLevel(logging.ERROR)
-        try:
-            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                     logging_level="INFO" if verbose else "WARNING")
-        except (ConnectionError, RuntimeError, ValueError) as err:  # a wrong address: say so in one line
-            where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-            raise ValueError(f"cannot join {where}: {str(err).strip().splitlines()[0]}") from err
-        finally:
-            note.setLevel(level)
-    return ray
-
-
-def check_reachable(address: str | None, timeout: float = 5.0) -> None:
-    """Raise a one-line ``ValueError`` when ``address`` (``host:port`` or ``ray://host:port``)
-    accepts no connection within ``timeout`` seconds. Ray itself keeps retrying a wrong address
-    for minutes; ``None``, ``"auto"`` and ``"local"`` are left to Ray."""
-    if address is None or address in ("auto", "local"):
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"Ray address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379 or ray://10.0.0.5:10001)")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise ValueError(f"cannot reach the Ray cluster at {address}: {err.strerror or err}") from None
 
 
 @dataclass(frozen=True)
@@ -123,7 +67,7 @@ class PolicySource:
         """The policy, in a worker."""
         if self.spec is None:
             return self.obj
-        from .policies import policy_from_spec
+        from .policy_specs import policy_from_spec
 
         spec = self.spec
         if self.files:
@@ -142,7 +86,7 @@ def provider_of(spec: str | None, policy: Any) -> str:
         spec = spec.split("=", 1)[1] if "=" in spec else spec
         kind, _, rest = spec.partition(":")
         if kind == "llm" and rest:
-            from arena_gym.llm.profiles import load_profile
+            from arena_gym.agents.profiles import load_profile
 
             model = rest if "/" in rest and not rest.endswith(".toml") else load_profile(rest).model
             return model.split("/", 1)[0] if "/" in model else model

@@ -1,7 +1,7 @@
 """An LLM trading policy: one text observation in, one raw completion out, via litellm.
 
 :class:`LLMPolicy` sends the system prompt and the observation to any litellm model and
-returns an :class:`~arena_gym.llm.response.LLMResponse`. It never parses the answer; the
+returns an :class:`~arena_gym.agents.response.LLMResponse`. It never parses the answer; the
 environment's decision parser does. Around each call it adds:
 
 * a per-attempt timeout and a ``max_tokens`` limit on every request;
@@ -61,12 +61,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from arena_gym.llm.budget import Budget
-from arena_gym.llm.cache import ResponseCache, canonical_json, request_key
-from arena_gym.llm.profiles import ModelProfile, Price, load_profile, profile_for_model
-from arena_gym.llm.prompt import default_template_path
-from arena_gym.llm.response import ERROR_CODES, LLMResponse, error_response
-from arena_gym.llm.schema import SCHEMA_NAME, decision_json_schema
+from arena_gym.agents.budget import Budget
+from arena_gym.agents.response_cache import ResponseCache, canonical_json, request_key
+from arena_gym.agents.profiles import ModelProfile, Price, load_profile, profile_for_model
+from arena_gym.protocol.prompt import default_template_path
+from arena_gym.agents.response import ERROR_CODES, LLMResponse, error_response
+from arena_gym.protocol.schema import SCHEMA_NAME, decision_json_schema
 
 logger = logging.getLogger(__name__)
 

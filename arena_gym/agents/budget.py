@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from arena_gym.llm.response import LLMResponse
+from arena_gym.agents.response import LLMResponse
 
 
 @dataclass

@@ -23,7 +23,7 @@ of the ``validation`` split; the model with the best mean total return there is 
 
 The config JSON holds the algorithm, the env fields the model needs at evaluation
 (``policy_env``), the full env config, the splits, the market, the preset, the seed and the
-library versions; :meth:`~arena_gym.evaluation.policies.SB3Policy.load` reads it.
+library versions; :meth:`~arena_gym.agents.policies.SB3Policy.load` reads it.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 from arena_gym.preset_files import policies_dir, preset_names, preset_path, read_toml
 
-from .policies import SB3Policy, model_config_path
-from .runner import EpisodeKey, market_summary, play_episode
-from .splits import Splits, evaluation_windows, split_config
+from arena_gym.agents.policies import SB3Policy, model_config_path
+from arena_gym.evaluation.runner import EpisodeKey, market_summary, play_episode
+from arena_gym.evaluation.splits import Splits, evaluation_windows, split_config
 
 #: EnvConfig fields that shape a model's observations and actions; saved with the model and
 #: applied when it is evaluated.

@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from arena_gym.exchange.orders import OrderFlag, Orders
-from arena_gym.llm.decision import Fallback, ParsedDecision, Signal
+from arena_gym.protocol.decision import Fallback, ParsedDecision, Signal
 
 
 def decode_decisions(parsed: ParsedDecision, symbols: Sequence[str], position_size: np.ndarray, *,
@@ -38,7 +38,7 @@ def decode_decisions(parsed: ParsedDecision, symbols: Sequence[str], position_si
     """Orders for one account from a :class:`ParsedDecision` (rules in the module docstring).
 
     Args:
-        parsed: the output of :func:`arena_gym.llm.parse.parse_decision`.
+        parsed: the output of :func:`arena_gym.protocol.parse.parse_decision`.
         symbols: the environment's symbols, in asset order (length ``A``).
         position_size: (A,) current signed sizes in coins (negative = short).
         house_rules: refuse entries on coins with an open position (the contest's rules).

@@ -1,9 +1,9 @@
 """Reading an LLM's trading answer into per-coin decisions. Never raises on any output.
 
 :func:`parse_decision` accepts the raw completion text, an already-parsed ``dict`` or ``list``,
-:class:`~arena_gym.llm.decision.CoinDecision` objects, or a response object with ``.text``
-and ``.error`` (an :class:`~arena_gym.llm.response.LLMResponse`). What it cannot use becomes
-"hold", and every repair is listed as a :class:`~arena_gym.llm.decision.Fallback`.
+:class:`~arena_gym.protocol.decision.CoinDecision` objects, or a response object with ``.text``
+and ``.error`` (an :class:`~arena_gym.agents.response.LLMResponse`). What it cannot use becomes
+"hold", and every repair is listed as a :class:`~arena_gym.protocol.decision.Fallback`.
 
 Reading the text, in order:
 
@@ -72,8 +72,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from arena_gym.exchange.formulas import clamp_leverage
-from arena_gym.llm.decision import CoinDecision, Fallback, ParsedDecision, Signal
+from arena_gym.venue.formulas import clamp_leverage
+from arena_gym.protocol.decision import CoinDecision, Fallback, ParsedDecision, Signal
 
 #: Longest kept ``invalidation_condition`` or ``justification``, in characters.
 MAX_TEXT_FIELD_CHARS = 2000

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .replay import ReplayResult
+from .log_replay import ReplayResult
 
 PLOTS_SKIPPED = "plots skipped: matplotlib is not installed (pip install -e '.[report]' in the arena-gym checkout)"
 

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from arena_gym.exchange import Exchange, Orders, count_flags, trades_from_ledger
-from arena_gym.exchange.rules import FeeTier, load_rules
+from arena_gym.venue import FeeTier, load_rules
 from arena_gym.market.data import MarketData, utc_timestamp
 
 from .tradelog import load_trade_log

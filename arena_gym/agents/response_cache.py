@@ -1,7 +1,7 @@
 """A JSONL record/replay cache of LLM responses, keyed by a hash of the request.
 
 Each line is one JSON object ``{"key": ..., "model": ..., "response": {...}}``, where
-``response`` holds every :class:`~arena_gym.llm.response.LLMResponse` field. Lines are
+``response`` holds every :class:`~arena_gym.agents.response.LLMResponse` field. Lines are
 appended, flushed and fsynced one call at a time, so a crash loses at most the call in
 progress. When a key appears on several lines, the last one wins.
 
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from arena_gym.llm.response import LLMResponse
+from arena_gym.agents.response import LLMResponse
 
 
 def canonical_json(value: Any) -> str:

@@ -68,12 +68,11 @@ import pandas as pd
 
 from arena_gym.data.live import Bars, FeedEvent, LiveFeed
 from arena_gym.env.config import EnvConfig
-from arena_gym.exchange.rules import asset_specs, load_rules
+from arena_gym.evaluation.runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
+                                         market_summary, policy_seed)
 from arena_gym.market.data import MarketData
 from arena_gym.row_buffer import RowBuffer
-
-from .runner import (CONFIG_NAME, LOG_NAME, EpisodeKey, EpisodeRecorder, episode_stem, make_env,
-                     market_summary, policy_seed)
+from arena_gym.venue import asset_specs, load_rules
 
 BARS_NAME = "bars.npz"
 LIVE_BARS_NAME = "live_bars.jsonl"
@@ -118,7 +117,7 @@ def decode_action(record: dict[str, Any]) -> Any:
     if kind == "array":
         return np.array(record["values"], dtype=record["dtype"]).reshape(record["shape"])
     if kind == "llm":
-        from arena_gym.llm.response import LLMResponse
+        from arena_gym.agents.response import LLMResponse
 
         return LLMResponse.from_record(record["record"])
     return record["value"]
@@ -254,9 +253,9 @@ class BarStore:
 
 # ---------------------------------------------------------------------- contestants
 def policies_for(specs: Sequence[str], out_dir: str | Path):
-    """The policies of ``specs`` (see :func:`~.arena.built_policies`), each LLM contestant with
+    """The policies of ``specs`` (see :func:`~.arena_campaign.built_policies`), each LLM contestant with
     its response cache in ``auto`` mode at ``out_dir/llm-cache/<spec>.jsonl``; closed afterwards."""
-    from .arena import built_policies
+    from .arena_campaign import built_policies
 
     return built_policies(specs, llm_cache_dir=Path(out_dir) / "llm-cache")
 
@@ -303,7 +302,7 @@ class PaperSession:
     def __init__(self, feed: LiveFeed, policies: Sequence[Any], config: EnvConfig, out_dir: str | Path, *,
                  history_bars: int = 500, seed: int = 0, status: Callable[[str], None] | None = None,
                  log: Callable[[str], None] | None = None, outputs_every_s: float = 60.0) -> None:
-        from .arena import shared_config
+        from .arena_campaign import shared_config
 
         names = [p.name for p in policies]
         if len(set(names)) != len(names):

@@ -27,8 +27,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from arena_gym.preset_files import policies_dir, read_toml
-
 
 @runtime_checkable
 class Policy(Protocol):
@@ -89,7 +87,7 @@ class SB3Policy:
 
     @classmethod
     def load(cls, path: str | Path, name: str | None = None, deterministic: bool = True) -> SB3Policy:
-        """Load a model saved by :func:`arena_gym.evaluation.training.train_ppo` (or any SB3 zip).
+        """Load a model saved by :func:`arena_gym.training.ppo_training.train_ppo` (or any SB3 zip).
 
         The algorithm and the env fields are read from the JSON saved beside the model; without
         it the file is loaded as PPO with no env overrides.
@@ -124,10 +122,10 @@ LOCAL_PRESET = "local-smollm2"
 
 
 class LLMTrader:
-    """An :class:`~arena_gym.llm.policy.LLMPolicy` as a harness policy.
+    """An :class:`~arena_gym.agents.llm_policy.LLMPolicy` as a harness policy.
 
     The env runs in decision mode with text observations; ``act``/``aact`` return the model's
-    :class:`~arena_gym.llm.response.LLMResponse`, which the env parses (invalid output becomes a
+    :class:`~arena_gym.agents.response.LLMResponse`, which the env parses (invalid output becomes a
     counted hold). The runner reads tokens, cost and latency from the responses.
 
     Args:
@@ -152,18 +150,18 @@ class LLMTrader:
         model string with its provider (``openai/gpt-4o``: the settings of the preset with that
         model, else plain ones); ``kwargs`` go to ``LLMPolicy``.
 
-        The preset is read and checked at once (see :func:`~arena_gym.llm.policy.configuration_problem`),
+        The preset is read and checked at once (see :func:`~arena_gym.agents.llm_policy.configuration_problem`),
         so an unknown name fails here listing the presets, and a model whose provider key is not
-        set raises :class:`~arena_gym.llm.policy.LLMConfigurationError` naming the variable,
+        set raises :class:`~arena_gym.agents.llm_policy.LLMConfigurationError` naming the variable,
         before any episode starts. The local preset (also when named by its model string) starts its server on 127.0.0.1
         (stopped by :meth:`close`).
         """
-        from arena_gym.llm.policy import LLMPolicy
+        from arena_gym.agents.llm_policy import LLMPolicy
 
         profile = cls.checked_profile(preset, **kwargs)
         server = None
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
-            from arena_gym.llm.local_server import LocalModelServer
+            from arena_gym.agents.local_server import LocalModelServer
 
             server = LocalModelServer(log=_to_stderr).start()
             kwargs.update(server.policy_kwargs())
@@ -177,14 +175,14 @@ class LLMTrader:
         """The model profile of ``preset`` (as :meth:`from_preset` reads it), checked without
         calling the model or starting a server: an unknown name raises ``FileNotFoundError``
         listing the presets; a hosted model whose provider key is not set, or the local model
-        when its extra is not installed, raises :class:`~arena_gym.llm.policy.LLMConfigurationError`."""
-        from arena_gym.llm.policy import LLMConfigurationError, configuration_problem
-        from arena_gym.llm.profiles import load_profile, profile_for_model
+        when its extra is not installed, raises :class:`~arena_gym.agents.llm_policy.LLMConfigurationError`."""
+        from arena_gym.agents.llm_policy import LLMConfigurationError, configuration_problem
+        from arena_gym.agents.profiles import load_profile, profile_for_model
 
         is_model_string = "/" in preset and Path(preset).suffix != ".toml" and not Path(preset).is_file()
         profile = profile_for_model(preset) if is_model_string else load_profile(preset)
         if profile.name == LOCAL_PRESET and "api_base" not in kwargs:
-            from arena_gym.llm.local_server import local_model_unavailable_reason
+            from arena_gym.agents.local_server import local_model_unavailable_reason
 
             problem = local_model_unavailable_reason()
         elif profile.name != LOCAL_PRESET and kwargs.get("cache_mode") != "replay":
@@ -219,10 +217,43 @@ class LLMTrader:
             self._server = None
 
 
-#: The forms of a policy spec on the command line.
-SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/llm or provider/model>",
-              "llm-local:<transformers model folder, e.g. one arena-gym train-llm saved>",
-              "recorded:<trade log>#<model_id>", "<label>=<any of these>")
+def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
+    """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
+
+    A hosted model can run when litellm routes it and finds its provider key in the environment
+    (see :func:`~arena_gym.agents.llm_policy.configuration_problem`). The local model can run when
+    ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
+    decision on a small machine). The offline ``mock`` preset is left out: it always holds.
+    """
+    from importlib.util import find_spec
+
+    from .local_server import local_model_unavailable_reason
+    from .profiles import available_profiles, load_profile
+
+    status: dict[str, str | None] = {}
+    for name in available_profiles():
+        if name == "mock":
+            continue
+        if name == LOCAL_PRESET:
+            reason = local_model_unavailable_reason()
+            status[name] = reason if reason is not None else (
+                None if include_local else f"slow on a CPU: name it to add it (--llm {LOCAL_PRESET})")
+            continue
+        if find_spec("litellm") is None:
+            status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
+            continue
+        from .llm_policy import configuration_problem, missing_keys
+
+        profile = load_profile(name)
+        problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
+        missing = missing_keys(profile.model, profile.api_base) if problem is not None else []
+        status[name] = f"{' or '.join(missing)} not set" if missing else problem
+    return status
+
+
+def available_llm_presets(include_local: bool = False) -> list[str]:
+    """The LLM presets :func:`llm_preset_status` finds runnable here."""
+    return [name for name, reason in llm_preset_status(include_local).items() if reason is None]
 
 
 def _to_stderr(line: str) -> None:
@@ -237,79 +268,3 @@ def check_model_file(path: str | Path) -> None:
     if not path.is_file():
         near = sorted(p.name for p in path.parent.glob("*.zip")) if path.parent.is_dir() else []
         raise FileNotFoundError(f"no model file {path}; model files in {path.parent}: {', '.join(near) or '(none)'}")
-
-
-def check_spec(spec: str) -> None:
-    """Raise at once, with the error :func:`policy_from_spec` would raise, when ``spec`` cannot be
-    built, without building it (no model loaded, no server started, no call made): an unknown
-    baseline or form, a missing model file or trade log, an unknown LLM preset, a hosted LLM
-    whose provider key is not set, or the local model without its extra. For checking every
-    option before long work (training) starts."""
-    from .baselines import BASELINES
-
-    body = spec.split("=", 1)[1] if "=" in spec else spec
-    kind, _, rest = body.partition(":")
-    if kind in BASELINES and not rest:
-        return
-    if kind == "ppo" and rest:
-        check_model_file(rest)
-        return
-    if kind == "llm" and rest:
-        LLMTrader.checked_profile(rest)
-        return
-    if kind == "recorded" and rest:
-        path, _, model = rest.rpartition("#")
-        if not path or not model:
-            raise ValueError(f"recorded policy {body!r}: expected recorded:<trade log>#<model_id>")
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"recorded policy {body!r}: no trade log {path}")
-        return
-    raise ValueError(f"unknown policy {body!r}; baselines: {', '.join(BASELINES)}; other forms: {', '.join(SPEC_FORMS[1:])}")
-
-
-def baseline_params() -> dict[str, dict[str, Any]]:
-    """Baseline parameters from ``policies/baselines.toml`` (empty when the file is absent)."""
-    path = policies_dir() / "baselines.toml"
-    if not path.is_file():
-        return {}
-    return read_toml(path)
-
-
-def policy_from_spec(spec: str, **llm_kwargs: Any) -> Any:
-    """Build a policy from a spec string (see :data:`SPEC_FORMS`).
-
-    ``hold_cash``, ``random``, ... name a baseline (parameters from ``policies/baselines.toml``);
-    ``ppo:runs/demo/ppo/best_model.zip`` loads a trained model; ``llm:gpt-5`` an LLM preset
-    (``llm_kwargs`` go to ``LLMPolicy``); ``llm-local:runs/train-llm/model`` a transformers checkpoint
-    run in this process (the train-llm extra); ``fast=ppo:path.zip`` labels the policy ``fast``.
-    """
-    from .baselines import BASELINES, make_baseline
-
-    label = None
-    if "=" in spec:
-        label, spec = spec.split("=", 1)
-    kind, _, rest = spec.partition(":")
-    if kind in BASELINES and not rest:
-        policy = make_baseline(kind, **baseline_params().get(kind, {}))
-        if label:
-            policy.name = label
-        return policy
-    if kind == "ppo" and rest:
-        return SB3Policy.load(rest, name=label or "ppo")
-    if kind == "llm" and rest:
-        return LLMTrader.from_preset(rest, name=label, **llm_kwargs)
-    if kind == "llm-local" and rest:
-        from arena_gym.llm_training.policy import CheckpointPolicy
-
-        return CheckpointPolicy(rest, name=label)
-    if kind == "recorded" and rest:
-        from .recorded import recorded_policies
-
-        path, _, model = rest.rpartition("#")
-        if not path or not model:
-            raise ValueError(f"recorded policy {spec!r}: expected recorded:<trade log>#<model_id>")
-        policy, = recorded_policies(path, models=[model])
-        if label:
-            policy.name = label
-        return policy
-    raise ValueError(f"unknown policy {spec!r}; baselines: {', '.join(BASELINES)}; other forms: {', '.join(SPEC_FORMS[1:])}")

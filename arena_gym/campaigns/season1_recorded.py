@@ -12,7 +12,7 @@ position closed (the first that counts it), floored to an integer (a leverage is
 Where that leverage would have the position liquidated on the bars before its recorded exit
 (which the contest did not do), it is lowered to the highest leverage the position survives;
 where the account's free collateral cannot carry the recorded size at it, the policy raises it to
-the least that does, never above that survival bound (:class:`~.recorded.RecordedPolicy`).
+the least that does, never above that survival bound (:class:`~arena_gym.agents.recorded.RecordedPolicy`).
 
 A *discrepancy* is a position the simulator scaled, refused or closed (liquidation, stop) where
 the contest held it to its recorded exit at full size: listed with its cause and its full-size
@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .recorded import AS_TRADED, ON_BARS, compare_with_log
+from arena_gym.agents.recorded import AS_TRADED, ON_BARS, compare_with_log
 
 PROMPTS_NAME = "prompt_open_positions.csv"
 ANALYTICS_NAME = "analytics_flat_2025-10-26_10-28.csv"
@@ -115,8 +115,8 @@ def carry_every_entry(log: pd.DataFrame, leverage: dict[int, tuple[float, str, f
     Each round plays every model as traded; for each such entry the positions kept open beside it
     get the least common leverage (each at most the highest it survives) that frees the missing
     collateral plus 5 %. Rounds stop when no entry is short or after ``rounds``."""
-    from .recorded import recorded_policies
-    from .runner import EpisodeKey, play_episode
+    from arena_gym.agents.recorded import recorded_policies
+    from arena_gym.evaluation.runner import EpisodeKey, play_episode
 
     leverage = dict(leverage)
     for _ in range(rounds):
@@ -188,7 +188,7 @@ def play_recorded(policies: Sequence[Any], market, config, plan) -> dict[str, pd
     """Play every recorded policy once over the window; returns ``outcomes``, ``compared`` (per
     position), ``totals`` (per policy: net PnL before funding, funding, $) and ``curves``
     (per policy and bar: cumulative realized net PnL before funding)."""
-    from .runner import EpisodeKey, play_episode
+    from arena_gym.evaluation.runner import EpisodeKey, play_episode
 
     outcomes, compared, totals, curves = [], [], [], []
     for policy in policies:
@@ -300,7 +300,7 @@ def finer_on_bars(policies: Sequence[Any], data: Path, window: str, config, log:
     market (:data:`FINER`, a sibling folder of the data folder), played on those bars."""
     from arena_gym.replay.market import load_replay_market
     from dataclasses import replace
-    from .windows import pinned_plan
+    from arena_gym.evaluation.windows import pinned_plan
 
     folder = Path(data).resolve().parent / FINER[0]
     if not folder.is_dir():

@@ -1,5 +1,5 @@
 """Season 1's ``report.html``: one self-contained page (tables rendered with their units, plots
-embedded as PNG) of what :func:`arena_gym.evaluation.season1.run_season1` found.
+embedded as PNG) of what :func:`arena_gym.campaigns.season1_campaign.run_season1` found.
 
 Sections: the full-window table (recorded LLMs as traded beside on bars), whether each result
 could be chance (the full window's significance table and null histograms, :mod:`.significance`),
@@ -19,12 +19,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import PAGE_STYLE, html_table, png_tag, format_leaderboard
+from arena_gym.evaluation.evaluation_report import PAGE_STYLE, html_table, png_tag, format_leaderboard
 
 #: Line styles cycled per colour, so that no two contestants share colour and style.
 LINE_STYLES = ("-", "--", ":", "-.")
 #: Daily table the run may write (one row per contestant and day).
 DAILY_TABLE = Path("daily") / "daily_returns.csv"
+
+
+#: recorded_vs_contest columns and their headers in the printout.
+VERSUS_HEADERS = {"positions": "positions", "contest_net_usd": "contest net $", "as_traded_net_usd": "as traded $",
+                  "as_traded_error_pct": "as traded error %", "as_traded_replay_error_pct": "as traded replay error %",
+                  "as_traded_funding_usd": "as traded funding $", "on_bars_net_usd": "on bars $",
+                  "on_bars_error_pct": "on bars error %", "on_bars_replay_error_pct": "on bars replay error %",
+                  "as_traded_discrepancies": "as traded discrepancies",
+                  "on_bars_discrepancies": "on bars discrepancies",
+                  "on_bars_funding_usd": "on bars funding $",
+                  "discrepancies": "discrepancies", "on_bars_finer_net_usd": "on bars, finer bars $",
+                  "finer_timeframe": "finer bars", "leverage_source": "leverage source (positions)"}
+
+
+#: difference_causes columns and their headers in the printout and the page.
+CAUSE_HEADERS = {"difference_usd": "difference $", "log_net_vs_gross_minus_fees_usd": "log net vs gross - fees $",
+                 "fill_prices_usd": "fill prices $", "fees_usd": "fees $", "discrepancies_usd": "discrepancies $",
+                 "not_played_usd": "not played $", "open_at_end_usd": "open at end $", "residual_usd": "residual $"}
 
 
 def contestant_styles(names: list[str], executions: dict[str, str]) -> dict[str, tuple[Any, str]]:
@@ -124,8 +142,6 @@ def plot_pnl_versus_contest(curves: pd.DataFrame, path: Path) -> Path:
 
 def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     """Write the page (module docstring) to ``path``; the plots go beside it as PNG too."""
-    from .season1 import CAUSE_HEADERS, VERSUS_HEADERS
-
     f = result["facts"]
     table = result["table"]
     executions = {n: e for n, e in table["execution"].items() if e} if "execution" in table else {}
@@ -136,7 +152,7 @@ def write_season_report(out: Path, result: dict[str, Any], path: Path) -> Path:
     sections += [f"<p class='note'>{html.escape(n)}</p>" for n in f.get("metric_notes", [])]
     significance = result.get("full", {}).get("significance")
     if significance is not None and not significance.empty:
-        from .significance import SIGNIFICANCE_LEGEND, display_table
+        from arena_gym.evaluation.significance import SIGNIFICANCE_LEGEND, display_table
 
         sections += ["<h2>Could it be chance? (full window)</h2>", shown(display_table(significance), index=True),
                      f"<p class='note'>{html.escape(SIGNIFICANCE_LEGEND)}</p>",

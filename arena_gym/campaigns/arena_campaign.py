@@ -1,11 +1,9 @@
 """One call from an env preset and a list of policies to a finished, reported evaluation.
 
 :func:`run_arena` cuts the market into time splits, draws the evaluation windows of one split,
-plays every policy on every window and seed (resumably, see :mod:`.runner`) and writes the
-report (see :mod:`.report`). :func:`ppo_against_field` trains PPO (or reuses it) and runs it
-against other policies that way. :func:`available_llm_presets` lists the LLM presets that can run
-here: those whose provider key is set in the environment, and the local model when its extra
-is installed.
+plays every policy on every window and seed (resumably, see :mod:`arena_gym.evaluation.runner`) and writes the
+report (see :mod:`arena_gym.evaluation.evaluation_report`). :func:`ppo_against_field` trains
+PPO (or reuses it) and runs it against other policies that way.
 """
 
 from __future__ import annotations
@@ -22,9 +20,9 @@ import pandas as pd
 from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
-from .report import write_report
-from .runner import evaluate, policy_slug
-from .splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
+from arena_gym.evaluation.evaluation_report import write_report
+from arena_gym.evaluation.runner import evaluate, policy_slug
+from arena_gym.evaluation.splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
 
 #: EnvConfig fields every policy in one evaluation plays alike, so that its episodes compare: the
 #: timing and capital of an episode, the tradable assets, and the settings that limit what a
@@ -44,7 +42,7 @@ class ArenaPlan:
     run and ranks its UTC days, the day-by-day segments of that run (positions carried across
     midnight, partial days kept; see :mod:`.days`). ``flat_days`` instead plays every whole UTC
     day inside them as its own episode starting flat with the initial capital (partial days
-    left out, see :mod:`.windows`).
+    left out, see :mod:`arena_gym.evaluation.windows`).
     """
 
     split: str = "test"
@@ -131,12 +129,12 @@ def check_comparable(policies: Sequence[Any], config: EnvConfig) -> None:
 @contextlib.contextmanager
 def built_policies(specs: Sequence[str], *, llm_cache_dir: str | Path | None = None,
                    **llm_kwargs: Any) -> Iterator[list[Any]]:
-    """The policies of ``specs`` (see :func:`~.policies.policy_from_spec`, which gets ``llm_kwargs``);
+    """The policies of ``specs`` (see :func:`~.policy_specs.policy_from_spec`, which gets ``llm_kwargs``);
     those holding resources (LLM event loops, the local model server) are closed afterwards.
 
     With ``llm_cache_dir``, each LLM contestant records and replays its calls in ``auto`` mode at
     ``llm_cache_dir/<spec>.jsonl``."""
-    from .policies import policy_from_spec
+    from .policy_specs import policy_from_spec
 
     policies: list[Any] = []
     try:
@@ -178,16 +176,16 @@ def run_arena(
 
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
     ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
-    ``moved_fields``. ``executor`` plays the episodes (see :func:`~.runner.evaluate`; default: in
+    ``moved_fields``. ``executor`` plays the episodes (see :func:`~arena_gym.evaluation.runner.evaluate`; default: in
     this process).
 
-    Before the report, :func:`~.significance.evaluation_significance` tests every policy's result
+    Before the report, :func:`~arena_gym.evaluation.significance.evaluation_significance` tests every policy's result
     against chance (``n_surrogates`` random-entry surrogates per episode; 0 skips it) and the
     report carries the table (kept as it is when a rerun played nothing new).
     """
     config, moved = shared_config(policies, config)
     if plan.date_windows:
-        from .windows import DateWindow, daily_windows, left_out_notes, pinned_plan
+        from arena_gym.evaluation.windows import DateWindow, daily_windows, left_out_notes, pinned_plan
 
         dated = [DateWindow.parse(w) for w in plan.date_windows]
         pinned = pinned_plan(market, config, daily_windows(dated) if plan.flat_days else dated)
@@ -203,7 +201,7 @@ def run_arena(
         facts = {"splits": splits.as_dict(), "split": plan.split, "window_seed": plan.window_seed,
                  "moved_fields": moved, **(extra or {})}
     if plan.daily:   # steps that cross midnight fail here, before any episode is played
-        from .days import day_bounds
+        from arena_gym.evaluation.days import day_bounds
 
         step = pd.Timedelta(seconds=market.bar_seconds * eval_config.bars_per_decision)
         for window in dated:
@@ -211,7 +209,7 @@ def run_arena(
     played = Path(out_dir) / CONTINUOUS_DIR if plan.daily else out_dir
     results = evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts,
                        progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor)
-    from .significance import evaluation_significance, remove_significance, significance_is_current
+    from arena_gym.evaluation.significance import evaluation_significance, remove_significance, significance_is_current
 
     # the null plays whole episodes: with --daily, those of the continuous runs (their report carries it)
     if n_surrogates > 0 and (results["status"] == "ok").any():
@@ -220,7 +218,7 @@ def run_arena(
     else:
         remove_significance(played)   # no stale table from an earlier run
     if plan.daily:
-        from .days import cut_into_days
+        from arena_gym.evaluation.days import cut_into_days
 
         write_report(played, title=f"{title or 'arena-gym evaluation'} (continuous runs)", n_boot=n_boot)
         days = cut_into_days(played, out_dir)
@@ -233,7 +231,7 @@ def run_arena(
 def trained_ppo(market: MarketData, config: EnvConfig, splits: Splits, folder: str | Path,
                 preset: dict[str, Any], total_timesteps: int | None = None, log=print) -> Path:
     """``folder/best_model.zip``, trained on ``splits.train`` unless the folder already holds it."""
-    from .training import train_ppo
+    from arena_gym.training.ppo_training import train_ppo
 
     model = Path(folder) / "best_model.zip"
     if model.is_file():
@@ -270,9 +268,9 @@ def ppo_against_field(
     when there (see :func:`trained_ppo`); the evaluation is :func:`run_arena` into ``out_dir``.
 
     Args:
-        opponents: policy specs (see :data:`~.policies.SPEC_FORMS`), checked before training (see
-            :func:`~.policies.check_spec`), built after it and closed at the end.
-        preset: a PPO preset as read by :func:`~.training.load_policy_preset` (default ``ppo``).
+        opponents: policy specs (see :data:`~.policy_specs.SPEC_FORMS`), checked before training (see
+            :func:`~.policy_specs.check_spec`), built after it and closed at the end.
+        preset: a PPO preset as read by :func:`~arena_gym.training.ppo_training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
         n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
         log: receives the progress lines.
@@ -280,8 +278,8 @@ def ppo_against_field(
     Returns:
         :func:`run_arena`'s summary plus ``ppo_model``, the path of the model played.
     """
-    from .policies import check_spec
-    from .training import load_policy_preset
+    from .policy_specs import check_spec
+    from arena_gym.training.ppo_training import load_policy_preset
 
     for spec in opponents:   # a typo or a missing key fails now, not after training
         check_spec(spec)
@@ -313,47 +311,6 @@ def splits_for(market: MarketData, config: EnvConfig, plan: ArenaPlan = ArenaPla
 def with_fields(config: EnvConfig, fields: dict[str, Any]) -> EnvConfig:
     """``config`` with fields replaced (TOML/JSON lists become tuples)."""
     return replace(config, **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
-
-
-def llm_preset_status(include_local: bool = False) -> dict[str, str | None]:
-    """Every LLM preset under ``policies/llm`` with why it cannot run here (``None``: it can).
-
-    A hosted model can run when litellm routes it and finds its provider key in the environment
-    (see :func:`~arena_gym.llm.policy.configuration_problem`). The local model can run when
-    ``include_local`` and its ``local-llm`` extra is installed (it runs on the CPU: minutes per
-    decision on a small machine). The offline ``mock`` preset is left out: it always holds.
-    """
-    from importlib.util import find_spec
-
-    from arena_gym.llm.local_server import local_model_unavailable_reason
-    from arena_gym.llm.profiles import available_profiles, load_profile
-
-    from .policies import LOCAL_PRESET
-
-    status: dict[str, str | None] = {}
-    for name in available_profiles():
-        if name == "mock":
-            continue
-        if name == LOCAL_PRESET:
-            reason = local_model_unavailable_reason()
-            status[name] = reason if reason is not None else (
-                None if include_local else f"slow on a CPU: name it to add it (--llm {LOCAL_PRESET})")
-            continue
-        if find_spec("litellm") is None:
-            status[name] = "the llm extra is not installed (pip install -e '.[llm]')"
-            continue
-        from arena_gym.llm.policy import configuration_problem, missing_keys
-
-        profile = load_profile(name)
-        problem = configuration_problem(profile.model, api_base=profile.api_base, params=profile.params)
-        missing = missing_keys(profile.model, profile.api_base) if problem is not None else []
-        status[name] = f"{' or '.join(missing)} not set" if missing else problem
-    return status
-
-
-def available_llm_presets(include_local: bool = False) -> list[str]:
-    """The LLM presets :func:`llm_preset_status` finds runnable here."""
-    return [name for name, reason in llm_preset_status(include_local).items() if reason is None]
 
 
 def head_to_head(results: pd.DataFrame, policy: str, others: Sequence[str], score: str = "total_return") -> pd.DataFrame:
