@@ -46,7 +46,8 @@ def validate(model: Any, tokenizer: Any, protocol: EpisodeProtocol, starts: list
     rows = []
     for start in starts:
         first = env.reset(start=start)
-        answer = generate_answer(model, tokenizer, env.system_prompt, first.prompt, max_new_tokens)
+        answer = generate_answer(model, tokenizer, env.system_prompt, first.prompt, max_new_tokens,
+                                 protocol.answer_prefix)
         outcome = play_answer(env, start, answer, protocol.invalid_penalty)
         rows.append({"start": start, "answer": answer, **outcome.__dict__})
     n = len(rows)
@@ -58,7 +59,8 @@ def validate(model: Any, tokenizer: Any, protocol: EpisodeProtocol, starts: list
 
 
 class EpisodeReward:
-    """TRL reward function: plays each sampled answer as an episode from its example's window."""
+    """TRL reward function: plays each sampled answer (the protocol's answer prefix, then the
+    completion TRL sampled after it) as an episode from its example's window."""
 
     def __init__(self, protocol: EpisodeProtocol, overrides: dict[str, Any]) -> None:
         from arena_gym.openenv.environment import ArenaEnvironment
@@ -72,8 +74,9 @@ class EpisodeReward:
         rewards = []
         for completion, bar in zip(completions, start):
             text = completion[0]["content"] if isinstance(completion, list) else completion
-            outcome = play_answer(self.env, int(bar), text, self.protocol.invalid_penalty)
-            self.history.append({"start": int(bar), **outcome.__dict__})
+            answer = self.protocol.answer_prefix + text
+            outcome = play_answer(self.env, int(bar), answer, self.protocol.invalid_penalty)
+            self.history.append({"start": int(bar), "answer": answer, **outcome.__dict__})
             rewards.append(outcome.reward)
         return rewards
 
@@ -136,7 +139,8 @@ def train_grpo(out_dir: str | Path, *, model: str = LOCAL_MODEL, protocol: Episo
     examples = []
     for bar in train_starts:
         first = env.reset(start=bar)
-        examples.append({"prompt": chat_messages(env.system_prompt, first.prompt), "start": bar})
+        examples.append({"prompt": chat_messages(env.system_prompt, first.prompt, protocol.answer_prefix),
+                         "start": bar})
     reward = EpisodeReward(protocol, train_overrides)
     peft_config = None
     if lora:
