@@ -9,7 +9,10 @@ the env through tool calls, while the contest's action is the answer text itself
 
 GRPO settings: no KL term (``beta=0``, TRL's default: no reference model to hold or run),
 sampling at temperature 1, one optimizer step per group of answers, no gradient checkpointing
-(a 135M model fits). The trainer uses a GPU when torch sees one, else the CPU.
+(a 135M model fits). The trainer uses a GPU when torch sees one, else the CPU. Training runs in
+bfloat16 only on a GPU that supports it; on the CPU it stays in float32 (``GRPOConfig`` turns
+bfloat16 on by default, and a CPU without bfloat16 matrix units multiplies bfloat16 matrices
+through a slow generic kernel: in one measurement a GRPO step took many times longer).
 
 Before and after training the model answers the same validation windows greedily; the mean
 episode return and the share of invalid answers are printed and saved. Output folder:
@@ -152,6 +155,7 @@ def train_grpo(out_dir: str | Path, *, model: str = LOCAL_MODEL, protocol: Episo
                         num_generations=num_generations, max_completion_length=max_completion_length,
                         learning_rate=learning_rate, beta=0.0, temperature=1.0, gradient_checkpointing=False,
                         logging_steps=1, report_to="none", save_strategy="no", use_cpu=not torch.cuda.is_available(),
+                        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), fp16=False,
                         seed=seed, data_seed=seed, dataloader_num_workers=0, disable_tqdm=True)
     trainer = GRPOTrainer(model=network, reward_funcs=reward, args=config, train_dataset=Dataset.from_list(examples),
                           processing_class=tokenizer, peft_config=peft_config)
