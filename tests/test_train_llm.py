@@ -94,3 +94,12 @@ def test_grpo_steps_on_the_packaged_model(tmp_path):
     assert saved["steps"] == 1 and saved["model"] == "local-smollm2"
     policy = policy_from_spec(f"llm-local:{tmp_path / 'model'}")
     assert policy.max_new_tokens == 8
+
+
+def test_train_llm_rejects_bad_options_before_loading_a_model(tmp_path, capsys):
+    from arena_gym.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train-llm", "--generations", "1", "--model", str(tmp_path / "no-model"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "num_generations >= 2" in err[0] and not out.exists()
