@@ -57,6 +57,26 @@ def test_checkpoint_answers_like_any_llm_contestant(tiny_model):
     assert isinstance(answer, str) and answer == policy.act(first.prompt, {})  # greedy: repeatable
 
 
+def test_checkpoint_starts_answers_with_its_training_prefix(tiny_model, tmp_path):
+    import shutil
+
+    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.openenv.environment import ArenaEnvironment
+
+    prefix = '{"BTC": {"signal": "'
+    folder = tmp_path / "prefixed"
+    shutil.copytree(tiny_model, folder)
+    (folder / "arena_gym_llm.json").write_text(json.dumps({"max_completion_length": 6,
+                                                            "protocol": {"answer_prefix": prefix}}))
+    plain, prefixed = policy_from_spec(f"llm-local:{tiny_model}"), policy_from_spec(f"llm-local:{folder}")
+    env = ArenaEnvironment(overrides={"assets": ["BTC"], "episode_length": 2})
+    first = env.reset(seed=0)
+    prefixed.bind(env.env)
+    answer = prefixed.act(first.prompt, {})
+    assert prefixed.answer_prefix == prefix and answer.startswith(prefix) and len(answer) > len(prefix)
+    assert plain.answer_prefix == ""
+
+
 @pytest.mark.slow  # a full eval run with its report: minutes on a busy two-core machine
 def test_checkpoint_plays_in_eval_table(tiny_model, tmp_path):
     from arena_gym.cli import main

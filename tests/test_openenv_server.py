@@ -154,3 +154,14 @@ def test_bounds_sessions_request_size_and_idle_timeout(server):
         with connect(ws_url(server)) as fresh:  # the ended sessions freed their places
             fresh.send(json.dumps({"type": "reset", "data": {"seed": 1}}))
             assert json.loads(fresh.recv(timeout=300))["type"] == "observation"
+
+
+@pytest.mark.parametrize("argv", [["--set", "no_such_field=1"], ["--env", "no-such-preset"], ["--max-sessions", "0"]])
+def test_serve_env_rejects_bad_options_in_one_line(argv, capsys):
+    from arena_gym.cli import main
+
+    assert main(["serve-env", "--port", "1", *argv]) == 2  # fails before it binds a port
+    said = capsys.readouterr()
+    err = said.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("arena-gym serve-env: error:")
+    assert not said.out  # nothing said it was serving

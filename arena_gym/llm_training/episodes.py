@@ -10,6 +10,12 @@ The env owns the reward (:func:`play_answer`): the episode's return in percent o
 capital, minus ``invalid_penalty`` percentage points for each fallback the parser and decoder
 recorded for the answer (an answer held as a whole, a field out of range, a coin not traded,
 ... see :mod:`arena_gym.llm.decision`).
+
+``answer_prefix`` (empty by default) is text the model's answer starts with: it is written as
+the start of the assistant's turn (a prefill; the model continues it) and is part of the answer
+the env parses, e.g. ``{"BTC": {"signal": "`` so that a small model that never opens a JSON
+object on its own writes its decision in the contest's layout. It changes what the model is
+asked, not the reward; a checkpoint trained with one is played with the same prefix.
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ class EpisodeProtocol:
         preset: env preset in decision/text mode.
         overrides: EnvConfig fields replacing the preset's (the split is set per phase).
         invalid_penalty: percentage points taken from the return per fallback of the answer.
+        answer_prefix: the start of every answer, given to the model (see the module docstring).
     """
 
     preset: str = "alpha-arena-s1"
     overrides: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_OVERRIDES))
     invalid_penalty: float = 1.0
+    answer_prefix: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
@@ -66,9 +74,13 @@ def split_windows(protocol: EpisodeProtocol, split: str, k: int, seed: int) -> t
     return evaluation_windows(market, confined, k, seed=seed), overrides
 
 
-def chat_messages(system_prompt: str, prompt: str) -> list[dict[str, str]]:
-    """The conversation a model answers: the contest's system prompt and user prompt."""
-    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
+def chat_messages(system_prompt: str, prompt: str, answer_prefix: str = "") -> list[dict[str, str]]:
+    """The conversation a model answers: the contest's system prompt and user prompt, and the
+    start of the assistant's answer when ``answer_prefix`` is not empty."""
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
+    if answer_prefix:
+        messages.append({"role": "assistant", "content": answer_prefix})
+    return messages
 
 
 def hold_all(symbols) -> str:

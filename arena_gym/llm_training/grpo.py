@@ -9,7 +9,10 @@ the env through tool calls, while the contest's action is the answer text itself
 
 GRPO settings: no KL term (``beta=0``, TRL's default: no reference model to hold or run),
 sampling at temperature 1, one optimizer step per group of answers, no gradient checkpointing
-(a 135M model fits). The trainer uses a GPU when torch sees one, else the CPU.
+(a 135M model fits). The trainer uses a GPU when torch sees one, else the CPU. Training runs in
+bfloat16 only on a GPU that supports it; on the CPU it stays in float32 (``GRPOConfig`` turns
+bfloat16 on by default, and a CPU without bfloat16 matrix units multiplies bfloat16 matrices
+through a slow generic kernel: in one measurement a GRPO step took many times longer).
 
 Before and after training the model answers the same validation windows greedily; the mean
 episode return and the share of invalid answers are printed and saved. Output folder:
@@ -46,7 +49,8 @@ def validate(model: Any, tokenizer: Any, protocol: EpisodeProtocol, starts: list
     rows = []
     for start in starts:
         first = env.reset(start=start)
-        answer = generate_answer(model, tokenizer, env.system_prompt, first.prompt, max_new_tokens)
+        answer = generate_answer(model, tokenizer, env.system_prompt, first.prompt, max_new_tokens,
+                                 protocol.answer_prefix)
         outcome = play_answer(env, start, answer, protocol.invalid_penalty)
         rows.append({"start": start, "answer": answer, **outcome.__dict__})
     n = len(rows)
@@ -58,7 +62,8 @@ def validate(model: Any, tokenizer: Any, protocol: EpisodeProtocol, starts: list
 
 
 class EpisodeReward:
-    """TRL reward function: plays each sampled answer as an episode from its example's window."""
+    """TRL reward function: plays each sampled answer (the protocol's answer prefix, then the
+    completion TRL sampled after it) as an episode from its example's window."""
 
     def __init__(self, protocol: EpisodeProtocol, overrides: dict[str, Any]) -> None:
         from arena_gym.openenv.environment import ArenaEnvironment
@@ -72,8 +77,9 @@ class EpisodeReward:
         rewards = []
         for completion, bar in zip(completions, start):
             text = completion[0]["content"] if isinstance(completion, list) else completion
-            outcome = play_answer(self.env, int(bar), text, self.protocol.invalid_penalty)
-            self.history.append({"start": int(bar), **outcome.__dict__})
+            answer = self.protocol.answer_prefix + text
+            outcome = play_answer(self.env, int(bar), answer, self.protocol.invalid_penalty)
+            self.history.append({"start": int(bar), "answer": answer, **outcome.__dict__})
             rewards.append(outcome.reward)
         return rewards
 
@@ -136,7 +142,8 @@ def train_grpo(out_dir: str | Path, *, model: str = LOCAL_MODEL, protocol: Episo
     examples = []
     for bar in train_starts:
         first = env.reset(start=bar)
-        examples.append({"prompt": chat_messages(env.system_prompt, first.prompt), "start": bar})
+        examples.append({"prompt": chat_messages(env.system_prompt, first.prompt, protocol.answer_prefix),
+                         "start": bar})
     reward = EpisodeReward(protocol, train_overrides)
     peft_config = None
     if lora:
@@ -148,6 +155,7 @@ def train_grpo(out_dir: str | Path, *, model: str = LOCAL_MODEL, protocol: Episo
                         num_generations=num_generations, max_completion_length=max_completion_length,
                         learning_rate=learning_rate, beta=0.0, temperature=1.0, gradient_checkpointing=False,
                         logging_steps=1, report_to="none", save_strategy="no", use_cpu=not torch.cuda.is_available(),
+                        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), fp16=False,
                         seed=seed, data_seed=seed, dataloader_num_workers=0, disable_tqdm=True)
     trainer = GRPOTrainer(model=network, reward_funcs=reward, args=config, train_dataset=Dataset.from_list(examples),
                           processing_class=tokenizer, peft_config=peft_config)

@@ -76,11 +76,18 @@ def uvicorn_config(app, host: str = LOOPBACK, port: int = DEFAULT_PORT, log_leve
 
 
 def serve(preset: str = DEFAULT_PRESET, overrides: dict[str, Any] | None = None, *, host: str = LOOPBACK,
-          port: int = DEFAULT_PORT, **bounds: Any) -> None:
-    """Serve until interrupted (blocking)."""
+          port: int = DEFAULT_PORT, max_sessions: int = DEFAULT_MAX_SESSIONS,
+          idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+          announce: Any = print) -> None:
+    """Serve until interrupted (blocking). ``announce`` gets one line saying where, once the app
+    is built (so a bad preset or bound fails before anything says it is serving)."""
     import uvicorn
 
-    uvicorn.Server(uvicorn_config(build_app(preset, overrides, **bounds), host, port, log_level="info")).run()
+    app = build_app(preset, overrides, max_sessions=max_sessions, idle_timeout_s=idle_timeout_s,
+                    max_request_bytes=max_request_bytes)
+    announce(f"serving {preset} on ws://{host}:{port}/ws (at most {max_sessions} sessions; idle sessions end after "
+             f"{idle_timeout_s:g} s); Ctrl-C stops")
+    uvicorn.Server(uvicorn_config(app, host, port, log_level="info")).run()
 
 
 class ServerThread:
