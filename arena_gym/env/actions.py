@@ -28,7 +28,7 @@ closes the position.
 [-1, 1], a fraction of ``leverage_cap x equity``, scaled down when their absolute values sum to
 more than 1, the same deadband); row 1 the leverage each asset's order opens at, in either margin
 mode, instead of the rules above: clipped to ``[1, the asset's maximum]`` and floored to a whole
-number (:func:`~arena_gym.exchange.formulas.clamp_leverage`, the exchange's own clamp). The
+number (:func:`~arena_gym.venue.formulas.clamp_leverage`, the exchange's own clamp). The
 leverage takes effect only when the asset trades (outside the deadband); a held position keeps
 the leverage it has. On isolated margin an order at leverage ``L`` puts up ``notional / L`` of
 margin, so the position's liquidation price is that of an ``L``x position; on cross margin ``L``

@@ -39,7 +39,7 @@ each account:
 
 Rules, one function each:
 
-* maintenance margin (:func:`~arena_gym.exchange.formulas.maintenance_tier`,
+* maintenance margin (:func:`~arena_gym.venue.formulas.maintenance_tier`,
   :func:`maintenance_margin`): a position of
   notional ``n`` needs ``n x rate - amount`` for the last tier whose floor is ``<= n``; a single
   tier ``(0, mmr, 0)`` is a flat rate (Hyperliquid, ``mmr = 1 / (2 x max_leverage)``);
@@ -59,7 +59,7 @@ Rules, one function each:
   ``+-inf`` sizes or leverage drop the order (``NON_FINITE``); a closed account executes
   nothing; leverage: NaN keeps the position's leverage (the default for a new one), otherwise
   floored to an integer and clamped to ``[1, max_leverage]``
-  (:func:`~arena_gym.exchange.formulas.clamp_leverage`, the one clamp every action mode and the
+  (:func:`~arena_gym.venue.formulas.clamp_leverage`, the one clamp every action mode and the
   decision parser use); sizes round toward zero to the asset's step; an order whose
   rounded size or notional is not a finite number, or whose fill price is not a positive
   finite number, is dropped (``NON_FINITE``): no non-finite number ever reaches an account; a

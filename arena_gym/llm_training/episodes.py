@@ -9,7 +9,7 @@ the answers sampled for the same window.
 The env owns the reward (:func:`play_answer`): the episode's return in percent of the initial
 capital, minus ``invalid_penalty`` percentage points for each fallback the parser and decoder
 recorded for the answer (an answer held as a whole, a field out of range, a coin not traded,
-... see :mod:`arena_gym.llm.decision`).
+... see :mod:`arena_gym.protocol.decision`).
 
 ``answer_prefix`` (empty by default) is text the model's answer starts with: it is written as
 the start of the assistant's turn (a prefill; the model continues it) and is part of the answer
