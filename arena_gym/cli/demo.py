@@ -15,6 +15,8 @@ import argparse
 
 
 def register(subparsers) -> None:
+    from .evaluation_options import add_progress_options
+
     p = subparsers.add_parser(
         "demo", help="train a short PPO and rank it against baselines on held-out synthetic windows",
         description="Train PPO on the synthetic market, evaluate it with the baselines (and available LLMs) on "
@@ -29,7 +31,7 @@ def register(subparsers) -> None:
                    help="'auto' (default): hosted LLM presets whose provider key is set; 'none'; or named presets, "
                         "e.g. local-smollm2 (the local model takes minutes per decision on a small CPU)")
     p.add_argument("--fresh", action="store_true", help="delete the output folder first (retrain, replay)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -64,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from arena_gym.presets import load_env_preset
 
     from .arena import llm_specs
-    from .evaluation_options import exit_code, parse_seeds, print_summary
+    from .evaluation_options import exit_code, parse_seeds, print_summary, progress_every
 
     t0 = time.perf_counter()
+    every_s = progress_every(args)
     plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))
     out = Path(args.out)
     if args.fresh and out.exists():
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"The local model is installed; add it with --llm {LOCAL_PRESET} (slow: it runs on the CPU)")
     summary = ppo_against_field(market, config, [*BASELINES, *llm_specs(args.llm)], out, plan,
                                 total_timesteps=args.timesteps, title="arena-gym demo: PPO against the baselines",
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, decision_lines_every_s=every_s)
     print_summary(summary)
     h2h = head_to_head(summary["ok"], "ppo", ["random", "hold_cash"])
     print("\nPPO on the held-out test windows:")
