@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     trials = trials.rename(columns={METRIC: "validation return %", "train_seconds": "train s"})
     print(f"\nTrials (validation return %: {METRIC}, the mean total return of the best checkpoint on the validation "
           f"windows, in %):")
-    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a"))
+    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a",
+                           formatters={"validation return %": lambda v: "n/a" if v != v else f"{v:+.2f}"}))
     best = result["best"]
     if "best_config" not in best:
         print("\nNo trial finished.")
