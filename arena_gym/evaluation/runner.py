@@ -36,6 +36,7 @@ import inspect
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -379,8 +380,6 @@ def evaluate(
     if executor is None:
         decisions = None
         if progress:
-            import sys
-
             planned = {p.name: (len(todo[p.name]), make_env_config(config, p).episode_length)
                        for p in policies if answers_text_prompts(p)}
             decisions = DecisionProgress(planned, lambda line: tqdm.write(line, file=sys.stderr),
