@@ -74,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nBest configuration {best['best_config']['config']}: {best['best_config']['hyperparameters']} "
           f"(mean over seeds {best['best_config'][f'mean_{METRIC}']:+.2%})")
     print(f"Tables: {out / 'trials.csv'}, {out / 'configs.csv'}, {out / 'best.json'}")
-    print(f"Evaluate every seed of it on the test split:\n  arena-gym arena --env {args.env} --add-sweep {out} {sets}")
+    arena_out = out.with_name(f"{out.name}-arena")   # not the default runs/arena-<env>, which another run may hold
+    print(f"Evaluate every seed of it on the test split:\n  arena-gym arena --env {args.env} --add-sweep {out} {sets} "
+          f"--out {arena_out}")
     return 0
