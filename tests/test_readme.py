@@ -53,7 +53,7 @@ VENV = Path(sys.prefix)
 
 #: Commands or snippets (matched by a substring) that take minutes: as written only under ``-m slow``.
 SLOW = {
-    "arena-gym demo": "trains PPO for 150,000 steps and plays 96 episodes (about a minute)",
+    "arena-gym demo": "trains PPO for 150,000 steps and plays 96 episodes (about two minutes)",
     "arena-gym train --timesteps 50000": "trains PPO for 50,000 steps",
     "arena-gym arena --env alpha-arena-s1": "plays 96 contest-length episodes",
     "arena-gym arena --windows 3 --seeds 0": "plays 15 episodes and 15,000 random-entry surrogates (about 20 s)",
@@ -65,7 +65,7 @@ SLOW = {
     "scripts/bench_env.py --only first-step": "compiles the kernel and the env step from an empty cache (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
-    "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about ten minutes)",
+    "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about a minute)",
     "scripts/bench_training_memory.py": "trains PPO for 1,000,000 steps (about an hour on two shared cores)",
 }
 
