@@ -76,13 +76,14 @@ def test_episode_prints_percentages_and_n_a_with_reasons(capsys):
     assert lines["trade_win_rate (% of trades)"] == "n/a (no closed trades)"
     assert lines["sharpe (annualized)"].startswith("n/a (fewer than 30 returns")
     assert lines["n_trades (per episode)"] == "0" and lines["n_liquidations"] == "0"
+    assert lines["seed"] == "0" and lines["decisions"] == "10" and lines["invalid_outputs"] == "0"   # counts as counts
 
 
 def test_an_llm_episode_reports_each_decision_on_stderr(capsys):
     assert cli.main(["episode", "--env", "alpha-arena-s1", "--llm", "mock", "--steps", "2"]) == 0
     err = capsys.readouterr().err
     assert "llm:mock: 2 decisions, each waits for the model's answer" in err
-    assert re.search(r"decision 1/2 \(.* UTC\): [0-9.]+ s, equity 10,000.00", err)
+    assert re.search(r"decision 1/2 \(.* UTC\): [0-9.]+ s, valid, equity 10,000.00", err)
     assert "decision 2/2" in err
 
 

@@ -72,6 +72,34 @@ def test_the_disk_cache_check_follows_numba(tmp_path):
     assert check() == "False True"          # numba drops an index whose source changed: it compiles again
 
 
+ANNOUNCE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from arena_gym.exchange.engine import CompiledEntry
+import tiny
+first, second = CompiledEntry(tiny.twice, "tiny"), CompiledEntry(tiny.half, "tiny")
+CompiledEntry(tiny.never, "tiny never called")
+first.run(2.0)
+second.run(2.0)
+"""
+
+
+def test_only_a_first_call_that_compiles_is_announced_and_once(tmp_path):
+    (tmp_path / "tiny.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n\n\n"
+                                      "@njit(cache=True)\ndef half(x):\n    return x / 2\n\n\n"
+                                      "@njit(cache=True)\ndef never(x):\n    return x\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def stderr() -> str:
+        return subprocess.run([sys.executable, "-c", ANNOUNCE, str(tmp_path)], capture_output=True, text=True,
+                              timeout=300, env=env, check=True).stderr
+
+    first = stderr()
+    assert first.count("compiling tiny (first run") == 1, first   # two entries compile: one line
+    assert "never" not in first                                   # an entry never called is never announced
+    assert stderr() == ""                                         # loaded from disk: nothing to say
+
+
 def test_each_env_mode_checks_only_the_compiled_functions_it_runs():
     from arena_gym.env.config import EnvConfig
     from arena_gym.env.core import compiled_entry_points

@@ -310,7 +310,8 @@ def test_paper_command_gives_up_when_the_exchange_never_answers(tmp_path, capsys
     # bounded: the stated 90 s plus the request in flight (its backoff waits 1 + 2 + 4 + 8 + 16 s)
     assert 90_000 <= clock.t - T0 <= (90 + 31) * 1000 + 1000
     captured = capsys.readouterr()
-    assert "gives up if hyperliquid does not answer within 90 s" in captured.out
+    assert ("gives up if hyperliquid has not answered 90 s after the first request, plus the request under way: "
+            "up to 31 s of retries") in captured.out
     errors = captured.err.strip().splitlines()
     assert errors[-1] == "arena-gym paper: hyperliquid did not answer in 90 s (3 failed tries); check the network " \
                          "connection, then rerun the same command"

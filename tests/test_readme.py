@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +53,7 @@ VENV = Path(sys.prefix)
 
 #: Commands or snippets (matched by a substring) that take minutes: as written only under ``-m slow``.
 SLOW = {
-    "arena-gym demo": "trains PPO for 150,000 steps and plays 96 episodes (about a minute)",
+    "arena-gym demo": "trains PPO for 150,000 steps and plays 96 episodes (about two minutes)",
     "arena-gym train --timesteps 50000": "trains PPO for 50,000 steps",
     "arena-gym arena --env alpha-arena-s1": "plays 96 contest-length episodes",
     "arena-gym arena --windows 3 --seeds 0": "plays 15 episodes and 15,000 random-entry surrogates (about 20 s)",
@@ -63,7 +65,7 @@ SLOW = {
     "scripts/bench_env.py --only first-step": "compiles the kernel and the env step from an empty cache (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
-    "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about ten minutes)",
+    "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about a minute)",
     "scripts/bench_training_memory.py": "trains PPO for 1,000,000 steps (about an hour on two shared cores)",
 }
 
@@ -110,7 +112,10 @@ NAME_ONLY = re.compile(r"^arena-gym [a-z0-9-]+$")
 PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b|\.\.\.")
 #: The PATH of a fresh login without the project's environment.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: Seconds one command may take before it counts as hung, and the longer allowance of the
+#: commands (matched by a substring) that run longer as written.
 TIMEOUT_S = 1800
+LONG_TIMEOUT_S = {"scripts/bench_training_memory.py": 2 * 3600}   # 3,166 s in the run the README quotes
 
 #: One worker runs the sequence under ``pytest -n ... --dist loadgroup`` (others would replay it from the start).
 pytestmark = pytest.mark.xdist_group("readme-in-order")
@@ -277,10 +282,7 @@ class ReadmeRun:
         for step, script in self.steps:
             if step.line not in self.outcomes:
                 prelude = "".join(f"{cmd}\n" for cmd in self.state)
-                done = subprocess.run(["bash", "--noprofile", "--norc", "-c",
-                                       f"{prelude}set -e -o pipefail\n{script}"],
-                                      cwd=self.folder, env=_environment(self.folder / "home"), capture_output=True,
-                                      text=True, timeout=TIMEOUT_S)
+                done = run_script(f"{prelude}set -e -o pipefail\n{script}", self.folder, timeout_of(script))
                 self.outcomes[step.line] = Outcome(done.returncode, done.stdout, done.stderr, list(failures))
                 if step.kind == "shell" and SHELL_STATE.match(step.text) and done.returncode == 0:
                     self.state.append(step.text)
@@ -289,6 +291,26 @@ class ReadmeRun:
             if step == block:
                 return self.outcomes[step.line]
         raise AssertionError(f"README line {block.line} is not in this run")
+
+
+def run_script(script: str, folder: Path, timeout_s: float) -> Outcome:
+    """Run ``script`` in a fresh bash in ``folder``; past ``timeout_s`` its whole process group is
+    killed and the outcome says so (exit code 124), so that one hung command fails alone."""
+    with subprocess.Popen(["bash", "--noprofile", "--norc", "-c", script], cwd=folder,
+                          env=_environment(folder / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            return Outcome(124, stdout, f"{stderr}\n[killed after {timeout_s:g} s without finishing]")
+    return Outcome(process.returncode, stdout, stderr)
+
+
+def timeout_of(script: str) -> float:
+    """Seconds the command of ``script`` may run (see :data:`LONG_TIMEOUT_S`)."""
+    return max([TIMEOUT_S, *(s for needle, s in LONG_TIMEOUT_S.items() if needle in script)])
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -397,3 +419,11 @@ def test_a_fresh_shell_has_no_project_command_until_the_environment_is_entered(t
         pytest.skip(f"{VENV} is not a virtual environment (no bin/activate)")
     assert run("arena-gym --help").returncode == 127            # bash: arena-gym: command not found
     assert run("source .venv/bin/activate\narena-gym --help").returncode == 0
+
+
+def test_a_hung_command_is_killed_with_its_children_and_fails_alone(tmp_path):
+    started = time.perf_counter()
+    done = run_script("sleep 60 & sleep 60", tmp_path, timeout_s=1.0)
+    assert done.returncode == 124 and "killed after 1 s" in done.stderr
+    assert time.perf_counter() - started < 30
+    assert timeout_of("python scripts/bench_training_memory.py") == 7200 and timeout_of("arena-gym demo") == TIMEOUT_S

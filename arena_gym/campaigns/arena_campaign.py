@@ -21,6 +21,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
 from arena_gym.evaluation.evaluation_report import write_report
+from arena_gym.evaluation.progress import DEFAULT_EVERY_S
 from arena_gym.evaluation.runner import evaluate, policy_slug
 from arena_gym.evaluation.splits import SPLIT_NAMES, Splits, evaluation_windows, split_config, time_splits
 
@@ -131,11 +132,15 @@ def built_policies(specs: Sequence[str], *, llm_cache_dir: str | Path | None = N
                    **llm_kwargs: Any) -> Iterator[list[Any]]:
     """The policies of ``specs`` (see :func:`~.policy_specs.policy_from_spec`, which gets ``llm_kwargs``);
     those holding resources (LLM event loops, the local model server) are closed afterwards.
+    Every spec is checked (:func:`~.policy_specs.check_spec`) before any is built, so a typo in the
+    last one fails before the local model's server starts for the first.
 
     With ``llm_cache_dir``, each LLM contestant records and replays its calls in ``auto`` mode at
     ``llm_cache_dir/<spec>.jsonl``."""
-    from .policy_specs import policy_from_spec
+    from .policy_specs import check_spec, policy_from_spec
 
+    for spec in specs:
+        check_spec(spec, **llm_kwargs)
     policies: list[Any] = []
     try:
         for spec in specs:
@@ -166,6 +171,7 @@ def run_arena(
     n_boot: int = 1000,
     executor: Any = None,
     n_surrogates: int = 1000,
+    decision_lines_every_s: float = DEFAULT_EVERY_S,
 ) -> dict[str, Any]:
     """Evaluate ``policies`` on ``plan.n_windows`` windows of ``plan.split`` (or on
     ``plan.date_windows``) and write the report.
@@ -177,7 +183,8 @@ def run_arena(
     Returns the report's summary (``leaderboard``, ``metrics``, ``metrics_ci``, ``ok``,
     ``errors``, ``paths``, ``env_line``) plus ``splits`` (None for date windows), ``windows`` and
     ``moved_fields``. ``executor`` plays the episodes (see :func:`~arena_gym.evaluation.runner.evaluate`; default: in
-    this process).
+    this process). With ``progress``, the LLMs played in this process get decision lines, at
+    most one per policy every ``decision_lines_every_s`` seconds (see :mod:`arena_gym.evaluation.progress`).
 
     Before the report, :func:`~arena_gym.evaluation.significance.evaluation_significance` tests every policy's result
     against chance (``n_surrogates`` random-entry surrogates per episode; 0 skips it) and the
@@ -208,7 +215,8 @@ def run_arena(
             day_bounds(window, step)
     played = Path(out_dir) / CONTINUOUS_DIR if plan.daily else out_dir
     results = evaluate(policies, market, eval_config, windows, list(plan.seeds), played, extra=facts,
-                       progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor)
+                       progress=progress, concurrency=concurrency, retry_errors=retry_errors, executor=executor,
+                       decision_lines_every_s=decision_lines_every_s)
     from arena_gym.evaluation.significance import evaluation_significance, remove_significance, significance_is_current
 
     # the null plays whole episodes: with --daily, those of the continuous runs (their report carries it)
@@ -258,6 +266,7 @@ def ppo_against_field(
     progress: bool = True,
     concurrency: int = 8,
     n_surrogates: int = 1000,
+    decision_lines_every_s: float = DEFAULT_EVERY_S,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train PPO on the train split and evaluate it, labelled ``ppo``, against ``opponents``.
@@ -273,6 +282,7 @@ def ppo_against_field(
         preset: a PPO preset as read by :func:`~arena_gym.training.ppo_training.load_policy_preset` (default ``ppo``).
         total_timesteps: overrides the preset's ``[train] total_timesteps``.
         n_surrogates: random-entry surrogates per policy and episode (see :func:`run_arena`).
+        decision_lines_every_s: least seconds between two decision lines of an LLM (see :func:`run_arena`).
         log: receives the progress lines.
 
     Returns:
@@ -297,7 +307,8 @@ def ppo_against_field(
             f"{n_seeds} seed{'s' if n_seeds > 1 else ''}")
         summary = run_arena(market, config, policies, out_dir, plan, title=title,
                             extra={"ppo_model": str(model), **(extra or {})}, progress=progress,
-                            concurrency=concurrency, n_surrogates=n_surrogates)
+                            concurrency=concurrency, n_surrogates=n_surrogates,
+                            decision_lines_every_s=decision_lines_every_s)
     log("[3/3] Report written")
     summary["ppo_model"] = model
     return summary

@@ -26,12 +26,13 @@ SPEC_FORMS = ("<baseline name>", "ppo:<model.zip>", "llm:<preset under policies/
               "recorded:<trade log>#<model_id>", "<label>=<any of these>")
 
 
-def check_spec(spec: str) -> None:
+def check_spec(spec: str, **llm_kwargs: Any) -> None:
     """Raise at once, with the error :func:`policy_from_spec` would raise, when ``spec`` cannot be
     built, without building it (no model loaded, no server started, no call made): an unknown
-    baseline or form, a missing model file or trade log, an unknown LLM preset, a hosted LLM
-    whose provider key is not set, or the local model without its extra. For checking every
-    option before long work (training) starts."""
+    baseline or form, a missing model file, checkpoint folder or trade log, an unknown LLM preset,
+    a hosted LLM whose provider key is not set, or the local model without its extra. For checking
+    every option before long work (training) starts. ``llm_kwargs`` are those the LLM would be
+    built with (an ``api_base`` serves the local model without starting its server)."""
     body = spec.split("=", 1)[1] if "=" in spec else spec
     kind, _, rest = body.partition(":")
     if kind in BASELINES and not rest:
@@ -40,7 +41,11 @@ def check_spec(spec: str) -> None:
         check_model_file(rest)
         return
     if kind == "llm" and rest:
-        LLMTrader.checked_profile(rest)
+        LLMTrader.checked_profile(rest, **llm_kwargs)
+        return
+    if kind == "llm-local" and rest:
+        if not Path(rest).is_dir():
+            raise FileNotFoundError(f"llm-local: no model folder {rest}")
         return
     if kind == "recorded" and rest:
         path, _, model = rest.rpartition("#")

@@ -13,7 +13,7 @@ import argparse
 from arena_gym.campaigns.arena_campaign import built_policies
 
 from .evaluation_options import (add_contestant_options, add_env_options, add_plan_options, contestant_specs,
-                                 executor_from, exit_code, load_env, plan_from, print_summary)
+                                 executor_from, exit_code, load_env, plan_from, print_summary, progress_every)
 
 
 def register(subparsers) -> None:
@@ -38,9 +38,10 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         raise ValueError("no policies: name baselines with --baselines or add some with --add / --llm")
     out = Path(args.out or f"runs/arena-{Path(args.env).stem}")
+    plan, every_s = plan_from(args), progress_every(args)   # a typo fails before a model server starts
     with built_policies(specs) as policies:
-        summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
+        summary = run_arena(market, config, policies, out, plan, progress=not args.no_progress,
                             concurrency=args.concurrency, n_surrogates=args.surrogates,
-                            executor=executor_from(args, specs, policies))
+                            executor=executor_from(args, specs, policies), decision_lines_every_s=every_s)
     print_summary(summary)
     return exit_code(summary)

@@ -17,6 +17,8 @@ from .evaluation_options import add_llm_option
 
 
 def register(subparsers) -> None:
+    from .evaluation_options import add_progress_options
+
     p = subparsers.add_parser(
         "demo", help="train a short PPO and rank it against baselines on held-out synthetic windows",
         description="Train PPO on the synthetic market, evaluate it with the baselines (and available LLMs) on "
@@ -29,7 +31,7 @@ def register(subparsers) -> None:
                                                 "on the seed only through stochastic policies)")
     add_llm_option(p, "auto")
     p.add_argument("--fresh", action="store_true", help="delete the output folder first (retrain, replay)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -63,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from arena_gym.agents.local_server import local_model_unavailable_reason
     from arena_gym.presets import load_env_preset
 
-    from .evaluation_options import exit_code, llm_specs, parse_seeds, print_summary
+    from .evaluation_options import exit_code, llm_specs, parse_seeds, print_summary, progress_every
 
     t0 = time.perf_counter()
+    every_s = progress_every(args)
     plan = ArenaPlan(split="test", n_windows=args.windows, seeds=tuple(parse_seeds(args.seeds)))
     out = Path(args.out)
     if args.fresh and out.exists():
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"The local model is installed; add it with --llm {LOCAL_PRESET} (slow: it runs on the CPU)")
     summary = ppo_against_field(market, config, [*BASELINES, *llm_specs(args.llm)], out, plan,
                                 total_timesteps=args.timesteps, title="arena-gym demo: PPO against the baselines",
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, decision_lines_every_s=every_s)
     print_summary(summary)
     h2h = head_to_head(summary["ok"], "ppo", ["random", "hold_cash"])
     print("\nPPO on the held-out test windows:")

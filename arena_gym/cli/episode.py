@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from arena_gym.campaigns.arena_campaign import built_policies
+    from arena_gym.evaluation.progress import decision_outcome
     from ..evaluation.runner import EpisodeKey, make_env, play_episode
     from ..presets import load_env_preset
 
@@ -59,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{policy.name}: {planned} decisions, each waits for the model's answer", file=sys.stderr,
                   flush=True)
 
-            def on_step(info: dict, seconds: float) -> None:
+            def on_step(action, info: dict, seconds: float) -> None:
                 print(f"  decision {info['step']}/{planned} ({_time(env.market, int(info['bar']))} UTC): "
-                      f"{seconds:.1f} s, equity {info['equity']:,.2f}", file=sys.stderr, flush=True)
+                      f"{seconds:.1f} s, {decision_outcome(action, info)}, equity {info['equity']:,.2f}",
+                      file=sys.stderr, flush=True)
         started = time.perf_counter()
         metrics, steps, _ = play_episode(policy, market, config, EpisodeKey(policy.name, 0, int(first["bar"]), args.seed),
                                          on_step=on_step)
@@ -106,7 +108,7 @@ def print_result(result: dict, undefined: dict[str, str]) -> None:
             shown = f"n/a ({undefined[key]})" if key in undefined else "n/a"
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             scaled = value * METRIC_UNITS.get(key, ("", 1.0))[1]
-            shown = f"{scaled:,.0f}" if key.startswith("n_") else f"{scaled:,.2f}"
+            shown = f"{scaled:,.0f}" if isinstance(value, int) or key.startswith("n_") else f"{scaled:,.2f}"
         else:
             shown = value
         rows.append((label, shown))

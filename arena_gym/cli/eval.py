@@ -14,7 +14,7 @@ import argparse
 
 from arena_gym.campaigns.arena_campaign import built_policies
 from .evaluation_options import (add_env_options, add_plan_options, executor_from, exit_code, load_env, plan_from,
-                                 print_summary)
+                                 print_summary, progress_every)
 
 
 def register(subparsers) -> None:
@@ -40,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     market, config = load_env(args)
     out = Path(args.out or f"runs/eval-{Path(args.env).stem}")
+    plan, every_s = plan_from(args), progress_every(args)   # a typo fails before a model server starts
     with built_policies(args.policy) as policies:
-        summary = run_arena(market, config, policies, out, plan_from(args), progress=not args.no_progress,
+        summary = run_arena(market, config, policies, out, plan, progress=not args.no_progress,
                             concurrency=args.concurrency, n_surrogates=args.surrogates,
-                            retry_errors=args.retry_errors, executor=executor_from(args, args.policy, policies))
+                            retry_errors=args.retry_errors, executor=executor_from(args, args.policy, policies),
+                            decision_lines_every_s=every_s)
     print_summary(summary)
     return exit_code(summary)

@@ -102,7 +102,7 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
                         help="random-entry surrogates per policy and episode for the null p-values (default 1000; "
                              "0 skips the significance table)")
     parser.add_argument("--concurrency", type=int, default=8, help="LLM episodes in flight at once (default 8)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_options(parser)
     parser.add_argument("--ray", action="store_true",
                         help="play the episodes as Ray tasks on a local cluster sized to this machine (ray extra)")
     parser.add_argument("--ray-address", metavar="ADDR",
@@ -159,6 +159,21 @@ def with_overrides(config: EnvConfig, pairs: list[str]) -> EnvConfig:
         env_config(fields, "--set")  # names unknown fields clearly
         config = with_fields(config, fields)
     return config
+
+
+def add_progress_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar and no decision lines")
+    parser.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                        help="an LLM's decisions get a line each (which decision, its seconds, valid or invalid), "
+                             "at most one per LLM every SECONDS (default 10; 0: every decision)")
+
+
+def progress_every(args: argparse.Namespace) -> float:
+    """``--progress-every``, checked."""
+    if not args.progress_every >= 0:
+        raise ValueError(f"--progress-every must be >= 0 seconds, got {args.progress_every:g}")
+    return args.progress_every
 
 
 def parse_seeds(text: str) -> list[int]:

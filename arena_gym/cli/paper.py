@@ -45,6 +45,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def retry_waits_s(backoff) -> float:
+    """Seconds one request may spend waiting between its retries (see :class:`~arena_gym.data.fetch.Backoff`)."""
+    return sum(min(backoff.max_delay, backoff.base_delay * 2 ** k) for k in range(backoff.attempts - 1))
+
+
 def run(args: argparse.Namespace, client=None, clock=None) -> int:
     from pathlib import Path
 
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace, client=None, clock=None) -> int:
                                status=status, log=log)
         print(f"paper session in {out}: {', '.join(p.name for p in policies)} on {feed.venue.id} "
               f"{','.join(feed.coins)} {args.timeframe} bars (simulated fills; Ctrl-C stops, rerun resumes; gives up "
-              f"if {feed.venue.id} does not answer within {args.connect_timeout:g} s)", flush=True)
+              f"if {feed.venue.id} has not answered {args.connect_timeout:g} s after the first request, plus the "
+              f"request under way: up to {retry_waits_s(feed.backoff):g} s of retries)", flush=True)
         try:
             summary = session.run(max_bars=args.max_bars)
         except KeyboardInterrupt:

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     trials = trials.rename(columns={METRIC: "validation return %", "train_seconds": "train s"})
     print(f"\nTrials (validation return %: {METRIC}, the mean total return of the best checkpoint on the validation "
           f"windows, in %):")
-    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a"))
+    print(trials.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a",
+                           formatters={"validation return %": lambda v: "n/a" if v != v else f"{v:+.2f}"}))
     best = result["best"]
     if "best_config" not in best:
         print("\nNo trial finished.")
@@ -73,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nBest configuration {best['best_config']['config']}: {best['best_config']['hyperparameters']} "
           f"(mean over seeds {best['best_config'][f'mean_{METRIC}']:+.2%})")
     print(f"Tables: {out / 'trials.csv'}, {out / 'configs.csv'}, {out / 'best.json'}")
-    print(f"Evaluate every seed of it on the test split:\n  arena-gym arena --env {args.env} --add-sweep {out} {sets}")
+    arena_out = out.with_name(f"{out.name}-arena")   # not the default runs/arena-<env>, which another run may hold
+    print(f"Evaluate every seed of it on the test split:\n  arena-gym arena --env {args.env} --add-sweep {out} {sets} "
+          f"--out {arena_out}")
     return 0

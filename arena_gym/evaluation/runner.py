@@ -36,6 +36,7 @@ import inspect
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -50,6 +51,7 @@ from arena_gym.env.config import EnvConfig
 from arena_gym.market.data import MarketData
 
 from .metrics import episode_metrics, exposure_from_positions
+from .progress import DEFAULT_EVERY_S, DecisionProgress, answers_text_prompts
 
 LOG_NAME = "episodes.jsonl"
 CONFIG_NAME = "config.json"
@@ -154,13 +156,18 @@ class EpisodeRecorder:
         return metrics, pd.DataFrame(self.rows), trades
 
 
+def make_env_config(config: EnvConfig, policy: Any) -> EnvConfig:
+    """``config`` with ``policy``'s ``env_overrides`` applied: the config of its episodes."""
+    return replace(config, **dict(getattr(policy, "env_overrides", {}) or {}))
+
+
 def make_env(market: MarketData, config: EnvConfig, policy: Any) -> PerpTradingEnv:
     """A fresh env for one episode of ``policy`` (its ``env_overrides`` applied). A recorded
     trade log replayed as traded gets an env built with its fill tape (the only env that fills
     at a price from inside a bar, see :mod:`arena_gym.env.recorded_fills`); no other policy does."""
     from arena_gym.agents.recorded import AS_TRADED, RecordedPolicy
 
-    config = replace(config, **dict(getattr(policy, "env_overrides", {}) or {}))
+    config = make_env_config(config, policy)
     if isinstance(policy, RecordedPolicy) and policy.execution == AS_TRADED:
         return PerpTradingEnv(market, config, recorded_fills=policy.fill_tape())
     return PerpTradingEnv(market, config)
@@ -176,12 +183,15 @@ def _begin(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):
     return env, observation, info, EpisodeRecorder(env, info)
 
 
-def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
-                 on_step: Callable[[dict[str, Any], float], None] | None = None):
-    """Play one episode with ``policy.act``; returns (metrics, steps, trades).
+#: ``on_step(action, info, seconds)``: one decision of an episode, with the env's ``info`` after
+#: its step and the seconds the decision and the step took (for progress lines).
+OnStep = Callable[[Any, dict[str, Any], float], None]
 
-    ``on_step`` (for progress) receives each step's ``info`` and the seconds the decision and
-    the step took."""
+
+def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
+                 on_step: OnStep | None = None):
+    """Play one episode with ``policy.act``; returns (metrics, steps, trades). ``on_step`` sees
+    every decision (see :data:`OnStep`)."""
     env, observation, info, recorder = _begin(policy, market, config, key)
     done = False
     while not done:
@@ -191,19 +201,23 @@ def play_episode(policy: Any, market: MarketData, config: EnvConfig, key: Episod
         recorder.record(action, reward, info)
         done = terminated or truncated
         if on_step is not None:
-            on_step(info, time.perf_counter() - started)
+            on_step(action, info, time.perf_counter() - started)
     return recorder.finish(info)
 
 
-async def aplay_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey):
+async def aplay_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
+                        on_step: OnStep | None = None):
     """:func:`play_episode` with ``await policy.aact``."""
     env, observation, info, recorder = _begin(policy, market, config, key)
     done = False
     while not done:
+        started = time.perf_counter()
         action = await policy.aact(observation, info)
         observation, reward, terminated, truncated, info = env.step(action)
         recorder.record(action, reward, info)
         done = terminated or truncated
+        if on_step is not None:
+            on_step(action, info, time.perf_counter() - started)
     return recorder.finish(info)
 
 
@@ -294,6 +308,7 @@ def evaluate(
     retry_errors: bool = False,
     on_episode: Callable[[dict[str, Any]], None] | None = None,
     executor: EpisodeExecutor | None = None,
+    decision_lines_every_s: float = DEFAULT_EVERY_S,
 ) -> pd.DataFrame:
     """Play ``policies`` x ``windows`` x ``seeds`` into ``out_dir``, resuming what is there.
 
@@ -305,11 +320,14 @@ def evaluate(
         seeds: env seeds; every window is played once per seed.
         out_dir: the evaluation folder (see the module docstring).
         extra: more JSON-friendly facts for ``config.json`` (e.g. the splits).
-        progress: show a progress bar with ETA on stderr.
+        progress: show a progress bar with ETA on stderr and, for the policies that read the text
+            prompt (LLMs), decision lines (see :mod:`.progress`) when this process plays them.
         concurrency: episodes in flight at once for policies with ``aact``.
         retry_errors: play again the episodes logged as errors.
         on_episode: called with each record after it is logged.
         executor: who plays the episodes (default :class:`LocalExecutor` with ``concurrency``).
+        decision_lines_every_s: least seconds between two decision lines of one policy (0: a
+            line for every decision).
 
     Returns:
         :func:`load_results` of the folder once every episode is logged.
@@ -359,7 +377,14 @@ def evaluate(
         if on_episode is not None:
             on_episode(record)
 
-    executor = LocalExecutor(concurrency) if executor is None else executor
+    if executor is None:
+        decisions = None
+        if progress:
+            planned = {p.name: (len(todo[p.name]), make_env_config(config, p).episode_length)
+                       for p in policies if answers_text_prompts(p)}
+            decisions = DecisionProgress(planned, lambda line: tqdm.write(line, file=sys.stderr),
+                                         every_s=decision_lines_every_s)
+        executor = LocalExecutor(concurrency, decisions)
     try:
         executor.run(policies, todo, market, config, log_result)
     finally:
@@ -384,21 +409,23 @@ def is_async_policy(policy: Any) -> bool:
     return inspect.iscoroutinefunction(getattr(policy, "aact", None))
 
 
-def timed_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey) -> tuple:
+def timed_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
+                  on_step: OnStep | None = None) -> tuple:
     """``(seconds, outcome, error)`` of one :func:`play_episode`; a raising policy gives an error."""
     t0 = time.perf_counter()
     try:
-        outcome, error = play_episode(policy, market, config, key), None
+        outcome, error = play_episode(policy, market, config, key, on_step), None
     except Exception as err:  # a failing policy must not sink the others
         outcome, error = None, f"{type(err).__name__}: {err}"
     return time.perf_counter() - t0, outcome, error
 
 
-async def atimed_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey) -> tuple:
+async def atimed_episode(policy: Any, market: MarketData, config: EnvConfig, key: EpisodeKey,
+                         on_step: OnStep | None = None) -> tuple:
     """:func:`timed_episode` with :func:`aplay_episode`."""
     t0 = time.perf_counter()
     try:
-        outcome, error = await aplay_episode(policy, market, config, key), None
+        outcome, error = await aplay_episode(policy, market, config, key, on_step), None
     except Exception as err:  # a failing policy must not sink the others
         outcome, error = None, f"{type(err).__name__}: {err}"
     return time.perf_counter() - t0, outcome, error
@@ -406,10 +433,21 @@ async def atimed_episode(policy: Any, market: MarketData, config: EnvConfig, key
 
 class LocalExecutor:
     """Plays in this process: numeric policies one episode after another, then the policies with
-    ``aact`` concurrently across windows, at most ``concurrency`` episodes in flight."""
+    ``aact`` concurrently across windows, at most ``concurrency`` episodes in flight.
 
-    def __init__(self, concurrency: int = 8) -> None:
+    ``decisions`` (optional) is told of every decision of the policies it reports on (see
+    :class:`~.progress.DecisionProgress`)."""
+
+    def __init__(self, concurrency: int = 8, decisions: DecisionProgress | None = None) -> None:
         self.concurrency = concurrency
+        self.decisions = decisions
+
+    def on_step(self, key: EpisodeKey) -> OnStep | None:
+        """The decision hook of ``key``'s episode, or None when its policy is not reported on."""
+        decisions = self.decisions
+        if decisions is None or key.policy not in decisions:
+            return None
+        return lambda action, info, seconds: decisions.step(key.policy, key.window, key.seed, action, info, seconds)
 
     def run(self, policies: Sequence[Any], todo: dict[str, list[EpisodeKey]], market: MarketData,
             config: EnvConfig, deliver: Deliver) -> None:
@@ -418,19 +456,18 @@ class LocalExecutor:
             if p in concurrent:
                 continue
             for key in todo[p.name]:
-                deliver(key, *timed_episode(p, market, config, key))
+                deliver(key, *timed_episode(p, market, config, key, self.on_step(key)))
         if any(todo[p.name] for p in concurrent):
-            asyncio.run(_play_concurrently(concurrent, todo, market, config, self.concurrency, deliver))
+            asyncio.run(self._play_concurrently(concurrent, todo, market, config, deliver))
 
+    async def _play_concurrently(self, policies: Sequence[Any], todo: dict[str, list[EpisodeKey]],
+                                 market: MarketData, config: EnvConfig, deliver: Deliver) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        gate = asyncio.Semaphore(self.concurrency)
 
-async def _play_concurrently(policies: Sequence[Any], todo: dict[str, list[EpisodeKey]], market: MarketData,
-                             config: EnvConfig, concurrency: int, log_result: Callable) -> None:
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    gate = asyncio.Semaphore(concurrency)
+        async def one(policy: Any, key: EpisodeKey) -> None:
+            async with gate:
+                deliver(key, *await atimed_episode(policy, market, config, key, self.on_step(key)))
 
-    async def one(policy: Any, key: EpisodeKey) -> None:
-        async with gate:
-            log_result(key, *await atimed_episode(policy, market, config, key))
-
-    await asyncio.gather(*(one(p, key) for p in policies for key in todo[p.name]))
+        await asyncio.gather(*(one(p, key) for p in policies for key in todo[p.name]))

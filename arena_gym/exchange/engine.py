@@ -53,23 +53,29 @@ def has_disk_cache(dispatcher) -> bool:
         return True
 
 
-def announce_compiling(dispatchers, what: str) -> None:
+def announce_compiling(dispatchers, what: str) -> bool:
     """Say on stderr, in one line, that ``what`` is about to be compiled when one of the numba
-    ``dispatchers`` (one or several) has nothing on disk to load (a first run on this machine, or
-    after its source changed)."""
+    ``dispatchers`` (one or several) is neither compiled in this process nor on disk to load (a
+    first run on this machine, or after its source changed); return whether it was said."""
     dispatchers = dispatchers if isinstance(dispatchers, (list, tuple)) else (dispatchers,)
-    if not all(has_disk_cache(d) for d in dispatchers):
-        print(f"arena-gym: compiling {what} (first run on this machine; cached afterwards)...",
-              file=sys.stderr, flush=True)
+    if all(getattr(d, "overloads", None) or has_disk_cache(d) for d in dispatchers):
+        return False
+    print(f"arena-gym: compiling {what} (first run on this machine; cached afterwards)...",
+          file=sys.stderr, flush=True)
+    return True
+
+
+#: What the first calls of :class:`CompiledEntry` have announced in this process (each is said once).
+_ANNOUNCED: set[str] = set()
 
 
 def load_kernel():
-    """The compiled kernel module, imported (and, on a fresh machine, compiled) on first use."""
+    """The compiled kernel module, imported on first use (its entry points compile, or load
+    from the disk cache, at their first call: see :class:`CompiledEntry`)."""
     global _KERNEL
     if _KERNEL is None:
         from . import kernel
 
-        announce_compiling(kernel.step_accounts, "the exchange kernel")
         _KERNEL = kernel
     return _KERNEL
 
@@ -79,15 +85,21 @@ class CompiledEntry:
     from numba's disk cache) for the argument types it is given; from then on an argument of
     another type, layout or writability raises numba's ``TypeError`` ("No matching definition")
     instead of compiling a second copy. Call it through :attr:`run` (after the first call, the
-    dispatcher itself: no extra cost). With numba's JIT disabled it is the plain function."""
+    dispatcher itself: no extra cost). With numba's JIT disabled it is the plain function.
 
-    __slots__ = ("dispatcher", "run")
+    With ``what`` (e.g. ``"the exchange kernel"``), a first call that will compile says so on
+    stderr (see :func:`announce_compiling`): only what runs is announced, and only when it compiles."""
 
-    def __init__(self, dispatcher) -> None:
+    __slots__ = ("dispatcher", "run", "what")
+
+    def __init__(self, dispatcher, what: str | None = None) -> None:
         self.dispatcher = dispatcher
+        self.what = what
         self.run = self._first if hasattr(dispatcher, "disable_compile") else dispatcher
 
     def _first(self, *args):
+        if self.what is not None and self.what not in _ANNOUNCED and announce_compiling(self.dispatcher, self.what):
+            _ANNOUNCED.add(self.what)
         out = self.dispatcher(*args)
         self.dispatcher.disable_compile()
         self.run = self.dispatcher
@@ -174,10 +186,11 @@ class Exchange:
         episode[...] = self.ledger.episode      # the kernel reads the counters the ledger bumps
         self.ledger.episode = episode
         kernel = load_kernel()
-        self._step_accounts = CompiledEntry(kernel.step_accounts)
-        self._liquidation_prices = CompiledEntry(kernel.liquidation_prices)
-        self._maintenance_margins = CompiledEntry(kernel.maintenance_margins)
-        self._margins_in_use = CompiledEntry(kernel.margins_in_use)
+        what = "the exchange kernel"
+        self._step_accounts = CompiledEntry(kernel.step_accounts, what)
+        self._liquidation_prices = CompiledEntry(kernel.liquidation_prices, what)
+        self._maintenance_margins = CompiledEntry(kernel.maintenance_margins, what)
+        self._margins_in_use = CompiledEntry(kernel.margins_in_use, what)
         self._arguments = None
 
     def __getstate__(self) -> dict:
