@@ -60,7 +60,7 @@ def test_checkpoint_answers_like_any_llm_contestant(tiny_model):
 def test_checkpoint_starts_answers_with_its_training_prefix(tiny_model, tmp_path):
     import shutil
 
-    from arena_gym.evaluation.policies import policy_from_spec
+    from arena_gym.campaigns.policy_specs import policy_from_spec
     from arena_gym.openenv.environment import ArenaEnvironment
 
     prefix = '{"BTC": {"signal": "'

@@ -95,8 +95,9 @@ SKIP = {
     "arena-gym serve-env --env": "serves until interrupted; tests/test_openenv_server.py serves the env and plays it",
     "scripts/load_test_env_server.py": "needs the train-llm extra (openenv-core), which the [all] extras leave out; "
                                        "tests/test_openenv_server.py covers the server",
-    "arena-gym train-llm --steps": "needs the train-llm extra and trains the 135M model for tens of minutes on two "
-                                   "cores; tests/test_train_llm.py runs one GRPO step under -m slow",
+    "arena-gym train-llm --steps": "needs the train-llm extra, which the [all] extras leave out, and trains the 135M "
+                                   "model for about ten minutes on two cores; tests/test_train_llm.py runs one GRPO "
+                                   "step under -m slow",
     "llm-local:runs/train-llm": "plays the model the train-llm command saves (train-llm extra); "
                                 "tests/test_llm_checkpoint_policy.py plays a checkpoint in eval",
     'from_profile("gpt-5"': "calls OpenAI: needs OPENAI_API_KEY (without it the policy fails at once naming the "
