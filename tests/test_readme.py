@@ -63,6 +63,8 @@ SLOW = {
                                    "runs a two-trial sweep",
     "--add-sweep runs/sweep": "plays the sweep's best configuration, which only the slow run trains",
     "scripts/bench_env.py --only first-step": "compiles the kernel and the env step from an empty cache (minutes)",
+    "scripts/bench_env.py --steps 5000": "times every engine, installs the competitors' environments and "
+                                         "compiles from empty caches (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
                     "the same path",
     "scripts/bench_paper.py": "runs 10,000 paper-trading bars (about a minute)",
@@ -78,6 +80,8 @@ CHEAP = {
                                                            "--no-progress"),
     "scripts/benchmark_llm_vs_ppo.py": ("--windows 2", "--windows 1 --timesteps 2048 --episode-length 12"),
     "model.learn(": ("model.learn(200_000", "model.learn(8_192"),
+    "scripts/bench_env.py --steps 5000": ("--steps 5000", "--steps 200 --warmup 10 --repeats 1 --only perp-env "
+                                                          "--only perp-vector-256"),
 }
 
 #: Commands or snippets (matched by a substring) a test machine cannot run, with the reason.
