@@ -1,7 +1,7 @@
 """Progress while an evaluation waits on a model: the local model's start-up and a line per decision.
 
 The command-line test runs ``arena-gym arena --llm local-smollm2`` for real: the local model's
-server is started by :class:`~arena_gym.llm.local_server.LocalModelServer` and every decision
+server is started by :class:`~arena_gym.agents.local_server.LocalModelServer` and every decision
 goes through litellm over HTTP to it. Only the llama.cpp server itself (a compiled extra) is
 replaced, by ``tests/fixtures/fake_llama_server.py`` answering OpenAI's API on 127.0.0.1.
 """

@@ -30,7 +30,7 @@ def answers_text_prompts(policy: Any) -> bool:
 
 def decision_outcome(action: Any, info: Mapping[str, Any]) -> str:
     """What became of one decision: ``valid``, ``valid, N fallback(s)`` (parts of the answer
-    repaired or dropped, see :mod:`arena_gym.llm.decision`) or ``invalid: held`` (nothing of the
+    repaired or dropped, see :mod:`arena_gym.protocol.decision`) or ``invalid: held`` (nothing of the
     answer could be used; with the request's error code when the model did not answer)."""
     if info.get("invalid_output"):
         code = getattr(action, "error_code", None)
