@@ -30,7 +30,7 @@ def test_target_actions_decode_to_the_documented_orders(market):
     size_before = state.size[0].copy()
     weights = np.array([1.5, -1.5, 0.0, 0.0, 0.0, 0.2], np.float32)   # gross 2.2 once clipped to [-1, 1]
     env.step(weights)
-    orders = env.unwrapped.core.exchange.kernel_arguments(1)[0]
+    orders = env.unwrapped.core.exchange.kernel_arguments(1).step[0]
     w = np.clip(weights.astype(np.float64), -1, 1)
     w = w / np.abs(w).sum()
     expect = w * 2.0 * equity / mark
@@ -51,7 +51,7 @@ def test_discrete_levels_are_target_weights_of_one_over_the_asset_count(market):
     equity = float(env.unwrapped.account.equity[0])
     mark = env.unwrapped.account.mark[0].copy()
     env.step(np.array([2, 0, 1, 1, 1, 1]))
-    orders = env.unwrapped.core.exchange.kernel_arguments(1)[0]
+    orders = env.unwrapped.core.exchange.kernel_arguments(1).step[0]
     leverage_cap = env.unwrapped.config.leverage_cap
     assert orders[O_SIZE, 0, 0] == pytest.approx(leverage_cap * equity / 6 / mark[0], rel=1e-12)
     assert orders[O_SIZE, 0, 1] == pytest.approx(-leverage_cap * equity / 6 / mark[1], rel=1e-12)

@@ -119,3 +119,21 @@ def test_a_contest_env_on_a_fresh_cache_announces_compiling_once(tmp_path):
     assert "compiling the environment's step" in first.stderr
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, check=True)
     assert "compiling" not in again.stderr, again.stderr
+
+
+def test_every_compiled_entry_point_takes_at_most_eight_arguments():
+    # entry points (called from Python) take their data in bundles; internal rules may take more
+    import inspect
+
+    from arena_gym.env import compiled
+    from arena_gym.exchange import kernel
+
+    entries = {}
+    for module in (kernel, compiled):
+        for name, value in vars(module).items():
+            options = getattr(value, "targetoptions", None)
+            if options is not None and not options.get("no_cpython_wrapper", False) and value.__module__ == module.__name__:
+                entries[name] = len(inspect.signature(value.py_func).parameters)
+    assert {"step_accounts", "step_env", "step_env_threaded", "step_decided", "refresh_accounts",
+            "liquidation_prices"} <= set(entries), entries
+    assert max(entries.values()) <= 8, entries

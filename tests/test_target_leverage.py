@@ -63,7 +63,7 @@ def test_leverages_are_clipped_to_the_assets_range_floored_and_counted():
     1: three numbers outside the box. 7.9 -> 7 (floored like every leverage on the exchange)."""
     env = env_of("isolated", leverage_cap=1.0)
     _, _, _, _, info = env.step(action([1.5, 0.0], [60.0, 0.5]))
-    orders = env.unwrapped.core.exchange.kernel_arguments(1)[0]
+    orders = env.unwrapped.core.exchange.kernel_arguments(1).step[0]
     assert orders[O_LEVERAGE, 0, 0] == 40.0 and info["actions_clipped"] == 3
     assert info["orders_leverage_clamped"] == 0        # clipped by the action's decoding, not refused later
     (btc,) = env.unwrapped.positions()

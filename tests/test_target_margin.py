@@ -39,7 +39,7 @@ def isolated_env(market, fees=(0.0, 0.0), **config):
 def test_isolated_target_positions_margin_their_share_of_equity(cap, weights, leverage, margins):
     env = isolated_env(flat_pair(), leverage_cap=cap)
     _, _, _, _, info = env.step(np.array(weights, np.float32))
-    orders = env.unwrapped.core.exchange.kernel_arguments(1)[0]
+    orders = env.unwrapped.core.exchange.kernel_arguments(1).step[0]
     np.testing.assert_array_equal(orders[O_LEVERAGE, 0], [leverage, leverage])
     assert info["orders_scaled_by_margin"] == 0 and info["equity"] == pytest.approx(10_000.0, rel=1e-12)
     held = {p.symbol: p for p in env.positions()}

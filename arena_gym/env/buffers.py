@@ -2,18 +2,26 @@
 
 The compiled step (:mod:`arena_gym.env.compiled`) writes every account's reward, episode end,
 ``info`` values and observation into buffers owned by :class:`~arena_gym.env.core.PerpCore`,
-three per-account blocks and the observation array:
+allocated once. They reach it in three bundles (tuples of blocks):
 
-* ``acct_f[row, account]`` (float64): the previous equity, the reward, then ``info_f``, the money
-  and ratio keys of ``info``;
-* ``acct_i[row, account]`` (int64): decisions taken in the episode, target weights clipped, the
-  decision decoder's counts (``decisions``), then ``info_i``, the counts, the bar and step, and
-  the two flags stored as 0 / 1;
-* ``acct_b[row, account]`` (bool): restarted (see the vector env), terminated, truncated.
+* ``env = (env_par, env_int)``: the environment's parameters, a float and an integer array,
+  read-only (``E_*`` rows below);
+* ``accounts = (acct_f, acct_i, acct_b, decoder_flags)``:
 
-:func:`account_views` gives each part its own name (views, no copies). ``INFO_KEYS`` is the order
-users see; ``INFO_ROWS`` says where each key lives. The environment's parameters are a float and
-an integer array (``env_par``, ``env_int``), read-only.
+  - ``acct_f[row, account]`` (float64): the previous equity, the reward, then ``info_f``, the
+    money and ratio keys of ``info``;
+  - ``acct_i[row, account]`` (int64): decisions taken in the episode, target weights clipped,
+    the decision decoder's counts (``decisions``), then ``info_i``, the counts, the bar and step,
+    and the two flags stored as 0 / 1;
+  - ``acct_b[row, account]`` (bool): restarted (see the vector env), terminated, truncated;
+  - ``decoder_flags[account, asset]`` (int64): the ``OrderFlag`` bits the decision decoder set
+    (added to the exchange's own; zeros for numeric actions);
+
+* ``observation = (obs, windows, current, holding)``: the observation buffer ``obs[account,
+  value]`` (float32) and the feature tables it is written from (:mod:`arena_gym.env.features`).
+
+:func:`account_views` gives each part of the per-account blocks its own name (views, no
+copies). ``INFO_KEYS`` is the order users see; ``INFO_ROWS`` says where each key lives.
 """
 
 from __future__ import annotations

@@ -238,18 +238,26 @@ def write_observation(obs, row, windows, current, holding, env_int, isolated, po
 
 
 # ---------------------------------------------------------------------------- the entry points
-# Every entry point takes the environment's parameters and buffers (:mod:`arena_gym.env.buffers`,
-# in the order :class:`~arena_gym.env.core.PerpCore` binds them), then the exchange's blocks (in
-# the order :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them).
-# Each block is one array of one dtype with named rows; the functions below take their parts as
-# views (``account_views``, ``kernel.unpack``), which cost nothing. Bundles as NamedTuples,
-# tuples or StructRefs would read better but cost numba's dispatcher 1 to 8 us more per call
-# (measured on numba 0.68; a single env step takes about 30 us), and a StructRef is not cached.
+# Every entry point takes the environment's three bundles, then the exchange's (after at most
+# two arguments of its own): ``env = (env_par, env_int)``, ``accounts = (acct_f, acct_i, acct_b,
+# decoder_flags)`` and ``observation = (obs, windows, current, holding)`` (layout:
+# :mod:`arena_gym.env.buffers`, bound by :class:`~arena_gym.env.core.PerpCore`), then
+# ``params``, ``book``, ``step`` and ``ledger`` (:class:`~arena_gym.exchange.engine.KernelBundles`).
+# Each bundle is a plain tuple of blocks, each block one array of one dtype with named rows; the
+# functions below take their parts as views (``account_views``, ``kernel.unpack``), which cost
+# nothing. Passing 22 arrays in 7 tuples instead of one by one costs numba's dispatcher about
+# 0.3 us more per call (1.6-1.8 against 1.3-1.9 us, numba 0.68, best of 7 x 50,000 calls);
+# for 37 arrays, NamedTuples cost 6-14 us and StructRefs 5-12 us, plus about 2 s of compiling per
+# process for StructRefs.
 @njit(**_JIT)
-def refresh_accounts(rows, with_info, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding,
-                     orders, bars, par_f, par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
+def refresh_accounts(rows, with_info, env, accounts, observation, params, book):
     """Observations (into their rows of ``obs``) and, with ``with_info``, the ``info`` values
     without a step report, of the accounts ``rows`` (indices): what a reset returns."""
+    env_par, env_int = env
+    acct_f, acct_i, acct_b, decoder_flags = accounts
+    obs, windows, current, holding = observation
+    bars, par_f, par_i = params
+    pos, pos_i, acc, iacc, closed = book
     prev_equity, reward, info_f, steps, clipped, decisions, info_i, restarted, terminated, truncated = \
         account_views(acct_f, acct_i, acct_b)
     scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = kernel.unpack(par_f, par_i, pos_i)
@@ -303,13 +311,19 @@ def check_step(actions, env_int, iacc, bars):
 
 
 @njit(**_JIT)
-def step_env(actions, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding, orders, bars, par_f,
-             par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
+def step_env(actions, env, accounts, observation, params, book, step, ledger):
     """One decision for every account from numeric ``actions`` (N, A): decode each account's
     action into ``orders`` (it holds when ``restarted``), run the exchange for
     ``bars_per_decision`` bars, then :func:`finish_account`. Returns ``(status, ledger rows)``:
     the status is ``OK`` or why nothing was done (an invalid action, or a decision that would run
     past the data)."""
+    env_par, env_int = env
+    acct_f, acct_i, acct_b, decoder_flags = accounts
+    obs, windows, current, holding = observation
+    bars, par_f, par_i = params
+    pos, pos_i, acc, iacc, closed = book
+    orders, work = step
+    led_f, led_i, n = ledger
     status = check_step(actions, env_int, iacc, bars)
     if status != OK:
         return status, n
@@ -338,12 +352,18 @@ def step_env(actions, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, cu
 
 
 @njit(parallel=True, **_JIT)
-def step_env_threaded(actions, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding, orders, bars,
-                      par_f, par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
+def step_env_threaded(actions, env, accounts, observation, params, book, step, ledger):
     """:func:`step_env` with the accounts spread over numba's threads (``prange``), each account
     with its own scratch slot ``work[i]``. The ledger must be off (its rows are appended in one
     sequence): the row count is returned unchanged. The accounts are independent, so every
     number is the one :func:`step_env` computes."""
+    env_par, env_int = env
+    acct_f, acct_i, acct_b, decoder_flags = accounts
+    obs, windows, current, holding = observation
+    bars, par_f, par_i = params
+    pos, pos_i, acc, iacc, closed = book
+    orders, work = step
+    led_f, led_i, n = ledger
     status = check_step(actions, env_int, iacc, bars)
     if status != OK:
         return status, n
@@ -368,13 +388,19 @@ def step_env_threaded(actions, env_par, env_int, acct_f, acct_i, acct_b, obs, wi
 
 
 @njit(**_JIT)
-def step_decided(decoder_flags, has_hooks, env_par, env_int, acct_f, acct_i, acct_b, obs, windows, current, holding,
-                 orders, bars, par_f, par_i, pos, pos_i, acc, iacc, closed, work, led_f, led_i, n):
+def step_decided(has_hooks, env, accounts, observation, params, book, step, ledger):
     """One decision for every account from orders already decoded into ``orders`` (the LLM
     ``decision`` mode): run the exchange (with the replay hooks when ``has_hooks``, a recorded
     fill tape's), add the decoder's ``decoder_flags`` (N, A) to the order flags, then
     :func:`finish_account` (the decoder's counts are in ``decisions``). Returns ``(status, ledger
     rows)`` as :func:`step_env`."""
+    env_par, env_int = env
+    acct_f, acct_i, acct_b, decoder_flags = accounts
+    obs, windows, current, holding = observation
+    bars, par_f, par_i = params
+    pos, pos_i, acc, iacc, closed = book
+    orders, work = step
+    led_f, led_i, n = ledger
     status = check_horizon(env_int, iacc, bars)
     if status != OK:
         return status, n

@@ -220,11 +220,11 @@ class PerpCore:
         self._bind_buffers()
 
     def _bind_buffers(self) -> None:
-        """The tuple of the environment's parameters and buffers the compiled entry points take
-        after their first arguments (bound again when the market grows: its feature tables and
-        parameters move)."""
-        self._buffers = (self.env_par, self.env_int, self._acct_f, self._acct_i, self._acct_b, self.obs,
-                         *self._features)
+        """The environment's three bundles the compiled entry points take before the exchange's
+        (see :mod:`.compiled`): parameters, per-account buffers, observation buffer and feature
+        tables (bound again when the market grows or the observation buffer is handed out)."""
+        self._bundles = ((self.env_par, self.env_int), (self._acct_f, self._acct_i, self._acct_b, self._decoder_flags),
+                         (self.obs, *self._features))
 
     def _bind_features(self) -> None:
         """The market's feature tables (shared through the market's cache), flattened bar-major
@@ -236,7 +236,7 @@ class PerpCore:
         """Pickle without the market's feature tables: the market pickles as its recipe when it
         has one, and the tables are rebuilt from it (see :mod:`arena_gym.market.registry`)."""
         state = dict(self.__dict__)
-        for key in ("current_rows", "window_rows", "_features", "_refresh", "_step", "_step_decided", "_buffers",
+        for key in ("current_rows", "window_rows", "_features", "_refresh", "_step", "_step_decided", "_bundles",
                     "prev_equity", "reward", "info_f", "steps", "actions_clipped", "decisions", "info_i", "_restarted",
                     "terminated", "truncated"):
             del state[key]
@@ -299,8 +299,9 @@ class PerpCore:
         """Write the numeric observation (see :mod:`.features`) of the accounts ``rows`` (indices;
         all by default) into their rows of the observation buffer; returns the buffer ((N,
         obs_dim) float32, rewritten by every step: copy what you keep)."""
-        self._refresh.run(self._all_rows if rows is None else rows, False, *self._buffers,
-                          *self.exchange.kernel_arguments(0))
+        exchange = self.exchange.kernel_arguments(0)
+        self._refresh.run(self._all_rows if rows is None else rows, False, *self._bundles, exchange.params,
+                          exchange.book)
         return self.obs
 
     def hand_out_obs(self) -> np.ndarray:
@@ -314,8 +315,9 @@ class PerpCore:
     def reset_info(self, rows: np.ndarray | None = None) -> None:
         """Write the ``info`` values of freshly reset accounts ``rows`` (indices; all by default),
         the account as it is and the per-step counts 0, and their observations (as :meth:`observe`)."""
-        self._refresh.run(self._all_rows if rows is None else rows, True, *self._buffers,
-                          *self.exchange.kernel_arguments(0))
+        exchange = self.exchange.kernel_arguments(0)
+        self._refresh.run(self._all_rows if rows is None else rows, True, *self._bundles, exchange.params,
+                          exchange.book)
 
     def info_arrays(self) -> dict[str, np.ndarray]:
         """Every account's ``info`` as (N,) arrays (keys: ``INFO_KEYS``), copied from the buffers."""
@@ -358,7 +360,7 @@ class PerpCore:
         if self.num_threads > 1:
             status, rows = self._step_threaded(prev_equity)
         else:
-            status, rows = self._step.run(self._actions, *self._buffers, *self.exchange.kernel_arguments(self.k))
+            status, rows = self._step.run(self._actions, *self._bundles, *self.exchange.kernel_arguments(self.k))
         if status != OK:
             raise self._step_error(status, a)
         self.exchange.commit_rows(rows)
@@ -373,7 +375,7 @@ class PerpCore:
         before = numba.get_num_threads()
         numba.set_num_threads(min(self.num_threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            return self._step.run(self._actions, *self._buffers, *self.exchange.kernel_arguments(self.k))
+            return self._step.run(self._actions, *self._bundles, *self.exchange.kernel_arguments(self.k))
         finally:
             numba.set_num_threads(before)
 
@@ -394,8 +396,8 @@ class PerpCore:
         self.decisions[D_INVALID_OUTPUT] = invalid_output
         self._restarted[...] = False
         prev_equity = self.prev_equity.copy() if self._python_reward else None
-        status, rows = self._step_decided.run(self._decoder_flags, np.bool_(replay_hooks is not None),
-                                              *self._buffers, *self.exchange.kernel_arguments(self.k))
+        status, rows = self._step_decided.run(np.bool_(replay_hooks is not None), *self._bundles,
+                                              *self.exchange.kernel_arguments(self.k))
         if status != OK:
             raise self._step_error(status, None)
         self.exchange.commit_rows(rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -106,6 +106,24 @@ class CompiledEntry:
         return out
 
 
+class KernelBundles(NamedTuple):
+    """The exchange's data as the compiled entry points take it: four bundles, each a plain tuple
+    of the blocks laid out in :mod:`arena_gym.exchange.layout` (passed as four arguments: the
+    bundles are tuples, which numba unpacks for free; this outer container stays in Python).
+
+    Attributes:
+        params: ``(bars, par_f, par_i)``, read-only: the market's bars and the parameter blocks.
+        book: ``(pos, pos_i, acc, iacc, closed)``: the account book, written in place.
+        step: ``(orders, work)``: the step's orders (and replay hooks) and the scratch slots.
+        ledger: ``(led_f, led_i, rows)``: the ledger's blocks and its row count.
+    """
+
+    params: tuple
+    book: tuple
+    step: tuple
+    ledger: tuple
+
+
 @dataclass
 class StepReport:
     """What happened during one :meth:`Exchange.step`, per account.
@@ -191,14 +209,14 @@ class Exchange:
         self._liquidation_prices = CompiledEntry(kernel.liquidation_prices, what)
         self._maintenance_margins = CompiledEntry(kernel.maintenance_margins, what)
         self._margins_in_use = CompiledEntry(kernel.margins_in_use, what)
-        self._arguments = None
+        self._bundles = None
 
     def __getstate__(self) -> dict:
         """Pickle the packed arrays once (the state's fields are views into them); the parameters
         and the kernel are rebuilt on load."""
         state = dict(self.__dict__)
         for key in ("params", "funding_accrued", "_step_accounts", "_liquidation_prices", "_maintenance_margins", "_margins_in_use",
-                    "_arguments"):
+                    "_bundles"):
             del state[key]
         state["state"] = None
         state["_closed"] = self.state.closed
@@ -294,24 +312,24 @@ class Exchange:
         return out
 
     # ------------------------------------------------------------------ the step
-    def kernel_arguments(self, n_bars: int) -> tuple:
-        """The exchange's own arguments of :func:`~arena_gym.exchange.kernel.step_accounts` (from
-        ``orders`` on, the ledger's row count last; blocks laid out in
-        :mod:`arena_gym.exchange.layout`), with ledger room reserved for ``n_bars`` bars.
+    def kernel_arguments(self, n_bars: int) -> KernelBundles:
+        """The exchange's four bundles, the last arguments of
+        :func:`~arena_gym.exchange.kernel.step_accounts` (see :class:`KernelBundles`), with ledger
+        room reserved for ``n_bars`` bars.
 
         For compiled callers that run the kernel inside a larger compiled step (the environment's
-        step does): they write their orders into the first block (``orders[field, account,
-        asset]``, NaN = none; the replay hooks are its ``H_*`` rows) and pass the kernel's
-        returned row count to :meth:`commit_rows`. Callers that only read the arrays pass
-        ``n_bars=0``.
+        step does): they write their orders into the first block of ``step`` (``orders[field,
+        account, asset]``, NaN = none; the replay hooks are its ``H_*`` rows) and pass the
+        kernel's returned row count to :meth:`commit_rows`. Callers that only read the arrays
+        pass ``n_bars=0``.
         """
         ledger = self.ledger
         ledger.reserve(self._rows_per_step * n_bars)
-        if self._arguments is None or self._arguments[-1] is not ledger.int_block:
+        if self._bundles is None:
             p = self.params
-            self._arguments = (self._orders, p.bars, p.par_f, p.par_i, self._pos, self._pos_i, self._acc, self._iacc,
-                               self.state.closed, self._work, ledger.float_block, ledger.int_block)
-        return self._arguments + (len(ledger),)
+            self._bundles = ((p.bars, p.par_f, p.par_i), (self._pos, self._pos_i, self._acc, self._iacc, self.state.closed),
+                             (self._orders, self._work))
+        return KernelBundles(*self._bundles, (ledger.float_block, ledger.int_block, len(ledger)))
 
     def set_orders(self, orders: Orders) -> None:
         """Write ``orders`` into the order block the next compiled step fills (see
@@ -334,7 +352,7 @@ class Exchange:
         accounts on several threads at once; one slot is shared otherwise."""
         if self._work.shape[0] != self.n_accounts:
             self._work = np.zeros((self.n_accounts, *self._work.shape[1:]))
-            self._arguments = None
+            self._bundles = None
 
     def commit_rows(self, rows: int) -> None:
         """Record the ledger row count a compiled step returned (see :meth:`kernel_arguments`)."""

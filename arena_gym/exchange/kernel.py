@@ -865,16 +865,21 @@ def unpack(par_f, par_i, pos_i):
 
 
 @njit(**_JIT)
-def step_accounts(n_bars, has_orders, has_hooks, orders, bars, par_f, par_i, pos, pos_i, acc, iacc, closed, work,
-                  led_f, led_i, n):
-    """Run ``n_bars`` bars for every account (the timeline of the module docstring), ``orders``
-    (when ``has_orders``) filling at the first bar's open, with its replay hooks and the maker
-    marks of ``pos_i`` (when ``has_hooks``). Writes the step report (order flags, margin scale,
-    counts: rows of ``pos_i``, ``acc`` and ``iacc``); returns the ledger row count.
+def step_accounts(n_bars, has_orders, has_hooks, params, book, step, ledger):
+    """Run ``n_bars`` bars for every account (the timeline of the module docstring), the orders of
+    ``step`` (when ``has_orders``) filling at the first bar's open, with its replay hooks and the
+    maker marks of the book (when ``has_hooks``). Writes the step report (order flags, margin
+    scale, counts: rows of ``pos_i``, ``acc`` and ``iacc``); returns the ledger row count.
 
-    The arguments from ``orders`` on are the exchange's blocks (:mod:`arena_gym.exchange.layout`),
-    in the order :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments` returns them;
-    the accounts share the scratch slot ``work[0]``."""
+    ``params``, ``book``, ``step`` and ``ledger`` are the exchange's four bundles, tuples of the
+    blocks of :mod:`arena_gym.exchange.layout` (see
+    :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments`): ``(bars, par_f, par_i)``,
+    ``(pos, pos_i, acc, iacc, closed)``, ``(orders, work)`` and ``(led_f, led_i, rows)``. The
+    accounts share the scratch slot ``work[0]``."""
+    bars, par_f, par_i = params
+    pos, pos_i, acc, iacc, closed = book
+    orders, work = step
+    led_f, led_i, n = ledger
     scal, asset_par, tiers, fees, fee_tier, opened, flags, h_maker = unpack(par_f, par_i, pos_i)
     for i in range(pos.shape[1]):
         n = step_account(n_bars, has_orders, has_hooks, orders, bars, scal, par_i, asset_par, tiers, fees, fee_tier,

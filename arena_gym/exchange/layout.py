@@ -3,18 +3,21 @@
 Plain integers, importable without numba: the kernel, the parameter builder, the account state
 and the ledger all use these names for rows of their packed arrays.
 
-The exchange's data travels to the kernel in a few blocks, each one array of one dtype whose
-rows are named here (see :meth:`~arena_gym.exchange.engine.Exchange.kernel_arguments`):
+The exchange's data travels to the kernel in four bundles, each a tuple of blocks, each block
+one array of one dtype whose rows are named here (see
+:class:`~arena_gym.exchange.engine.KernelBundles`):
 
-* parameters: ``par_f`` (float64) and ``par_i`` (int64), read-only, flat; their parts are read
-  through :func:`param_views`; the market's ``bars`` table;
-* account book: ``pos[P_*, account, asset]`` (float64), ``pos_i[PI_*, account, asset]`` (int64:
-  opening bar, and the step's order flags and maker marks), ``acc[A_*, account]`` (float64),
-  ``iacc[I_* | R_*, account]`` (int64: counters, episode, the step's report), ``closed[account]``;
-* step input: ``orders[O_* | H_*, account, asset]`` (float64: orders and replay hooks);
-* scratch: ``work[slot, W_*, asset]`` (float64; one slot, or one per account when accounts run
-  on several threads);
-* ledger: ``led_f[LF_*, row]``, ``led_i[LI_*, row]`` and the row count.
+* ``params = (bars, par_f, par_i)``: the market's ``bars`` table and the parameters, ``par_f``
+  (float64) and ``par_i`` (int64), read-only and flat; their parts are read through
+  :func:`param_views`;
+* ``book = (pos, pos_i, acc, iacc, closed)``, the account book: ``pos[P_*, account, asset]``
+  (float64), ``pos_i[PI_*, account, asset]`` (int64: opening bar, and the step's order flags and
+  maker marks), ``acc[A_*, account]`` (float64), ``iacc[I_* | R_*, account]`` (int64: counters,
+  episode, the step's report), ``closed[account]``;
+* ``step = (orders, work)``: the step's input ``orders[O_* | H_*, account, asset]`` (float64:
+  orders and replay hooks) and the scratch ``work[slot, W_*, asset]`` (float64; one slot, or one
+  per account when accounts run on several threads);
+* ``ledger = (led_f, led_i, rows)``: ``led_f[LF_*, row]``, ``led_i[LI_*, row]`` and the row count.
 """
 
 # per-position fields of ``pos``
