@@ -26,7 +26,9 @@ perp-exchange-256   that environment's exchange stepped on its own (``Exchange.s
                     rewards or info)
 first-step          seconds of a fresh process that imports arena-gym, makes an env, resets
                     it and takes its first step, for PerpTradingEnv and PerpVectorEnv(256):
-                    cold (empty numba cache: compiling) and warm (cached)
+                    cold (empty numba cache: compiling) and warm (cached); and the floors
+                    under them: the exchange kernel alone, ``import arena_gym.env``, and
+                    numba on its own (one one-line function compiled, or loaded)
 sb3-ppo-64          a short Stable-Baselines3 PPO run through ``SB3VecEnv(64)``: the
                     share of its wall time spent inside the environment
 gym-anytrading      gym-anytrading's ``StocksEnv`` (window of 10 bars)
@@ -313,6 +315,12 @@ def own_figures(results: dict[str, dict]) -> list[str]:
             lines.append(f"first-step {kind}: {label}, fresh process (import, make, reset, first step): cold "
                          f"{statistics.median(cold):.1f} s (empty numba cache: compiling), warm "
                          f"{statistics.median(warm):.2f} s (cached); median of {len(cold)}")
+        floors = [(label, d.get(f"{kind}_cold_seconds"), d.get(f"{kind}_warm_seconds"))
+                  for kind, label in (("kernel", "the exchange kernel alone"), ("import", "import arena_gym.env"),
+                                      ("numba", "numba alone, one one-line function"))]
+        lines.append("first-step floors, fresh process, cold / warm: " + "; ".join(
+            f"{label} {statistics.median(cold):.2f} / {statistics.median(warm):.2f} s"
+            for label, cold, warm in floors if cold and warm))
     ppo = results.get("sb3-ppo-64")
     if ppo:
         share = statistics.median(ppo["details"]["env_share"])

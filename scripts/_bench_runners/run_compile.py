@@ -1,6 +1,7 @@
 """Benchmark runner: seconds to the first step of a fresh process, with an empty numba cache
-(cold: compiling) and with the cache that run left (warm), for the single and the vector env
-and for the exchange kernel alone.
+(cold: compiling) and with the cache that run left (warm), for the single and the vector env,
+for the exchange kernel alone, and for two floors: ``import arena_gym.env`` (no numba) and numba
+on its own (import, then one one-line function compiled or loaded from the cache).
 
 Each repeat creates a fresh, empty numba cache folder (``NUMBA_CACHE_DIR``) and runs, in fresh
 interpreters, the single env (``PerpTradingEnv``: import, make, reset, first step) cold then
@@ -33,6 +34,18 @@ PROBES = {
     "kernel": f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
               "from run_compile import compile_seconds\n"
               "compile_seconds()\n",
+    # the floors under the env's figures: importing the env module (no numba), and numba on its
+    # own (import, then compile or load one one-line function, the least any numba code costs)
+    "import": "import arena_gym.env\n",
+    "numba": "import os, pathlib, sys\n"
+             "folder = pathlib.Path(os.environ['NUMBA_CACHE_DIR']) / 'probe'\n"
+             "folder.mkdir(exist_ok=True)\n"
+             "source = folder / 'numba_floor_probe.py'\n"
+             "if not source.exists():\n"
+             "    source.write_text('from numba import njit\\n@njit(cache=True)\\ndef one(x):\\n    return x + 1\\n')\n"
+             "sys.path.insert(0, str(folder))\n"
+             "import numba_floor_probe\n"
+             "numba_floor_probe.one(1)\n",
 }
 
 
