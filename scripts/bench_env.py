@@ -276,6 +276,14 @@ def target_checks(results: dict[str, dict]) -> list[dict]:
             check["text"] += (f" (the exchange step alone: {exchange['account_steps_per_second']:,.0f}, "
                               f"{1e6 * exchange['median_seconds'] / exchange['steps']:.0f} us of the "
                               f"{1e6 * vector['median_seconds'] / vector['steps']:.0f} us per step)")
+        d = vector.get("details", {})
+        if "compiled_step_us" in d:
+            whole = 1e6 * min(vector["seconds"]) / vector["steps"]   # the fastest run, as the parts are
+            check["text"] += (f"; its parts (best of short runs): the compiled step {d['compiled_step_us']:.0f} us, of "
+                              f"which the exchange's bars without orders {d['bars_without_orders_us']:.0f} us and the "
+                              f"observations and info {d['observations_and_info_us']:.0f} us (the rest: decoding the "
+                              f"actions, validating and filling the orders, rewards); the Python around it about "
+                              f"{whole - d['compiled_step_us']:.0f} us of the fastest run's {whole:.0f} us")
     else:
         check.update(measured=None, verdict="NOT MEASURED", text="no result for perp-vector-256")
     checks.append(check)
@@ -315,6 +323,10 @@ def own_figures(results: dict[str, dict]) -> list[str]:
             lines.append(f"first-step {kind}: {label}, fresh process (import, make, reset, first step): cold "
                          f"{statistics.median(cold):.1f} s (empty numba cache: compiling), warm "
                          f"{statistics.median(warm):.2f} s (cached); median of {len(cold)}")
+        cold, warm = d.get("single_opt1_cold_seconds"), d.get("single_opt1_warm_seconds")
+        if cold and warm:
+            lines.append(f"first-step single at NUMBA_OPT=1 (as the arena-gym command compiles): cold "
+                         f"{statistics.median(cold):.1f} s, warm {statistics.median(warm):.2f} s")
         floors = [(label, d.get(f"{kind}_cold_seconds"), d.get(f"{kind}_warm_seconds"))
                   for kind, label in (("kernel", "the exchange kernel alone"), ("import", "import arena_gym.env"),
                                       ("numba", "numba alone, one one-line function"))]

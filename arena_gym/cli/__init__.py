@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("demo", "episode", "train", "sweep", "eval", "arena", "report", "download", "replay", "season1", "paper",
             "serve-env", "train-llm")
+
+
+#: LLVM optimisation level the command line asks numba for, unless ``NUMBA_OPT`` is set already:
+#: the compiled step runs as fast at 1 as at numba's default 3 (single env 18.7-20.2 against
+#: 19.6-22.9 us per step, vector env 218-232 against 218-231 us per 256-account step, alternated
+#: three times) and its first compile takes about a third less (11.8 s against 17.7 s of CPU).
+#: The level changes no number: without fast-math, LLVM keeps IEEE semantics at every level.
+NUMBA_OPT_LEVEL = "1"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # read by numba when it is first imported, which only a command's own work does (it is lazy)
+    os.environ.setdefault("NUMBA_OPT", NUMBA_OPT_LEVEL)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,7 +1,9 @@
 """Benchmark runner: seconds to the first step of a fresh process, with an empty numba cache
 (cold: compiling) and with the cache that run left (warm), for the single and the vector env,
 for the exchange kernel alone, and for two floors: ``import arena_gym.env`` (no numba) and numba
-on its own (import, then one one-line function compiled or loaded from the cache).
+on its own (import, then one one-line function compiled or loaded from the cache); and the single
+env once more at numba's optimisation level 1 (``NUMBA_OPT=1``, what the ``arena-gym`` command
+asks for), the others at numba's default.
 
 Each repeat creates a fresh, empty numba cache folder (``NUMBA_CACHE_DIR``) and runs, in fresh
 interpreters, the single env (``PerpTradingEnv``: import, make, reset, first step) cold then
@@ -47,6 +49,10 @@ PROBES = {
              "import numba_floor_probe\n"
              "numba_floor_probe.one(1)\n",
 }
+# the single env once more with LLVM at optimisation level 1, as the ``arena-gym`` command runs it
+PROBES["single_opt1"] = PROBES["single"]
+#: numba's optimisation level per probe: numba's default (3) unless named here
+OPT_LEVELS = {"single_opt1": "1"}
 
 
 def compile_seconds() -> float:
@@ -63,10 +69,14 @@ def compile_seconds() -> float:
     return time.perf_counter() - start
 
 
-def first_step_seconds(probe: str, cache_dir: str) -> float:
-    """Wall seconds of a fresh interpreter that imports arena-gym, makes an env, resets and steps it."""
+def first_step_seconds(probe: str, cache_dir: str, opt_level: str | None = None) -> float:
+    """Wall seconds of a fresh interpreter that imports arena-gym, makes an env, resets and steps
+    it, with numba's optimisation level ``opt_level`` (``None``: numba's default)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
     env.pop("NUMBA_DISABLE_JIT", None)
+    env.pop("NUMBA_OPT", None)
+    if opt_level is not None:
+        env["NUMBA_OPT"] = opt_level
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     return time.perf_counter() - start
@@ -78,8 +88,8 @@ def main() -> None:
     for _ in range(args.repeats):
         for kind, probe in PROBES.items():
             with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
-                details[f"{kind}_cold_seconds"].append(first_step_seconds(probe, cache))
-                details[f"{kind}_warm_seconds"].append(first_step_seconds(probe, cache))
+                details[f"{kind}_cold_seconds"].append(first_step_seconds(probe, cache, OPT_LEVELS.get(kind)))
+                details[f"{kind}_warm_seconds"].append(first_step_seconds(probe, cache, OPT_LEVELS.get(kind)))
     write_result(args, engine="first-step", accounts=1, seconds=details["single_cold_seconds"],
                  resets=[0] * args.repeats, packages=("arena-gym", "numba", "numpy"), details=details)
 

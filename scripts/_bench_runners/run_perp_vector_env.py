@@ -10,19 +10,23 @@ same pool of actions (each weight times the leverage cap times the initial capit
 the start bar's close); the accounts restart at their start bars before they run out of data.
 Decoding actions, observations, rewards and info are left out: that is the part of a vector step
 that no wrapper around the exchange can make faster. ``--num-threads`` spreads the vector env's
-accounts over that many threads.
+accounts over that many threads. On one thread the runner also times the parts of the step
+(:func:`step_parts`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from arena_gym.env import PerpVectorEnv
+from arena_gym.env.buffers import OK
 from arena_gym.exchange import Orders
 from arena_gym.market import MarketData
+
+PART_STEPS, PART_REPEATS = 200, 9   # steps per timed run of a part, and runs (the best is kept)
 
 from _timing import measure, runner_arguments, sample_actions, time_vector, write_result
 
@@ -52,6 +56,42 @@ def exchange_timer(env: PerpVectorEnv, actions: Sequence):
     return timer
 
 
+def step_parts(env: PerpVectorEnv, actions: Sequence, seed: int) -> dict[str, float]:
+    """Microseconds per step of the parts of a one-thread vector step, each the best of
+    ``PART_REPEATS`` runs of ``PART_STEPS`` steps from a fresh reset: the compiled step alone
+    (decoding the actions, the exchange, rewards, episode ends, info and observations, in one
+    call), the exchange's bars without orders (funding, liquidation checks, marks), and the
+    observations and info of every account. What the whole step costs beyond the compiled step
+    is the Python around it (Gymnasium's step contract: copies and the info dict)."""
+    core = env.core
+    exchange, pool = core.exchange, len(actions)
+
+    def compiled_step(i: int) -> None:
+        core._actions[...] = actions[i % pool]
+        status, rows = core._step.run(core._actions, *core._bundles, *exchange.kernel_arguments(core.k))
+        if status != OK:
+            raise RuntimeError(f"the compiled step did nothing (status {status}): lower PART_STEPS")
+
+    def bars_without_orders(i: int) -> None:
+        exchange.step(None, core.k)
+
+    def observations_and_info(i: int) -> None:
+        core.reset_info()
+
+    def best(part: Callable[[int], None]) -> float:
+        runs = []
+        for _ in range(PART_REPEATS):
+            env.reset(seed=seed)
+            began = time.perf_counter()
+            for i in range(PART_STEPS):
+                part(i)
+            runs.append((time.perf_counter() - began) / PART_STEPS)
+        return 1e6 * min(runs)
+
+    return {"compiled_step_us": best(compiled_step), "bars_without_orders_us": best(bars_without_orders),
+            "observations_and_info_us": best(observations_and_info)}
+
+
 def main() -> None:
     parser = runner_arguments(__doc__)
     parser.add_argument("--num-envs", type=int, required=True, help="accounts stepped together")
@@ -64,6 +104,7 @@ def main() -> None:
     env.reset(seed=args.seed)
     timer = exchange_timer(env, actions) if args.exchange_only else time_vector
     seconds, resets = measure(timer, env, actions, args)
+    parts = step_parts(env, actions, args.seed) if not args.exchange_only and args.num_threads == 1 else {}
     name = f"perp-{'exchange' if args.exchange_only else 'vector'}-{args.num_envs}"
     if args.num_threads > 1:
         name += f"-{args.num_threads}threads"
@@ -73,7 +114,7 @@ def main() -> None:
                           "action_space": str(env.action_space),
                           "observation_shape": list(env.observation_space.shape),
                           "timed": "exchange step only" if args.exchange_only else "whole env step",
-                          "num_threads": args.num_threads})
+                          "num_threads": args.num_threads, **parts})
 
 
 if __name__ == "__main__":
