@@ -278,12 +278,12 @@ def target_checks(results: dict[str, dict]) -> list[dict]:
                               f"{1e6 * vector['median_seconds'] / vector['steps']:.0f} us per step)")
         d = vector.get("details", {})
         if "compiled_step_us" in d:
-            whole = 1e6 * min(vector["seconds"]) / vector["steps"]   # the fastest run, as the parts are
-            check["text"] += (f"; its parts (best of short runs): the compiled step {d['compiled_step_us']:.0f} us, of "
-                              f"which the exchange's bars without orders {d['bars_without_orders_us']:.0f} us and the "
-                              f"observations and info {d['observations_and_info_us']:.0f} us (the rest: decoding the "
-                              f"actions, validating and filling the orders, rewards); the Python around it about "
-                              f"{whole - d['compiled_step_us']:.0f} us of the fastest run's {whole:.0f} us")
+            check["text"] += (f"; in short runs from a reset (best of {d.get('part_runs', 9)}), the whole step took "
+                              f"{d['whole_step_us']:.0f} us: the compiled step {d['compiled_step_us']:.0f} us (of "
+                              f"which the exchange's bars without orders {d['bars_without_orders_us']:.0f} us, the "
+                              f"observations and info {d['observations_and_info_us']:.0f} us, and the rest decoding "
+                              f"the actions, validating and filling the orders, rewards) and the Python around it "
+                              f"{d['whole_step_us'] - d['compiled_step_us']:.0f} us")
     else:
         check.update(measured=None, verdict="NOT MEASURED", text="no result for perp-vector-256")
     checks.append(check)

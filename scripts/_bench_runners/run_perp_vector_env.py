@@ -57,14 +57,20 @@ def exchange_timer(env: PerpVectorEnv, actions: Sequence):
 
 
 def step_parts(env: PerpVectorEnv, actions: Sequence, seed: int) -> dict[str, float]:
-    """Microseconds per step of the parts of a one-thread vector step, each the best of
-    ``PART_REPEATS`` runs of ``PART_STEPS`` steps from a fresh reset: the compiled step alone
+    """Microseconds per step of a one-thread vector step and of its parts, each the best of
+    ``PART_REPEATS`` runs of ``PART_STEPS`` steps from a fresh reset (short runs, timed one after
+    the other, so that all come from the same stretch of a shared machine): the whole
+    ``env.step``, the compiled step alone
     (decoding the actions, the exchange, rewards, episode ends, info and observations, in one
     call), the exchange's bars without orders (funding, liquidation checks, marks), and the
     observations and info of every account. What the whole step costs beyond the compiled step
-    is the Python around it (Gymnasium's step contract: copies and the info dict)."""
+    is the Python around it (Gymnasium's step contract: copies and the info dict; autoresets
+    are rare in runs this short)."""
     core = env.core
     exchange, pool = core.exchange, len(actions)
+
+    def whole_step(i: int) -> None:
+        env.step(actions[i % pool])
 
     def compiled_step(i: int) -> None:
         core._actions[...] = actions[i % pool]
@@ -88,7 +94,7 @@ def step_parts(env: PerpVectorEnv, actions: Sequence, seed: int) -> dict[str, fl
             runs.append((time.perf_counter() - began) / PART_STEPS)
         return 1e6 * min(runs)
 
-    return {"compiled_step_us": best(compiled_step), "bars_without_orders_us": best(bars_without_orders),
+    return {"part_runs": PART_REPEATS, "whole_step_us": best(whole_step), "compiled_step_us": best(compiled_step), "bars_without_orders_us": best(bars_without_orders),
             "observations_and_info_us": best(observations_and_info)}
 
 
