@@ -125,7 +125,12 @@ from . import layout
 # passing a dozen arrays per call otherwise costs about half of a vector step. Measured together
 # (one run, loaded two-core machine, best of 5 x 1000 steps): ``PerpVectorEnv(256)`` 1.9x the
 # account-steps/s without it (366,000 against 183,000), for 25 % more compile CPU time
-# (24.5 s against 19.6 s for the first single-env step, empty cache).
+# (24.5 s against 19.6 s for the first single-env step, empty cache). Measured again after the
+# entry points took bundles (``scripts/_bench_runners/run_perp_vector_env.py``'s parts, best of
+# 9 x 200 steps, with and without alternated three times on a shared two-core machine): the
+# compiled vector step 224-344 us with it against 299-386 us without, the exchange's bars
+# without orders 20-32 against 33-37 us, and no measurable compile cost (15.0 s with it, 16.4 s
+# without, one first single-env step each).
 #
 # The per-account step (:func:`step_account`, and the environment's per-account finish) is
 # inlined by numba itself (``_ONCE``): it has one call site in each entry point that uses it, and
