@@ -1,4 +1,4 @@
-"""The command line asks numba for optimisation level 1 (same speed, a third less compiling), unless told otherwise."""
+"""The command line asks numba for optimisation level 1 (same speed, less compiling), unless told otherwise."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ COMMANDS = ("demo", "episode", "train", "sweep", "eval", "arena", "report", "dow
 #: LLVM optimisation level the command line asks numba for, unless ``NUMBA_OPT`` is set already:
 #: the compiled step runs as fast at 1 as at numba's default 3 (single env 18.7-20.2 against
 #: 19.6-22.9 us per step, vector env 218-232 against 218-231 us per 256-account step, alternated
-#: three times) and its first compile takes about a third less (11.8 s against 17.7 s of CPU).
+#: three times) and its first compile takes less CPU: 11.8-15.3 s against 15.0-18.9 s, lower in
+#: each of six alternated pairs, by 6-33 % (median about 15 %).
 #: The level changes no number: without fast-math, LLVM keeps IEEE semantics at every level.
 NUMBA_OPT_LEVEL = "1"
 
