@@ -293,7 +293,8 @@ def target_checks(results: dict[str, dict]) -> list[dict]:
                               f"{1e6 * vector['median_seconds'] / vector['steps']:.0f} us per step)")
         d = vector.get("details", {})
         if "compiled_step_us" in d:
-            check["text"] += (f"; in short runs from a reset (best of {d.get('part_runs', 9)}), the whole step took "
+            check["text"] += (f"; in short runs from a reset (best of {d.get('part_runs', 9)}; median "
+                              f"{d.get('whole_step_median_us', float('nan')):.0f} us), the whole step took "
                               f"{d['whole_step_us']:.0f} us: the compiled step {d['compiled_step_us']:.0f} us (of "
                               f"which the exchange's bars without orders {d['bars_without_orders_us']:.0f} us, the "
                               f"observations and info {d['observations_and_info_us']:.0f} us, and the rest decoding "

@@ -57,15 +57,15 @@ def exchange_timer(env: PerpVectorEnv, actions: Sequence):
 
 
 def step_parts(env: PerpVectorEnv, actions: Sequence, seed: int) -> dict[str, float]:
-    """Microseconds per step of a one-thread vector step and of its parts, each the best of
-    ``PART_REPEATS`` runs of ``PART_STEPS`` steps from a fresh reset (short runs, timed one after
-    the other, so that all come from the same stretch of a shared machine): the whole
-    ``env.step``, the compiled step alone
-    (decoding the actions, the exchange, rewards, episode ends, info and observations, in one
-    call), the exchange's bars without orders (funding, liquidation checks, marks), and the
-    observations and info of every account. What the whole step costs beyond the compiled step
-    is the Python around it (Gymnasium's step contract: copies and the info dict; autoresets
-    are rare in runs this short)."""
+    """Microseconds per step of a one-thread vector step and of its parts, each the best (the whole
+    step: also the median) of ``PART_REPEATS`` runs of ``PART_STEPS`` steps from a fresh reset
+    (short runs, timed one after the other, so that all come from the same stretch of a shared
+    machine): the whole ``env.step``, the compiled step alone (decoding the actions, the
+    exchange, rewards, episode ends, info and observations, in one call), the exchange's bars
+    without orders (funding, liquidation checks, marks), and the observations and info of every
+    account. What the whole step costs beyond the compiled step is the Python around it
+    (Gymnasium's step contract: copies and the info dict; autoresets are rare in runs this
+    short)."""
     core = env.core
     exchange, pool = core.exchange, len(actions)
 
@@ -84,17 +84,22 @@ def step_parts(env: PerpVectorEnv, actions: Sequence, seed: int) -> dict[str, fl
     def observations_and_info(i: int) -> None:
         core.reset_info()
 
-    def best(part: Callable[[int], None]) -> float:
-        runs = []
+    def runs(part: Callable[[int], None]) -> list[float]:
+        out = []
         for _ in range(PART_REPEATS):
             env.reset(seed=seed)
             began = time.perf_counter()
             for i in range(PART_STEPS):
                 part(i)
-            runs.append((time.perf_counter() - began) / PART_STEPS)
-        return 1e6 * min(runs)
+            out.append(1e6 * (time.perf_counter() - began) / PART_STEPS)
+        return out
 
-    return {"part_runs": PART_REPEATS, "whole_step_us": best(whole_step), "compiled_step_us": best(compiled_step), "bars_without_orders_us": best(bars_without_orders),
+    def best(part: Callable[[int], None]) -> float:
+        return min(runs(part))
+
+    whole = runs(whole_step)
+    return {"part_runs": PART_REPEATS, "whole_step_us": min(whole), "whole_step_median_us": float(np.median(whole)),
+            "compiled_step_us": best(compiled_step), "bars_without_orders_us": best(bars_without_orders),
             "observations_and_info_us": best(observations_and_info)}
 
 
