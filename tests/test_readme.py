@@ -63,6 +63,7 @@ SLOW = {
                                    "runs a two-trial sweep",
     "--add-sweep runs/sweep": "plays the sweep's best configuration, which only the slow run trains",
     "scripts/bench_env.py --only first-step": "compiles the kernel and the env step from an empty cache (minutes)",
+    "scripts/profile_compile.py": "compiles the env step from an empty cache (about 20 s)",
     "scripts/bench_env.py --steps 5000": "times every engine, installs the competitors' environments and "
                                          "compiles from empty caches (minutes)",
     "build_algo()": "starts Ray and trains RLlib PPO for two iterations (about a minute); tests/test_ray.py runs "
